@@ -1,0 +1,3 @@
+from charging_rules.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The audit log: every recommendation and decision, append-only and hash-chained."""

@@ -1,0 +1,64 @@
+"""What goes into an audit record: the decision log entry in OPA's sense (id, input, result,
+policy revision), plus the demographics kept beside it and the versions that produced it."""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+from charging_rules import __version__
+from charging_rules.decision import Recommendation
+from charging_rules.engine.durable import ENGINE_VERSION
+from charging_rules.facts import to_fact
+from charging_rules.referral import Demographics
+
+FORMAT_VERSION = 1
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+def recommendation_entry(recommendation: Recommendation, record: BaseModel,
+                         demographics: Demographics | None, actor: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "kind": "recommendation",
+        "decision_id": new_decision_id(),
+        "actor": actor,
+        "record_kind": recommendation.kind,
+        "record_id": recommendation.record_id,
+        "referral": to_fact(record),
+        "demographics": None if demographics is None else demographics.model_dump(),
+        "guideline_set": {"id": recommendation.guideline_set,
+                          "sha256": recommendation.guideline_set_sha256,
+                          "guidelines": [g.model_dump() for g in recommendation.guidelines]},
+        "versions": {"tool": __version__, "engine": ENGINE_VERSION,
+                     "python": platform.python_version()},
+        "result": recommendation.model_dump(exclude={"guidelines"}),
+    }
+
+
+def decision_entry(recommendation: dict[str, Any], actor: str, outcome: str,
+                   reason: str | None) -> dict[str, Any]:
+    """Accepting or overriding appends a record pointing at the recommendation; nothing is
+    rewritten. `recommendation` is the logged recommendation record."""
+    recommended = recommendation["result"]["outcome"]
+    return {
+        "format": FORMAT_VERSION,
+        "kind": "decision" if outcome == recommended else "override",
+        "decision_id": recommendation["decision_id"],
+        "actor": actor,
+        "record_kind": recommendation["record_kind"],
+        "record_id": recommendation["record_id"],
+        "recommended": recommended,
+        "outcome": outcome,
+        "reason": reason,
+        "guideline_set": {"id": recommendation["guideline_set"]["id"],
+                          "sha256": recommendation["guideline_set"]["sha256"]},
+        "versions": {"tool": __version__, "engine": ENGINE_VERSION,
+                     "python": platform.python_version()},
+    }

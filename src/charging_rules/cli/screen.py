@@ -1,0 +1,64 @@
+"""`charging-rules screen REFERRAL.json`: one referral, its recommendation and reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from charging_rules.cli.options import (
+    DEFAULT_GUIDELINES,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    UserOpt,
+)
+from charging_rules.errors import InputError
+from charging_rules.records import kind_of, load_record_file
+from charging_rules.render import recommendation_view
+from charging_rules.screening import Screener, check_decision, default_actor, default_audit_dir
+
+
+def screen(
+    referral: Annotated[Path, typer.Argument(help="Referral JSON file (contract v1).")],
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    audit_dir: AuditDirOpt = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
+    user: UserOpt = None,
+    accept: Annotated[bool, typer.Option("--accept", help="Record that you accept it.")] = False,
+    override: Annotated[
+        str | None, typer.Option("--override", metavar="OUTCOME", help="Record an override.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (required with "
+                                                "--override).")] = None,
+    trace: Annotated[bool, typer.Option(help="Show how every rule was evaluated.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Screen one referral and log the recommendation.
+
+    Example: charging-rules screen examples/referrals/kc-sale-no-violence.json
+    """
+    if accept and override:
+        raise InputError("--accept and --override exclude each other")
+    if no_log and (accept or override):
+        raise InputError("--accept/--override record a decision: they need the audit log "
+                         "(drop --no-log)")
+    record, demographics = load_record_file(referral)
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or default_audit_dir()))
+    actor = user or default_actor()
+    if override:
+        check_decision(kind_of(record).name, "", override, reason)
+    screened = screener.screen(record, demographics, actor)
+    if accept or override:
+        screener.decide(screened, actor, override, reason)
+    if as_json:
+        typer.echo(json.dumps(screened.recommendation.contract(screened.decision_id)))
+    else:
+        Console().print(recommendation_view(screened.recommendation, screened.decision_id, trace))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(screen)

@@ -1,0 +1,1 @@
+"""Evaluation: guideline conditions compiled into durable_rules, combined by hit policy."""

@@ -1,0 +1,261 @@
+"""From a record to a recommendation: durable_rules answers the truth of every condition,
+this module combines rule truths by each guideline's hit policy and across the set.
+
+Missing is not false. A rule whose condition is unknown may or may not hold, so we consider
+every combination of the unknown rules (and unknown scopes): when they all lead to one
+outcome that outcome stands; otherwise the result is `needs_information`, naming the missing
+facts behind the rules that split it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from charging_rules.decision import (
+    Citation,
+    ConditionTrace,
+    GuidelineRef,
+    GuidelineTrace,
+    Recommendation,
+    RuleTrace,
+)
+from charging_rules.engine.durable import CompiledRuleset
+from charging_rules.facts import lookup, to_fact
+from charging_rules.guidelines.conditions import (
+    AnyItem,
+    Compare,
+    Condition,
+    Exists,
+    Truth,
+    children,
+    headline,
+    kleene,
+)
+from charging_rules.guidelines.schema import Guideline, GuidelineSet, Otherwise, Rule
+from charging_rules.records import KINDS, RecordKind
+
+NEEDS_INFORMATION = "needs_information"
+_ABSTAIN = "(abstain)"
+_MAX_UNKNOWN_RULES = 12  # 4096 combinations; beyond, every unknown rule's outcome counts
+
+
+def _node_ids(prefix: str, cond: Condition, collection: str | None = None
+              ) -> Iterator[tuple[str, Condition, str | None, int]]:
+    """(node id, condition, enclosing collection, depth) for a condition tree, preorder."""
+    stack: list[tuple[str, Condition, str | None, int]] = [(prefix, cond, collection, 0)]
+    while stack:
+        node_id, node, coll, depth = stack.pop()
+        yield node_id, node, coll, depth
+        inner = node.collection if isinstance(node, AnyItem) else coll
+        for index in reversed(range(len(children(node)))):
+            stack.append((f"{node_id}.{index}", children(node)[index], inner, depth + 1))
+
+
+@dataclass(frozen=True)
+class _GuidelineResult:
+    guideline: Guideline
+    scope: Truth
+    rules: dict[str, Truth]
+    possible: dict[str, list[Rule]]  # outcome -> deciding rules in some world
+
+
+class Evaluator:
+    """Compiled once per guideline set and record kind; evaluates many records."""
+
+    def __init__(self, guidelines: GuidelineSet, kind: str = "referral"):
+        self.set = guidelines
+        self.kind: RecordKind = KINDS[kind]
+        self.guidelines = guidelines.for_kind(kind)
+        self.otherwise = guidelines.otherwise.get(kind)
+        nodes: dict[str, tuple[Condition, str | None]] = {}
+        self._layout: dict[str, list[tuple[str, Condition, int]]] = {}
+        for g_index, guideline in enumerate(self.guidelines):
+            roots = [(f"g{g_index}.scope", guideline.scope)] if guideline.scope else []
+            roots += [(f"g{g_index}.r{r_index}", rule.condition)
+                      for r_index, rule in enumerate(guideline.rules)]
+            for root_id, cond in roots:
+                layout = self._layout.setdefault(root_id, [])
+                for node_id, node, coll, depth in _node_ids(root_id, cond):
+                    nodes[node_id] = (node, coll)
+                    layout.append((node_id, node, depth))
+        self._ruleset = CompiledRuleset(nodes)
+        self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
+                      for g in self.guidelines]
+
+    def evaluate(self, record: BaseModel) -> Recommendation:
+        return next(iter(self.evaluate_many((record,))))
+
+    def evaluate_many(self, records: Iterable[BaseModel], chunk: int = 256
+                      ) -> Iterator[Recommendation]:
+        """Streams: records are evaluated in chunks, so memory stays flat on any input size."""
+        iterator = iter(records)
+        while batch := list(itertools.islice(iterator, chunk)):
+            facts = [to_fact(r) for r in batch]
+            for record, fact, truths in zip(batch, facts, self._ruleset.evaluate_many(facts),
+                                            strict=True):
+                yield self._recommend(record, fact, truths)
+
+    # --- combination ---------------------------------------------------------------------
+
+    def _guideline_result(self, g_index: int, truths: dict[str, Truth]) -> _GuidelineResult:
+        guideline = self.guidelines[g_index]
+        scope = truths[f"g{g_index}.scope"] if guideline.scope else Truth.TRUE
+        rules = {rule.id: truths[f"g{g_index}.r{i}"] for i, rule in enumerate(guideline.rules)}
+        possible: dict[str, list[Rule]] = {}
+        if scope is not Truth.FALSE:
+            for world in _worlds(guideline.rules, rules):
+                chosen = _choose(guideline, world)
+                outcome = _ABSTAIN if not chosen else _outcome_of(chosen, self.otherwise)
+                possible.setdefault(outcome, chosen)
+        if scope is not Truth.TRUE:
+            possible.setdefault(_ABSTAIN, [])
+        return _GuidelineResult(guideline, scope, rules, possible)
+
+    def _recommend(self, record: BaseModel, fact: dict[str, Any],
+                   truths: dict[str, Truth]) -> Recommendation:
+        results = [self._guideline_result(i, truths) for i in range(len(self.guidelines))]
+        outcomes: dict[str, list[Rule]] = {}
+        visited: list[_GuidelineResult] = []
+        for result in results:
+            visited.append(result)
+            for outcome, rules in result.possible.items():
+                if outcome != _ABSTAIN:
+                    outcomes.setdefault(outcome, rules)
+            if _ABSTAIN not in result.possible:
+                break
+        else:
+            if self.otherwise is not None:
+                outcomes.setdefault(self.otherwise.outcome, [])
+        record_id = str(getattr(record, self.kind.id_field))
+        if len(outcomes) == 1:
+            outcome, deciding = next(iter(outcomes.items()))
+            rule_ids = [r.id for r in deciding]
+            reasons = [r.reason for r in deciding] or [
+                self.otherwise.reason if self.otherwise else "No guideline applies."]
+            missing: list[str] = []
+        else:
+            outcome = NEEDS_INFORMATION
+            undecided = [(res, rule) for res in visited for rule in res.guideline.rules
+                         if res.rules[rule.id] is Truth.UNKNOWN and res.scope is not Truth.FALSE]
+            rule_ids = [rule.id for _, rule in undecided]
+            missing = sorted(set(self._missing_of(visited, truths, fact)))
+            options = " or ".join(sorted(outcomes))
+            reasons = [f"Undecided between {options}: facts that decide it are missing from "
+                       f"the referral ({', '.join(missing)})."]
+            reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
+                        for _, rule in undecided]
+            deciding = [rule for _, rule in undecided]
+        return Recommendation(
+            record_id=record_id, kind=self.kind.name, outcome=outcome, rules=rule_ids,
+            reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
+            guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
+            guidelines=self._refs, trace=[self._trace(i, r, truths) for i, r in enumerate(results)],
+        )
+
+    def _guideline_of(self, rule: Rule) -> Guideline:
+        return next(g for g in self.guidelines if rule in g.rules)
+
+    def _citation(self, rule: Rule) -> Citation:
+        guideline = self._guideline_of(rule)
+        return Citation(rule=rule.id, guideline=guideline.id,
+                        citation=rule.cite or guideline.citation, text=guideline.source_text)
+
+    # --- explanation ---------------------------------------------------------------------
+
+    def _missing_of(self, visited: list[_GuidelineResult], truths: dict[str, Truth],
+                    fact: dict[str, Any]) -> Iterator[str]:
+        for res in visited:
+            g_index = self.guidelines.index(res.guideline)
+            roots = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
+            if res.scope is not Truth.FALSE:
+                roots += [f"g{g_index}.r{i}" for i, rule in enumerate(res.guideline.rules)
+                          if res.rules[rule.id] is Truth.UNKNOWN]
+            for root in roots:
+                yield from _unknown_fields(self._layout[root], truths, fact)
+
+    def _trace(self, g_index: int, result: _GuidelineResult,
+               truths: dict[str, Truth]) -> GuidelineTrace:
+        def conditions(root: str) -> list[ConditionTrace]:
+            return [ConditionTrace(depth=depth, text=headline(node), truth=truths[node_id].value)
+                    for node_id, node, depth in self._layout[root]]
+
+        guideline = result.guideline
+        return GuidelineTrace(
+            guideline=guideline.id, version=guideline.version, scope=result.scope.value,
+            scope_conditions=conditions(f"g{g_index}.scope") if guideline.scope else [],
+            hit_policy=guideline.hit_policy,
+            rules=[RuleTrace(rule=rule.id, outcome=rule.outcome,
+                             truth=result.rules[rule.id].value,
+                             conditions=conditions(f"g{g_index}.r{i}"))
+                   for i, rule in enumerate(guideline.rules)],
+            possible=sorted(o for o in result.possible if o != _ABSTAIN),
+        )
+
+
+def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[Rule]]:
+    """Every assignment of the unknown rules: the list of rules that hold in it."""
+    known = [r for r in rules if truths[r.id] is Truth.TRUE]
+    unknown = [r for r in rules if truths[r.id] is Truth.UNKNOWN]
+    if len(unknown) > _MAX_UNKNOWN_RULES:
+        yield known
+        for rule in unknown:
+            yield [*known, rule]
+        return
+    for mask in range(2 ** len(unknown)):
+        chosen = {r.id for bit, r in enumerate(unknown) if mask >> bit & 1}
+        yield [r for r in rules if r in known or r.id in chosen]
+
+
+def _choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
+    """The rules that decide under the guideline's hit policy (DMN FIRST/PRIORITY/UNIQUE)."""
+    if not holding:
+        return []
+    if guideline.hit_policy == "first":
+        return holding[:1]
+    if guideline.hit_policy == "priority":
+        top = max(r.priority or 0 for r in holding)
+        return [next(r for r in holding if r.priority == top)]
+    return holding  # unique: all holding rules; more than one outcome is a conflict
+
+
+def _outcome_of(chosen: list[Rule], otherwise: Otherwise | None) -> str:
+    outcomes = {r.outcome for r in chosen}
+    if len(outcomes) == 1:
+        return outcomes.pop()
+    # A UNIQUE guideline with overlapping rules cannot decide: send it to the fallback.
+    return otherwise.outcome if otherwise is not None else NEEDS_INFORMATION
+
+
+def _unknown_fields(layout: list[tuple[str, Condition, int]], truths: dict[str, Truth],
+                    fact: dict[str, Any]) -> Iterator[str]:
+    """Field paths under unknown nodes whose absence made them unknown."""
+    skip: str | None = None
+    for node_id, node, _depth in layout:
+        if skip is not None and node_id.startswith(skip + "."):
+            continue
+        skip = None
+        if truths[node_id] is not Truth.UNKNOWN:
+            skip = node_id
+        elif isinstance(node, AnyItem):
+            skip = node_id
+            items = lookup(fact, node.collection)
+            for index, item in enumerate(items if isinstance(items, list) else []):
+                if kleene(node.item, item) is Truth.UNKNOWN:
+                    yield from (f"{node.collection}[{index}].{f}"
+                                for f in _atoms_missing(node.item, item))
+        elif isinstance(node, Compare | Exists):
+            yield node.field
+
+
+def _atoms_missing(cond: Condition, item: dict[str, Any]) -> Iterator[str]:
+    if kleene(cond, item) is not Truth.UNKNOWN:
+        return
+    if isinstance(cond, Compare | Exists):
+        yield cond.field
+    for child in children(cond):
+        yield from _atoms_missing(child, item)

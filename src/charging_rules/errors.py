@@ -1,0 +1,35 @@
+"""Error types the CLI maps to exit statuses.
+
+Every error the user can cause is an `InputError` (exit 2) carrying where it happened, so
+the message is one line naming the file, line or field, and nothing reaches the audit log.
+"""
+
+from __future__ import annotations
+
+
+class ChargingRulesError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+    exit_code = 2
+
+
+class InputError(ChargingRulesError):
+    """Bad input or usage: a referral, guideline, mapping or option the user supplied."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
+        self.message = message
+        self.source = source
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.source or ""
+        if self.line is not None:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+class EngineError(ChargingRulesError):
+    """durable_rules misbehaved; never the user's fault, so it is not an exit-2 error."""
+
+    exit_code = 3

@@ -1,0 +1,1 @@
+"""Guideline language: YAML files -> validated, hashed guideline sets."""

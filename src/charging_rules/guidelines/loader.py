@@ -1,0 +1,255 @@
+"""Load a guideline set: every file checked up front, every problem as `file:line: message`.
+
+A directory holds `set.yaml` (which guidelines, in which order, how they combine, and the
+fallback per record kind) and the guideline files it lists. A single guideline file is a set
+of one. The set's identity is the SHA-256 over its files' canonical bytes, so any edit,
+however small, is a new version in the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from charging_rules.errors import InputError
+from charging_rules.facts import vocabulary
+from charging_rules.guidelines import conditions
+from charging_rules.guidelines.schema import (
+    Guideline,
+    GuidelineSet,
+    GuidelineSpec,
+    Otherwise,
+    Rule,
+    SetSpec,
+)
+from charging_rules.guidelines.yamlsource import line_of, load_yaml
+from charging_rules.records import KINDS
+
+SET_FILE = "set.yaml"
+SINGLE_FILE_FALLBACK = Otherwise("review", "No rule of this guideline decides: standard review.")
+
+
+class GuidelineErrors(InputError):
+    """Every problem found in a guideline set; str() is the first, for one-line reports."""
+
+    def __init__(self, problems: list[InputError]):
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more; run 'charging-rules rules validate')" \
+            if len(problems) > 1 else ""
+        super().__init__(first.message + more, source=first.source, line=first.line)
+
+
+def canonical_bytes(raw: bytes) -> bytes:
+    """Line endings do not change a policy, so they do not change its hash."""
+    return raw.replace(b"\r\n", b"\n")
+
+
+def file_sha256(raw: bytes) -> str:
+    return hashlib.sha256(canonical_bytes(raw)).hexdigest()
+
+
+def set_sha256(files: dict[str, bytes]) -> str:
+    listing = "".join(f"{name}\t{file_sha256(raw)}\n" for name, raw in sorted(files.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[InputError] = []
+
+    def add(self, source: str, line: int | None, message: str) -> None:
+        self.items.append(InputError(message, source=source, line=line))
+
+
+def load_guidelines(path: Path) -> GuidelineSet:
+    """The guideline set at `path` (a directory with set.yaml, or one guideline file)."""
+    problems = _Problems()
+    result = _load(path, problems)
+    if problems.items or result is None:
+        raise GuidelineErrors(problems.items or [InputError("no guidelines", source=str(path))])
+    return result
+
+
+def check_guidelines(path: Path) -> list[InputError]:
+    """Every problem in the set at `path`; empty when it loads."""
+    problems = _Problems()
+    _load(path, problems)
+    return problems.items
+
+
+def _read(path: Path, problems: _Problems) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        problems.add(str(path), None, f"cannot read: {error.strerror or error}")
+        return None
+
+
+def _parse_yaml(path: Path, raw: bytes, problems: _Problems) -> tuple[Any, dict[Any, int]] | None:
+    try:
+        return load_yaml(canonical_bytes(raw).decode("utf-8"), str(path))
+    except UnicodeDecodeError:
+        problems.add(str(path), None, "not UTF-8 text")
+    except InputError as error:
+        problems.items.append(error)
+    return None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, lines: dict[Any, int],
+              problems: _Problems) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            loc = tuple(problem["loc"])
+            where = ".".join(str(p) for p in loc) or "(file)"
+            message = problem["msg"]
+            if problem["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif problem["type"] == "missing":
+                message = "required key is missing"
+            problems.add(str(path), line_of(lines, loc), f"{where}: {message}")
+        return None
+
+
+def _load(path: Path, problems: _Problems) -> GuidelineSet | None:
+    if path.is_dir():
+        return _load_directory(path, problems)
+    if not path.exists():
+        problems.add(str(path), None, "no such guideline file or directory")
+        return None
+    raw = _read(path, problems)
+    if raw is None:
+        return None
+    guideline = _load_guideline(path, raw, problems)
+    if guideline is None:
+        return None
+    files = {path.name: canonical_bytes(raw)}
+    return GuidelineSet(
+        id=guideline.id, title=guideline.title, combine="first-applicable",
+        guidelines=(guideline,), otherwise={"referral": SINGLE_FILE_FALLBACK},
+        sha256=set_sha256(files), files=files,
+    )
+
+
+def _load_directory(directory: Path, problems: _Problems) -> GuidelineSet | None:
+    set_path = directory / SET_FILE
+    if not set_path.exists():
+        problems.add(str(set_path), None, "missing: a guideline directory needs set.yaml "
+                     "listing its guidelines in order (see docs/guidelines.md)")
+        return None
+    raw_set = _read(set_path, problems)
+    parsed = None if raw_set is None else _parse_yaml(set_path, raw_set, problems)
+    if raw_set is None or parsed is None:
+        return None
+    spec: SetSpec | None = _validate(SetSpec, parsed[0], set_path, parsed[1], problems)
+    if spec is None:
+        return None
+    files = {SET_FILE: canonical_bytes(raw_set)}
+    listed = set(spec.guidelines)
+    for stray in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml")):
+        if stray.name != SET_FILE and stray.name not in listed:
+            problems.add(str(stray), None, f"not listed in {SET_FILE}: a guideline takes "
+                         "effect only when listed")
+    guidelines: list[Guideline] = []
+    for index, name in enumerate(spec.guidelines):
+        file = directory / name
+        if "/" in name or "\\" in name or not file.is_file():
+            problems.add(str(set_path), line_of(parsed[1], ("guidelines", index)),
+                         f"guidelines[{index}]: '{name}' is not a file in {directory}")
+            continue
+        raw = _read(file, problems)
+        guideline = None if raw is None else _load_guideline(file, raw, problems)
+        if raw is not None and guideline is not None:
+            files[name] = canonical_bytes(raw)
+            guidelines.append(guideline)
+    _check_across(guidelines, spec, set_path, parsed[1], problems)
+    if problems.items:
+        return None
+    return GuidelineSet(
+        id=spec.id, title=spec.title, combine=spec.combine, guidelines=tuple(guidelines),
+        otherwise={kind: Otherwise(o.outcome, o.reason) for kind, o in spec.otherwise.items()},
+        sha256=set_sha256(files), files=files,
+    )
+
+
+def _check_across(guidelines: list[Guideline], spec: SetSpec, set_path: Path,
+                  lines: dict[Any, int], problems: _Problems) -> None:
+    seen_guidelines: dict[str, str] = {}
+    seen_rules: dict[str, str] = {}
+    for guideline in guidelines:
+        if guideline.id in seen_guidelines:
+            problems.add(guideline.file, 1, f"guideline id '{guideline.id}' is also used by "
+                         f"{seen_guidelines[guideline.id]}")
+        seen_guidelines[guideline.id] = guideline.file
+        for rule in guideline.rules:
+            if rule.id in seen_rules and seen_rules[rule.id] != guideline.file:
+                problems.add(guideline.file, None, f"rule id '{rule.id}' is also used by "
+                             f"{seen_rules[rule.id]}: rule ids are unique across a set")
+            seen_rules[rule.id] = guideline.file
+    for kind in sorted({g.applies_to for g in guidelines}):
+        fallback = spec.otherwise.get(kind)
+        if fallback is None:
+            problems.add(str(set_path), line_of(lines, ("otherwise",)),
+                         f"otherwise: no fallback outcome for '{kind}' records")
+        elif kind in KINDS and fallback.outcome not in KINDS[kind].outcomes:
+            problems.add(str(set_path), line_of(lines, ("otherwise", kind, "outcome")),
+                         f"otherwise.{kind}.outcome: '{fallback.outcome}' is not an outcome of "
+                         f"{kind} records ({', '.join(KINDS[kind].outcomes)})")
+
+
+def _load_guideline(path: Path, raw: bytes, problems: _Problems) -> Guideline | None:
+    parsed = _parse_yaml(path, raw, problems)
+    if parsed is None:
+        return None
+    data, lines = parsed
+    spec: GuidelineSpec | None = _validate(GuidelineSpec, data, path, lines, problems)
+    if spec is None:
+        return None
+    source = str(path)
+    kind = KINDS.get(spec.applies_to)
+    if kind is None:
+        problems.add(source, line_of(lines, ("applies_to",)), f"applies_to: unknown record "
+                     f"kind '{spec.applies_to}' (known: {', '.join(KINDS)})")
+        return None
+    vocab = vocabulary(kind.model)
+    before = len(problems.items)
+
+    def report(at: conditions.Path, message: str) -> None:
+        problems.add(source, line_of(lines, at), message)
+
+    outcomes = tuple(spec.outcomes or kind.outcomes)
+    for index, outcome in enumerate(outcomes):
+        if outcome not in kind.outcomes:
+            report(("outcomes", index), f"outcomes: '{outcome}' is not an outcome of "
+                   f"{kind.name} records ({', '.join(kind.outcomes)})")
+    scope = None if spec.scope is None else conditions.parse(spec.scope, vocab, ("scope",), report)
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, rule in enumerate(spec.rules):
+        at = ("rules", index)
+        if rule.id in seen:
+            report((*at, "id"), f"duplicate rule id '{rule.id}'")
+        seen.add(rule.id)
+        if rule.outcome not in outcomes:
+            report((*at, "outcome"), f"rule '{rule.id}': outcome '{rule.outcome}' is not one of "
+                   f"this guideline's outcomes ({', '.join(outcomes)})")
+        if (spec.hit_policy == "priority") != (rule.priority is not None):
+            report(at, f"rule '{rule.id}': 'priority' is required with hit_policy: priority "
+                   "and not allowed otherwise")
+        condition = conditions.parse(rule.when, vocab, (*at, "when"), report)
+        if condition is not None:
+            rules.append(Rule(rule.id, condition, rule.outcome, rule.reason, rule.cite,
+                              rule.priority))
+    if len(problems.items) > before:
+        return None
+    return Guideline(
+        id=spec.id, title=spec.title, version=spec.version, effective=spec.effective,
+        applies_to=kind.name, outcomes=outcomes, citation=spec.source.citation,
+        source_text=spec.source.text, scope=scope, hit_policy=spec.hit_policy,
+        rules=tuple(rules), file=source, sha256=file_sha256(raw),
+    )

@@ -1,0 +1,55 @@
+"""YAML with a line number for every node, and duplicate keys refused.
+
+PyYAML silently keeps the last of two equal keys; in a policy file that would let a second
+`outcome:` quietly win, so it is an error here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from charging_rules.errors import InputError
+
+Path = tuple[str | int, ...]
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
+    """Parse YAML; return the data and the 1-based line of every node by its path."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(f"invalid YAML: {problem}", source=source, line=line) from None
+    lines: dict[Path, int] = {}
+    if node is None:
+        return None, lines
+    return _convert(node, (), lines, source), lines
+
+
+def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node)  # scalars only
+            if key in out:
+                raise InputError(f"duplicate key '{key}'", source=source,
+                                 line=key_node.start_mark.line + 1)
+            out[key] = _convert(value_node, (*path, str(key)), lines, source)
+            lines.setdefault((*path, str(key)), key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(n, (*path, i), lines, source) for i, n in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
+def line_of(lines: dict[Path, int], path: Path) -> int | None:
+    """The line of the deepest node on `path` that exists (errors may name absent keys)."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None

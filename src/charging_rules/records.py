@@ -1,0 +1,94 @@
+"""Record kinds the engine can evaluate, and turning raw input into validated records.
+
+A kind ties a pydantic model to its outcome vocabulary. Guidelines name the kind they apply
+to, so a charging rule never sees a victim record and vice versa. Parsing splits the
+demographics off first: they are validated, returned beside the record, never inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from charging_rules.errors import InputError
+from charging_rules.referral import CHARGING_OUTCOMES, Demographics, Referral
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    model: type[BaseModel]
+    id_field: str
+    outcomes: tuple[str, ...]
+
+
+KINDS: dict[str, RecordKind] = {
+    "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES),
+}
+
+
+def kind_of(record: BaseModel) -> RecordKind:
+    for kind in KINDS.values():
+        if type(record) is kind.model:
+            return kind
+    raise TypeError(f"not a record kind: {type(record).__name__}")
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line: the first problem's field path and message, and how many more there are."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (not in the referral contract)"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    elif "input" in first and first["type"] not in ("model_type", "dict_type"):
+        message = f"{message} (got {json.dumps(first['input'], default=str)[:60]})"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{path or '(record)'}: {message}{more}"
+
+
+def parse_record(
+    data: Any, kind: RecordKind | str = "referral", source: str = "<input>"
+) -> tuple[BaseModel, Demographics | None]:
+    """Validate one record; `InputError` names the source and field on any problem."""
+    kind = KINDS[kind] if isinstance(kind, str) else kind
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object, got {type(data).__name__}", source=source)
+    body = dict(data)
+    raw_demographics = body.pop("demographics", None)
+    record = _validate(kind.model, body, source, "")
+    if raw_demographics is None:
+        return record, None
+    return record, _validate(Demographics, raw_demographics, source, "demographics.")
+
+
+def _validate(model: type[M], data: Any, source: str, prefix: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InputError(prefix + format_validation_error(error), source=source) from None
+
+
+def load_record_file(
+    path: Path, kind: RecordKind | str = "referral"
+) -> tuple[BaseModel, Demographics | None]:
+    """Read one JSON record file; syntax errors carry the line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {error}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"invalid JSON: {error.msg}", source=str(path),
+                         line=error.lineno) from None
+    return parse_record(data, kind, str(path))

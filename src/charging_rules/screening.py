@@ -1,0 +1,97 @@
+"""Screening: a record through the guidelines and into the audit log, in one call.
+
+The CLI's `screen`, `batch` and `intake` all come through here, so the order is the same
+everywhere: validate, evaluate, log, and only then report.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from charging_rules.audit import log
+from charging_rules.audit.records import decision_entry, recommendation_entry
+from charging_rules.decision import Recommendation
+from charging_rules.engine.evaluate import Evaluator
+from charging_rules.errors import InputError
+from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.guidelines.schema import GuidelineSet
+from charging_rules.records import KINDS, kind_of
+from charging_rules.referral import Demographics
+
+AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
+
+
+def default_audit_dir() -> Path:
+    return Path(os.environ.get(AUDIT_DIR_ENV) or "audit_logs")
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Screened:
+    recommendation: Recommendation
+    decision_id: str | None
+    logged: dict[str, Any] | None = None
+
+
+def check_decision(kind: str, recommended: str, outcome: str | None, reason: str | None) -> None:
+    """An override names a different outcome of the record's kind and a non-empty reason."""
+    if outcome is None:
+        return
+    vocabulary = KINDS[kind].outcomes
+    if outcome not in vocabulary:
+        raise InputError(f"override: '{outcome}' is not an outcome ({', '.join(vocabulary)})")
+    if outcome == recommended:
+        raise InputError(f"override: '{outcome}' is the recommendation; accept it instead")
+    if not (reason or "").strip():
+        raise InputError("override: a reason is required and may not be empty")
+
+
+class Screener:
+    """One guideline set, its compiled evaluators, and where decisions are logged."""
+
+    def __init__(self, guidelines: GuidelineSet, audit_dir: Path | None):
+        self.guidelines = guidelines
+        self.audit_dir = audit_dir
+        self._evaluators: dict[str, Evaluator] = {}
+
+    @classmethod
+    def open(cls, guidelines_path: Path, audit_dir: Path | None) -> Screener:
+        return cls(load_guidelines(guidelines_path), audit_dir)
+
+    def evaluator(self, kind: str) -> Evaluator:
+        if kind not in self._evaluators:
+            self._evaluators[kind] = Evaluator(self.guidelines, kind)
+        return self._evaluators[kind]
+
+    def screen(self, record: BaseModel, demographics: Demographics | None,
+               actor: str) -> Screened:
+        recommendation = self.evaluator(kind_of(record).name).evaluate(record)
+        if self.audit_dir is None:
+            return Screened(recommendation, None)
+        entry = recommendation_entry(recommendation, record, demographics, actor)
+        written = log.append(self.audit_dir, entry)
+        return Screened(recommendation, str(written["decision_id"]), written)
+
+    def decide(self, screened: Screened, actor: str, override: str | None = None,
+               reason: str | None = None) -> dict[str, Any]:
+        """Log the prosecutor's decision: accept (no override) or override with a reason."""
+        if self.audit_dir is None or screened.logged is None:
+            raise InputError("a decision can only be recorded when the audit log is on")
+        check_decision(screened.recommendation.kind, screened.recommendation.outcome,
+                       override, reason)
+        outcome = override or screened.recommendation.outcome
+        entry = decision_entry(screened.logged, actor, outcome,
+                               reason.strip() if reason else None)
+        return log.append(self.audit_dir, entry)
