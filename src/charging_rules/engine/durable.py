@@ -148,10 +148,13 @@ def _drain(engine: Any, handle: Any, state: Any) -> list[str]:
 
 
 def _truths(nodes: tuple[str, ...], fired: list[str]) -> dict[str, Truth]:
+    # durable_rules expands `$or` into one rule per alternative, so a node may match more
+    # than once; only matching both polarities is an error.
     truth = dict.fromkeys(nodes, Truth.UNKNOWN)
     for name in fired:
         node, _, polarity = name.rpartition("|")
-        if truth[node] is not Truth.UNKNOWN:
+        value = Truth.TRUE if polarity == "t" else Truth.FALSE
+        if truth[node] is ~value:
             raise EngineError(f"durable_rules matched both truth values of {node}")
-        truth[node] = Truth.TRUE if polarity == "t" else Truth.FALSE
+        truth[node] = value
     return truth
