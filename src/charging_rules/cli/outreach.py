@@ -1,0 +1,98 @@
+"""`charging-rules outreach import|status|record`: Partners for Peace victim referrals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from charging_rules.cli.options import (
+    DEFAULT_GUIDELINES,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    UserOpt,
+)
+from charging_rules.outreach.contacts import record_contacts
+from charging_rules.outreach.importer import import_weeks
+from charging_rules.outreach.render import import_view, record_view, status_view
+from charging_rules.outreach.status import DEFAULT_GOAL, outreach_status
+from charging_rules.screening import default_actor, default_audit_dir
+
+outreach_app = typer.Typer(
+    name="outreach", no_args_is_help=True,
+    help="Partners for Peace: refer each week's shooting victims (or their families) to the "
+    "hub, track the year against the goal, record contact outcomes.")
+
+
+@outreach_app.command("import")
+def import_(
+    lists: Annotated[list[Path], typer.Argument(
+        help="Weekly list CSV files, or directories of them.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where the hub's referral lists go.")] =
+    Path("outreach_lists"),
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    audit_dir: AuditDirOpt = None,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate weekly victim lists, log every decision, write the hub's referral lists.
+
+    A bad row or a week already imported rejects the whole import (exit 2, nothing written).
+
+    Example: charging-rules outreach import examples/outreach/
+    """
+    reports = import_weeks(lists, guidelines, audit_dir or default_audit_dir(), out,
+                           user or default_actor())
+    if as_json:
+        weeks = [{**dataclasses.asdict(r), "referrals": r.referrals} for r in reports]
+        typer.echo(json.dumps({"weeks": weeks, "victims": sum(r.victims for r in reports),
+                               "referrals": sum(r.referrals for r in reports)}))
+    else:
+        Console().print(import_view(reports))
+
+
+@outreach_app.command("status")
+def status(
+    year: Annotated[int | None, typer.Option(
+        help="ISO year [default: the year of the latest imported week].")] = None,
+    goal: Annotated[int, typer.Option(help="Annual referral goal.")] = DEFAULT_GOAL,
+    audit_dir: AuditDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Referrals this year against the goal, by week, with a projection and contact outcomes.
+
+    Example: charging-rules outreach status --goal 500
+    """
+    result = outreach_status(audit_dir or default_audit_dir(), year, goal)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        Console().print(status_view(result))
+
+
+@outreach_app.command("record")
+def record(
+    report: Annotated[Path, typer.Argument(
+        help="The hub's report: CSV with decision_id,contact_date,outcome.")],
+    audit_dir: AuditDirOpt = None,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append the hub's contact outcomes to the audit log (rows already there are skipped).
+
+    Example: charging-rules outreach record hub-report-2023-W14.csv
+    """
+    result = record_contacts(report, audit_dir or default_audit_dir(), user or default_actor())
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(result)))
+    else:
+        Console().print(record_view(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(outreach_app)
