@@ -22,12 +22,13 @@ REFERRAL_OUTCOMES = ("refer_now", "refer_family")  # the outcomes that send a na
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$")]
 Count = Annotated[int, Field(ge=0, le=1000)]
+Day = Annotated[date, Field(strict=False)]  # ISO text from JSON (a logged record, replayed)
 
 
 class _VictimBase(Fact):
     incident_id: Identifier
     victim_id: Identifier  # the police's person identifier, stable across incidents
-    incident_date: date
+    incident_date: Day
     victim_age: Annotated[int, Field(ge=0, le=120)] | None = None
     fatal: bool | None = None
     victim_contact_available: bool | None = None
@@ -38,17 +39,23 @@ class _VictimBase(Fact):
     def _incident_is_real(cls, value: date) -> date:
         return real_date(value)
 
-    @property
-    def record_id(self) -> str:
-        """One victim of one incident: a person shot twice has two records."""
-        return f"{self.incident_id}/{self.victim_id}"
+    # One victim of one incident (a person shot twice has two records). A real field, not a
+    # property, so every record kind has its id among its fields; filled in when not given.
+    record_id: Annotated[str, StringConstraints(max_length=121)] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_record_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("record_id"):
+            data = {**data, "record_id": f"{data.get('incident_id')}/{data.get('victim_id')}"}
+        return data
 
 
 class VictimListing(_VictimBase):
     """One row of the weekly list. The hub's report of earlier referrals is input only."""
 
     prior_referral_count: Count | None = None
-    last_referral_date: date | None = None
+    last_referral_date: Day | None = None
 
     @model_validator(mode="after")
     def _report_is_consistent(self) -> VictimListing:
