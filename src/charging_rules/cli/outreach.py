@@ -1,4 +1,8 @@
-"""`charging-rules outreach import|status|record`: Partners for Peace victim referrals."""
+"""`charging-rules outreach import|status|record`: Partners for Peace victim referrals.
+
+The outreach library is imported inside each command: `screen` (which shares this process's
+start-up) never pays for it.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,6 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
 )
-from charging_rules.outreach.contacts import record_contacts
-from charging_rules.outreach.importer import import_weeks
-from charging_rules.outreach.render import import_view, record_view, status_view
-from charging_rules.outreach.status import DEFAULT_GOAL, outreach_status
 from charging_rules.screening import default_actor, default_audit_dir
 
 outreach_app = typer.Typer(
@@ -46,6 +46,9 @@ def import_(
 
     Example: charging-rules outreach import examples/outreach/
     """
+    from charging_rules.outreach.importer import import_weeks
+    from charging_rules.outreach.render import import_view
+
     reports = import_weeks(lists, guidelines, audit_dir or default_audit_dir(), out,
                            user or default_actor())
     if as_json:
@@ -60,7 +63,8 @@ def import_(
 def status(
     year: Annotated[int | None, typer.Option(
         help="ISO year [default: the year of the latest imported week].")] = None,
-    goal: Annotated[int, typer.Option(help="Annual referral goal.")] = DEFAULT_GOAL,
+    goal: Annotated[int | None, typer.Option(
+        help="Annual referral goal [default: 500, the program's 2023 goal].")] = None,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -68,6 +72,9 @@ def status(
 
     Example: charging-rules outreach status --goal 500
     """
+    from charging_rules.outreach.render import status_view
+    from charging_rules.outreach.status import outreach_status
+
     result = outreach_status(audit_dir or default_audit_dir(), year, goal)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
@@ -87,6 +94,9 @@ def record(
 
     Example: charging-rules outreach record hub-report-2023-W14.csv
     """
+    from charging_rules.outreach.contacts import record_contacts
+    from charging_rules.outreach.render import record_view
+
     result = record_contacts(report, audit_dir or default_audit_dir(), user or default_actor())
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result)))

@@ -59,8 +59,10 @@ def _year_of(week: str) -> int:
 
 
 def outreach_status(audit_dir: Path, year: int | None = None,
-                    goal: int = DEFAULT_GOAL) -> Status:
-    """The year's figures from the log; `year` defaults to that of the latest imported week."""
+                    goal: int | None = None) -> Status:
+    """The year's figures from the log; `year` defaults to that of the latest imported week,
+    `goal` to DEFAULT_GOAL."""
+    goal = DEFAULT_GOAL if goal is None else goal
     if goal < 1:
         raise InputError(f"--goal must be at least 1, got {goal}")
     history = OutreachLog.read(audit_dir)
