@@ -286,3 +286,35 @@ def test_python_dash_m_runs_outreach_as_a_user_would(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, check=False)
     assert again.returncode == 2
     assert again.stderr.startswith("error:") and "already imported" in again.stderr
+
+
+def test_a_charging_only_guideline_set_cannot_decide_victims(tmp_path: Path) -> None:
+    week = week_file(tmp_path, "w.csv", row("2023-W10", "I-1", "V-1", "2023-03-06"))
+    result = runner.invoke(app, ["outreach", "import", str(week), "--guidelines",
+                                 str(RULES / "kc-drug-policy.yaml"),
+                                 "--audit-dir", str(tmp_path / "audit")])
+    assert result.exit_code == 2
+    assert "no guideline in this set applies to victim records" in result.stderr
+    assert log_lines(tmp_path) == []
+
+
+def test_status_of_an_empty_log_is_zero_not_an_error(tmp_path: Path) -> None:
+    result = outreach(tmp_path, "status", "--year", "2023", "--json")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert (status["referrals"], status["weeks"], status["projected"]) == (0, [], None)
+    assert outreach(tmp_path, "status").exit_code == 0
+
+
+def test_two_people_importing_the_same_week_at_once_import_it_once(tmp_path: Path) -> None:
+    week = week_file(tmp_path, "w.csv", *(row("2023-W10", f"I-{n}", f"V-{n}", "2023-03-06")
+                                          for n in range(30)))
+    command = [sys.executable, "-m", "charging_rules", "outreach", "import", str(week),
+               "--audit-dir", str(tmp_path / "audit"), "--out", str(tmp_path / "lists")]
+    racers = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE) for _ in range(3)]
+    codes = sorted(p.wait(timeout=60) for p in racers)
+    assert codes == [0, 2, 2]
+    records = log_lines(tmp_path)
+    assert [r["kind"] for r in records].count("outreach_import") == 1
+    assert len(records) == 31

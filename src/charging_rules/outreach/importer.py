@@ -148,6 +148,9 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
     """Import weekly lists (files or directories of *.csv); reports in week order."""
     weeks = sorted((read_week(p) for p in expand(paths)), key=lambda w: w.week)
     evaluator = Evaluator(load_guidelines(guidelines), "victim")
+    if not evaluator.guidelines:
+        raise InputError("no guideline in this set applies to victim records (applies_to: "
+                         "victim); see rules/victim-outreach.yaml", source=str(guidelines))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
