@@ -96,9 +96,9 @@ def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) ->
         text = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read: {error}", source=str(path)) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = list(reader.fieldnames or [])
+        header = [name.strip() for name in next(reader, [])]
     except csv.Error as error:
         raise InputError(f"malformed CSV: {error}", source=str(path), line=1) from None
     unknown = [c for c in header if c not in allowed]
@@ -109,14 +109,18 @@ def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) ->
         raise InputError(f"{problem} (columns: {', '.join(allowed)})", source=str(path), line=1)
     rows: list[tuple[int, dict[str, str]]] = []
     problems: list[tuple[int, str]] = []
+    start = reader.line_num + 1  # a record is named by its first line (quoted cells may span)
     try:
         for cells in reader:
-            if None in cells or any(v is None for v in cells.values()):
-                problems.append((reader.line_num, f"expected {len(header)} cells"))
+            line, start = start, reader.line_num + 1
+            if not cells:
+                continue  # a blank line
+            if len(cells) != len(header):
+                problems.append((line, f"expected {len(header)} cells, got {len(cells)}"))
             else:
-                rows.append((reader.line_num, cells))
+                rows.append((line, dict(zip(header, cells, strict=True))))
     except csv.Error as error:
-        problems.append((reader.line_num, f"malformed CSV: {error}"))
+        problems.append((start, f"malformed CSV: {error}"))
     return CsvRows(raw, header, rows, problems)
 
 
