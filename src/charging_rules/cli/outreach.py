@@ -1,19 +1,19 @@
 """`charging-rules outreach import|status|record`: Partners for Peace victim referrals.
 
-The outreach library is imported inside each command: `screen` (which shares this process's
-start-up) never pays for it.
+The outreach library and rich are imported inside each command: `screen`, which shares this
+process's start-up, never pays for them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from charging_rules import defaults
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -21,12 +21,20 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
 )
-from charging_rules.screening import default_actor, default_audit_dir
 
 outreach_app = typer.Typer(
     name="outreach", no_args_is_help=True,
     help="Partners for Peace: refer each week's shooting victims (or their families) to the "
     "hub, track the year against the goal, record contact outcomes.")
+
+
+def _emit(as_json: bool, data: Callable[[], Any], view: Callable[[], Any]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data()))
+        return
+    from rich.console import Console
+
+    Console().print(view())
 
 
 @outreach_app.command("import")
@@ -46,17 +54,12 @@ def import_(
 
     Example: charging-rules outreach import examples/outreach/
     """
-    from charging_rules.outreach.importer import import_weeks
+    from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
-    reports = import_weeks(lists, guidelines, audit_dir or default_audit_dir(), out,
-                           user or default_actor())
-    if as_json:
-        weeks = [{**dataclasses.asdict(r), "referrals": r.referrals} for r in reports]
-        typer.echo(json.dumps({"weeks": weeks, "victims": sum(r.victims for r in reports),
-                               "referrals": sum(r.referrals for r in reports)}))
-    else:
-        Console().print(import_view(reports))
+    reports = import_weeks(lists, guidelines, audit_dir or defaults.audit_dir(), out,
+                           user or defaults.actor())
+    _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
 
 
 @outreach_app.command("status")
@@ -75,11 +78,8 @@ def status(
     from charging_rules.outreach.render import status_view
     from charging_rules.outreach.status import outreach_status
 
-    result = outreach_status(audit_dir or default_audit_dir(), year, goal)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict()))
-    else:
-        Console().print(status_view(result))
+    result = outreach_status(audit_dir or defaults.audit_dir(), year, goal)
+    _emit(as_json, result.to_dict, lambda: status_view(result))
 
 
 @outreach_app.command("record")
@@ -97,11 +97,8 @@ def record(
     from charging_rules.outreach.contacts import record_contacts
     from charging_rules.outreach.render import record_view
 
-    result = record_contacts(report, audit_dir or default_audit_dir(), user or default_actor())
-    if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(result)))
-    else:
-        Console().print(record_view(result))
+    result = record_contacts(report, audit_dir or defaults.audit_dir(), user or defaults.actor())
+    _emit(as_json, result.to_dict, lambda: record_view(result))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ about a victim's situation do not belong in an audit log that analysts export.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,9 @@ class RecordReport:
     recorded: int
     already_recorded: int
     outcomes: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def _check(cells: dict[str, str], history: OutreachLog) -> tuple[str, Contact]:

@@ -9,6 +9,7 @@ write); only then are the hub lists moved into place. A bad file or a week alrea
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import tempfile
 from collections import Counter
@@ -46,6 +47,13 @@ class WeekReport:
     @property
     def referrals(self) -> int:
         return sum(self.outcomes[o] for o in REFERRAL_OUTCOMES)
+
+
+def import_summary(reports: list[WeekReport]) -> dict[str, Any]:
+    """The `outreach import --json` object."""
+    weeks = [{**dataclasses.asdict(r), "referrals": r.referrals} for r in reports]
+    return {"weeks": weeks, "victims": sum(r.victims for r in reports),
+            "referrals": sum(r.referrals for r in reports)}
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
