@@ -111,7 +111,8 @@ def test_the_same_week_is_refused_by_id_and_by_content_and_nothing_is_appended(
     twice = outreach(tmp_path, "import", other, other)
     assert twice.exit_code == 2 and "same week" in twice.stderr
     assert log_lines(tmp_path) == before
-    assert not (tmp_path / "lists" / "2023-W11-hub-referrals.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "lists").iterdir()) == [
+        "2023-W10-hub-referrals.csv"]
 
 
 def test_a_bad_row_rejects_the_whole_week_naming_file_line_and_field(tmp_path: Path) -> None:
@@ -127,7 +128,7 @@ def test_a_bad_row_rejects_the_whole_week_naming_file_line_and_field(tmp_path: P
     assert "the week was not imported" in result.stderr
     assert "Traceback" not in result.output
     assert log_lines(tmp_path) == []
-    assert not (tmp_path / "lists").exists() or not any((tmp_path / "lists").iterdir())
+    assert not (tmp_path / "lists").exists()
 
 
 @pytest.mark.parametrize(("cells", "message"), [
@@ -318,3 +319,12 @@ def test_two_people_importing_the_same_week_at_once_import_it_once(tmp_path: Pat
     records = log_lines(tmp_path)
     assert [r["kind"] for r in records].count("outreach_import") == 1
     assert len(records) == 31
+
+
+def test_an_audit_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    week = week_file(tmp_path, "w.csv", row("2023-W10", "I-1", "V-1", "2023-03-06"))
+    (tmp_path / "audit").write_text("not a directory")
+    result = outreach(tmp_path, "import", week)
+    assert result.exit_code == 2
+    assert "cannot use the audit log directory" in result.stderr
+    assert not (tmp_path / "lists").exists()

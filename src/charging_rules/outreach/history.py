@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
+from charging_rules.errors import InputError
 from charging_rules.victim import REFERRAL_OUTCOMES, VictimListing
 
 IMPORT_KIND = "outreach_import"
@@ -107,8 +108,12 @@ class OutreachLog:
 def locked(audit_dir: Path) -> Iterator[None]:
     """Serialize outreach writers: the duplicate check and the append must be one step, or two
     people importing the same week at once would both pass the check."""
-    audit_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(audit_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        audit_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(audit_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise InputError(f"cannot use the audit log directory: {error.strerror or error}",
+                         source=str(audit_dir)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

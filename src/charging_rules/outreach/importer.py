@@ -94,7 +94,7 @@ def _refuse_duplicates(weeks: list[WeekList], history: OutreachLog) -> None:
 
 def _decide(week: WeekList, evaluator: Evaluator, history: OutreachLog, actor: str
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Entries for the log (import record first) and rows of the hub's list."""
+    """The week's log entries (its import record first) and, of those, the decisions."""
     import_id = new_decision_id()
     entries: list[dict[str, Any]] = []
     counts: Counter[str] = Counter(dict.fromkeys(OUTREACH_OUTCOMES, 0))
@@ -159,16 +159,16 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
     if not evaluator.guidelines:
         raise InputError("no guideline in this set applies to victim records (applies_to: "
                          "victim); see rules/victim-outreach.yaml", source=str(guidelines))
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create the output directory: {error}",
-                         source=str(out_dir)) from None
     reports: list[WeekReport] = []
     staged: list[tuple[Path, Path]] = []
     with locked(audit_dir):
         history = OutreachLog.read(audit_dir)
         _refuse_duplicates(weeks, history)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"cannot create the output directory: {error}",
+                             source=str(out_dir)) from None
         entries: list[dict[str, Any]] = []
         try:
             for week in weeks:
