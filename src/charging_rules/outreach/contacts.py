@@ -40,13 +40,13 @@ def _check(cells: dict[str, str], history: OutreachLog) -> tuple[str, Contact]:
     decision_id = cells["decision_id"].strip()
     decision = history.decisions.get(decision_id)
     if decision is None:
-        raise ValueError(f"decision_id: '{decision_id}' is not a victim decision in the log")
+        raise ValueError(f"decision_id: {decision_id!r} is not a victim decision in the log")
     if not decision.referred:
-        raise ValueError(f"decision_id: '{decision_id}' was not referred to the hub "
+        raise ValueError(f"decision_id: {decision_id!r} was not referred to the hub "
                          f"(outcome {decision.outcome})")
     outcome = cells["outcome"].strip()
     if outcome not in CONTACT_OUTCOMES:
-        raise ValueError(f"outcome: '{outcome}' is not one of {', '.join(CONTACT_OUTCOMES)}")
+        raise ValueError(f"outcome: {outcome!r} is not one of {', '.join(CONTACT_OUTCOMES)}")
     when = parse_date(cells["contact_date"].strip(), "contact_date")
     if when > date.today():
         raise ValueError(f"contact_date: {when} is in the future")

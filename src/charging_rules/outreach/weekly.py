@@ -40,12 +40,12 @@ def week_bounds(week: str) -> tuple[date, date]:
     """Monday and Sunday of an ISO week id; ValueError if it is not one."""
     match = _WEEK.match(week)
     if not match:
-        raise ValueError(f"'{week}' is not an ISO week id (YYYY-Www, e.g. 2023-W14)")
+        raise ValueError(f"{week!r} is not an ISO week id (YYYY-Www, e.g. 2023-W14)")
     year, number = int(match[1]), int(match[2])
     try:
         return date.fromisocalendar(year, number, 1), date.fromisocalendar(year, number, 7)
     except ValueError:
-        raise ValueError(f"'{week}': {year} has no ISO week {number}") from None
+        raise ValueError(f"{week!r}: {year} has no ISO week {number}") from None
 
 
 def weeks_in_year(year: int) -> int:
@@ -104,8 +104,8 @@ def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) ->
     unknown = [c for c in header if c not in allowed]
     absent = [c for c in required if c not in header]
     if unknown or absent or len(set(header)) != len(header):
-        problem = (f"unknown column '{unknown[0]}'" if unknown else
-                   f"required column '{absent[0]}' is missing" if absent else "repeated column")
+        problem = (f"unknown column {unknown[0]!r}" if unknown else
+                   f"required column {absent[0]!r} is missing" if absent else "repeated column")
         raise InputError(f"{problem} (columns: {', '.join(allowed)})", source=str(path), line=1)
     rows: list[tuple[int, dict[str, str]]] = []
     problems: list[tuple[int, str]] = []
@@ -128,18 +128,18 @@ def _boolean(text: str) -> bool:
     lowered = text.lower()
     if lowered in _TRUE | _FALSE:
         return lowered in _TRUE
-    raise ValueError(f"expected true/false (or blank for unknown), got '{text}'")
+    raise ValueError(f"expected true/false (or blank for unknown), got {text!r}")
 
 
 def _integer(text: str) -> int:
     if not re.fullmatch(r"\d{1,4}", text):
-        raise ValueError(f"expected a whole number, got '{text}'")
+        raise ValueError(f"expected a whole number, got {text!r}")
     return int(text)
 
 
 def parse_date(text: str, name: str | None = None) -> date:
     where = f"{name}: " if name else ""
-    problem = ValueError(f"{where}expected a date YYYY-MM-DD, got '{text}'")
+    problem = ValueError(f"{where}expected a date YYYY-MM-DD, got {text!r}")
     if len(text) != 10:  # fromisoformat also takes 20230102, which no export means
         raise problem
     try:
@@ -187,7 +187,7 @@ def _check_week(week: str, first: tuple[str, int] | None) -> None:
     except ValueError as error:
         raise ValueError(f"week: {error}") from None
     if first is not None and week != first[0]:
-        raise ValueError(f"week: '{week}' differs from '{first[0]}' at line {first[1]}: "
+        raise ValueError(f"week: {week!r} differs from {first[0]!r} at line {first[1]}: "
                          "one file is one week")
 
 
