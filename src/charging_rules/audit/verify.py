@@ -254,8 +254,8 @@ def _classify(lines: dict[int, _Line], number: int) -> tuple[_Problem | None, se
             f"records seq {missing[0]} to {missing[1]} are"
         return _Problem(number, "deleted", f"{x.where}: {span} missing before this line",
                         missing=missing), set()
-    return _Problem(number, "reordered", f"{x.where}: record seq {x.seq} comes after seq "
-                    f"{p.seq}"), set()
+    return _Problem(number, "inserted", f"{x.where}: record seq {x.seq} comes again after "
+                    f"seq {p.seq} (a copy of an earlier record)", x.seq), set()
 
 
 def _merge_moves(problems: list[_Problem]) -> list[_Problem]:
