@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
+from charging_rules.audit.verify import Report
 
 
 def stored_lines(audit_dir: Path) -> list[bytes]:
@@ -44,3 +45,8 @@ def synthetic_log(audit_dir: Path, count: int) -> list[dict[str, Any]]:
     return log.append_many(audit_dir, [
         {"kind": "recommendation", "decision_id": f"d{i}", "actor": "ana",
          "result": {"outcome": "file"}, "n": i} for i in range(count)])
+
+
+def found(report: Report) -> list[tuple[int, str]]:
+    """(line, kind) of every problem verify reported."""
+    return [(p.line, p.kind) for p in report.problems]
