@@ -246,23 +246,37 @@ def _append_locked(audit_dir: Path, entries: list[dict[str, Any]],
     return written
 
 
-def read_records(audit_dir: Path, since: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every record, oldest first, streamed segment by segment.
+def read_lines(audit_dir: Path, since: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """(segment:line, raw line) for every committed line, oldest first, streamed.
 
     A last line still being written (or torn) is skipped: only committed records are read.
-    `since` (an ISO timestamp prefix) skips whole segments that end before it; records
-    before it in the first segment read are still yielded (callers filter exactly).
+    `since` (an ISO timestamp prefix) skips whole segments that end before it; lines before
+    it in the first segment read are still yielded (callers filter exactly). Callers may
+    test the raw bytes before parsing: records are canonical, so `"kind":"override"` appears
+    literally in every override record.
     """
     for path in _segments_since(audit_dir, since):
         with path.open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 if not line.endswith(b"\n"):
                     break
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise AuditLogError(f"{path}:{number}: not a JSON record; run "
-                                        "'charging-rules audit verify'") from None
+                yield f"{path}:{number}", line
+
+
+def parse_line(where: str, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise AuditLogError(f"{where}: not a JSON record; run 'charging-rules audit verify'")
+    return record
+
+
+def read_records(audit_dir: Path, since: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every record, oldest first, streamed segment by segment (see `read_lines`)."""
+    for where, line in read_lines(audit_dir, since):
+        yield parse_line(where, line)
 
 
 def _first_timestamp(path: Path) -> str | None:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from charging_rules.audit.log import read_records
+from charging_rules.audit.log import parse_line, read_lines
 from charging_rules.errors import InputError
 
 DECISION_KINDS = ("decision", "override")
@@ -119,14 +119,22 @@ class Filters:
                 or (len(wanted) >= 6 and str(gset["sha256"]).startswith(wanted)))
 
 
+def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[dict[str, Any]]:
+    """Records whose canonical line contains one of `markers` (cheap test before parsing)."""
+    for where, line in read_lines(audit_dir, since):
+        if any(marker in line for marker in markers):
+            yield parse_line(where, line)
+
+
 def rows(audit_dir: Path, filters: Filters = Filters()) -> Iterator[Row]:
     """Matching decisions, oldest first."""
     since = filters.since.isoformat() if filters.since else None
     decided: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in read_records(audit_dir, since):
+    for record in _records(audit_dir, since, *(b'"kind":"%s"' % k.encode()
+                                               for k in DECISION_KINDS)):
         if record.get("kind") in DECISION_KINDS:
             decided[str(record["decision_id"])].append(record)
-    for record in read_records(audit_dir, since):
+    for record in _records(audit_dir, since, b'"kind":"recommendation"'):
         if record.get("kind") == "recommendation":
             row = Row(record, tuple(decided.get(str(record["decision_id"]), ())))
             if filters.match(row):
@@ -139,7 +147,7 @@ def find(audit_dir: Path, decision_id: str) -> Row:
     if len(wanted) < 6:
         raise InputError(f"decision id '{decision_id}': give at least 6 characters")
     matches: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in read_records(audit_dir):
+    for record in _records(audit_dir, None, b'"decision_id":"' + wanted.encode()):
         if str(record.get("decision_id") or "").startswith(wanted):
             matches[str(record["decision_id"])].append(record)
     if len(matches) > 1:
