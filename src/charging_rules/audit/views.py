@@ -8,7 +8,6 @@ from collections.abc import Iterable
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -61,7 +60,7 @@ def decision_view(row: Row) -> RenderableType:
     if not row.decisions:
         history.add_row("", "", Text("no decision recorded yet", style="dim"), "", "", "")
     parts.append(history)
-    parts.append(Panel(Syntax(json.dumps(rec.get("referral"), indent=2), "json"),
+    parts.append(Panel(Text(json.dumps(rec.get("referral"), indent=2, ensure_ascii=False)),
                        title="Referral as screened (the engine saw only this)"))
     demographics = rec.get("demographics") or {}
     versions = rec.get("versions") or {}
