@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from charging_rules.audit.lock import ensure_dir, fsync_dir
-from charging_rules.audit.log import AuditLogError, write_all
+from charging_rules.audit.log import AuditLogError, writable, write_all
 from charging_rules.guidelines.loader import SET_FILE, load_guidelines, set_sha256
 from charging_rules.guidelines.schema import GuidelineSet
 
@@ -27,6 +27,11 @@ def archived_path(audit_dir: Path, sha256: str) -> Path:
 
 def store(audit_dir: Path, guidelines: GuidelineSet) -> Path:
     """Archive the set's files under its sha256, unless they already are."""
+    with writable(audit_dir):
+        return _store(audit_dir, guidelines)
+
+
+def _store(audit_dir: Path, guidelines: GuidelineSet) -> Path:
     target = archived_path(audit_dir, guidelines.sha256)
     if target.is_dir():
         return target

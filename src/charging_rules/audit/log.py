@@ -21,13 +21,14 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
-from charging_rules.errors import ChargingRulesError
+from charging_rules.errors import ChargingRulesError, InputError
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -189,11 +190,21 @@ def _quarantine(audit_dir: Path, torn: Torn, actor: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def writable(audit_dir: Path) -> Iterator[None]:
+    """A log the user may not write to is a usage problem (exit 2), not a crash."""
+    try:
+        yield
+    except PermissionError as error:
+        raise InputError(f"cannot write the audit log: {error.strerror} ({error.filename})",
+                         source=str(audit_dir)) from None
+
+
 def repair(audit_dir: Path, actor: str) -> dict[str, Any] | None:
     """Quarantine a torn tail and log a `repair` record; None when there was nothing to do."""
     if not segments(audit_dir):
         return None
-    with exclusive(audit_dir):
+    with writable(audit_dir), exclusive(audit_dir):
         torn = torn_tail(audit_dir)
         if torn is None:
             return None
@@ -216,7 +227,7 @@ def append_many(audit_dir: Path, entries: Iterable[dict[str, Any]], *,
     batch = list(entries)
     if not batch:
         return []
-    with exclusive(audit_dir):
+    with writable(audit_dir), exclusive(audit_dir):
         torn = torn_tail(audit_dir)
         if torn is not None:
             repair_actor = str(batch[0].get("actor") or "charging-rules")

@@ -142,10 +142,14 @@ def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> Report:
 
 
 def _completed(audit_dir: Path, path: Path, offset: int) -> bool:
-    """Under the writers' lock, is the line at `offset` now complete? (then it wasn't torn)"""
-    with exclusive(audit_dir), path.open("rb") as handle:
-        handle.seek(offset)
-        return handle.readline().endswith(b"\n")
+    """Under the writers' lock, is the line at `offset` now complete? (then it wasn't torn)
+    A reader who may not take the lock (read-only access) gets the line reported."""
+    try:
+        with exclusive(audit_dir), path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.readline().endswith(b"\n")
+    except PermissionError:
+        return False
 
 
 def _check_pins(pins: dict[int, Checkpoint], at_pin: dict[int, tuple[int, str]],

@@ -22,18 +22,18 @@ STATUS_STYLE = {"pending": "dim", "accepted": "green", "overridden": "bold yello
 
 def decisions_table(selected: Iterable[Row]) -> Table:
     table = Table(title="Decisions", header_style="bold")
-    for column in ("when (UTC)", "decision id", "record", "screened by", "recommended",
-                   "outcome", "status", "decided by", "guidelines"):
-        table.add_column(column)
+    for column in ("when (UTC)", "id", "record", "screened by", "recommended", "decision",
+                   "decided by", "guidelines"):
+        table.add_column(column, no_wrap=column in ("id", "record"))
     for row in selected:
         final = row.final
+        decision = {"pending": "pending", "accepted": "accepted",
+                    "overridden": f"override → {row.outcome}"}[row.status]
         table.add_row(
-            str(row.recommendation["timestamp"])[:19].replace("T", " "), row.decision_id[:12],
+            str(row.recommendation["timestamp"])[:16].replace("T", " "), row.decision_id[:8],
             str(row.recommendation.get("record_id")), str(row.recommendation.get("actor")),
-            row.recommended, row.outcome,
-            Text(row.status, style=STATUS_STYLE[row.status]),
-            str(final["actor"]) if final else "",
-            ", ".join(row.guideline_versions()))
+            row.recommended, Text(decision, style=STATUS_STYLE[row.status]),
+            str(final["actor"]) if final else "", ", ".join(row.guideline_versions()))
     return table
 
 
