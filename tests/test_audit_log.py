@@ -10,8 +10,12 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit_helpers import found
 from charging_rules.audit import log
@@ -179,3 +183,23 @@ def test_a_reader_never_sees_a_half_written_line(tmp_path: Path) -> None:
         handle.write(b'{"kind":"recommendation","decision_id":"b"')
     assert [r["decision_id"] for r in log.read_records(tmp_path)] == ["a"]
     assert os.path.getsize(log.segments(tmp_path)[0]) > 0
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12)
+RESERVED = {"seq", "prev_hash", "hash", "timestamp"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(st.text().filter(lambda k: k not in RESERVED), JSON,
+                                min_size=1, max_size=5), min_size=1, max_size=6))
+def test_any_entries_round_trip_and_verify(entries: list[dict[str, object]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        audit_dir = Path(directory)
+        written = log.append_many(audit_dir, entries[: len(entries) // 2])
+        written += [log.append(audit_dir, entry) for entry in entries[len(entries) // 2:]]
+        assert list(log.read_records(audit_dir)) == written
+        assert all(r["hash"] == log.record_hash(r) for r in written)
+        assert verify(audit_dir).ok
