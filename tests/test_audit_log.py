@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +55,9 @@ def test_append_returns_durable_chained_records(tmp_path: Path) -> None:
     assert list(log.read_records(audit_dir)) == [first, *group]
     assert all(r["hash"] == log.record_hash(r) for r in (first, *group))
     assert log.append_many(audit_dir, []) == []
+    with pytest.raises(ValueError):  # not JSON: refused before anything is written
+        log.append(audit_dir, {"kind": "recommendation", "score": float("inf")})
+    assert len(list(log.read_records(audit_dir))) == 3
     assert verify(audit_dir).ok
 
 
@@ -186,7 +190,8 @@ def test_a_reader_never_sees_a_half_written_line(tmp_path: Path) -> None:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12)
 RESERVED = {"seq", "prev_hash", "hash", "timestamp"}
