@@ -20,9 +20,6 @@ from typing import Any
 from charging_rules.audit.lock import exclusive
 from charging_rules.audit.log import GENESIS, HASH_TAIL, segments, stored_body
 
-KINDS = ("torn_tail", "edited", "deleted", "inserted", "reordered", "rehashed",
-         "truncated", "rewritten", "checkpoint_invalid")
-
 
 @dataclass(frozen=True)
 class Checkpoint:
