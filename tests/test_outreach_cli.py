@@ -328,3 +328,16 @@ def test_an_audit_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot use the audit log directory" in result.stderr
     assert not (tmp_path / "lists").exists()
+
+
+def test_every_logged_outreach_decision_verifies_and_replays(example_year: Path) -> None:
+    audit = ["--audit-dir", str(example_year / "audit")]
+    verify = runner.invoke(app, ["audit", "verify", "--json", *audit])
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.stdout)["ok"] is True
+    decisions = [r for r in log_lines(example_year) if r["kind"] == "recommendation"]
+    for outcome in ("refer_now", "refer_family", "already_referred", "needs_information"):
+        one = next(r for r in decisions if r["result"]["outcome"] == outcome)
+        replay = runner.invoke(app, ["audit", "replay", one["decision_id"], "--json", *audit])
+        assert replay.exit_code == 0, replay.output
+        assert json.loads(replay.stdout)["replayed"] == outcome

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import outreach, screen
+from charging_rules.cli import audit, outreach, screen
 from charging_rules.errors import ChargingRulesError
 
 
@@ -42,6 +42,7 @@ def _root() -> None:
 
 
 screen.register(app)
+audit.register(app)
 outreach.register(app)
 
 

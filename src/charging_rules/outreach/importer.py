@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charging_rules.audit import log
+from charging_rules.audit import archive, log
 from charging_rules.audit.records import FORMAT_VERSION, new_decision_id, recommendation_entry
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
@@ -185,6 +185,7 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
                                              CHASE_COLUMNS, report.needs_information))
                     report.chase_list = str(staged[-1][1])
                 reports.append(report)
+            archive.store(audit_dir, evaluator.set)  # the files behind the sha256: replay
             log.append_many(audit_dir, entries)
         except BaseException:
             for temp, _ in staged:
