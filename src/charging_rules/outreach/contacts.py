@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
-from charging_rules.audit.records import FORMAT_VERSION
+from charging_rules.audit.log import FORMAT_VERSION
 from charging_rules.errors import InputError
 from charging_rules.outreach.history import CONTACT_KIND, Contact, OutreachLog, locked
 from charging_rules.outreach.weekly import RowErrors, parse_date, read_csv

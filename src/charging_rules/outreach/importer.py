@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import archive, log
-from charging_rules.audit.records import FORMAT_VERSION, new_decision_id, recommendation_entry
+from charging_rules.audit.log import FORMAT_VERSION
+from charging_rules.audit.records import new_decision_id, recommendation_entry
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
