@@ -305,6 +305,9 @@ def test_status_of_an_empty_log_is_zero_not_an_error(tmp_path: Path) -> None:
     status = json.loads(result.stdout)
     assert (status["referrals"], status["weeks"], status["projected"]) == (0, [], None)
     assert outreach(tmp_path, "status").exit_code == 0
+    for bad in (["--year", "99999"], ["--goal", "0"]):
+        refused = outreach(tmp_path, "status", *bad)
+        assert refused.exit_code == 2 and refused.stderr.startswith("error: --")
 
 
 def test_two_people_importing_the_same_week_at_once_import_it_once(tmp_path: Path) -> None:
