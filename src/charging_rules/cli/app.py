@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from charging_rules.cli import screen
+from charging_rules.cli import rules, screen
 from charging_rules.errors import ChargingRulesError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ def _root() -> None:
 
 
 screen.register(app)
+rules.register(app)
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

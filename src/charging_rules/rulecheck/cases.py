@@ -49,7 +49,7 @@ class CaseSpec(_Spec):
 class CaseFileSpec(_Spec):
     kind: Identifier = "referral"
     defaults: dict[str, Any] = {}
-    cases: list[CaseSpec] = Field(min_length=1)
+    cases: list[Any] = Field(min_length=1)  # each checked on its own: every problem listed
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,12 @@ def _load_file(path: Path, problems: _Problems) -> list[Case]:
         return []
     out: list[Case] = []
     seen: set[str] = set()
-    for index, case in enumerate(spec.cases):
+    for index, raw_case in enumerate(spec.cases):
         at = ("cases", index)
         line = line_of(lines, at)
+        case = _case_spec(raw_case, at, path, lines, problems)
+        if case is None:
+            continue
         kind = case.kind or spec.kind
         extra = dict(case.model_extra or {})
         if case.id in seen:
@@ -173,6 +176,17 @@ def _load_file(path: Path, problems: _Problems) -> list[Case]:
         expect = Result.of(case.expect.outcome, case.expect.rules, case.expect.missing)
         out.append(Case(str(path), line, case.id, case.description, kind, full, expect))
     return out
+
+
+def _case_spec(raw: Any, at: tuple[str, int], path: Path, lines: dict[Any, int],
+               problems: _Problems) -> CaseSpec | None:
+    """One case's shape, its problems named `cases[i]...` at their own lines."""
+    own = {key[len(at):]: line for key, line in lines.items() if key[:len(at)] == at}
+    found = _Problems()
+    spec: CaseSpec | None = _validate(CaseSpec, raw, path, own, found)
+    for problem in found.items:
+        problems.add(str(path), problem.line, f"cases[{at[1]}].{problem.message}")
+    return spec
 
 
 # --- running ---------------------------------------------------------------------------

@@ -51,11 +51,15 @@ def skeleton(kind: RecordKind | str, record_id: str = "example") -> dict[str, An
 
 
 def merge(base: Any, over: Any) -> Any:
-    """Deep merge: mappings merge key by key, anything else (lists too) is replaced."""
+    """Deep merge: mappings merge key by key, anything else (lists too) is replaced, and
+    `None` (YAML `null`) removes the key, so a case can make a default fact unknown."""
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for key, value in over.items():
-            out[key] = merge(base.get(key), value) if key in base else value
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = merge(base.get(key), value) if key in base else value
         return out
     return over
 
