@@ -167,7 +167,7 @@ def _lint_lines(report: LintReport) -> list[str]:
     for f in report.findings:
         style = "bold red" if f.severity == "error" else "yellow"
         where = f"{f.file}:{f.line}" if f.line else f.file
-        lines.append(f"{escape(where)}: [{style}]{f.severity}[/] [{f.check}] "
+        lines.append(f"{escape(where)}: [{style}]{f.severity}[/] {escape(f'[{f.check}]')} "
                      f"{escape(f.message)}")
         if f.example is not None:
             lines += [f"    {escape(line)}" for line in json.dumps(f.example, indent=2)

@@ -167,7 +167,13 @@ class FactSpace:
         for axis_index, value_index in sorted(assignment.items()):
             record = put(record, self.axes[axis_index].name,
                          self.axes[axis_index].values[value_index])
-        return to_fact(parse_record(record, self.kind)[0])
+        return _pruned(to_fact(parse_record(record, self.kind)[0]))
+
+
+def _pruned(data: dict[str, Any]) -> dict[str, Any]:
+    """Without empty sub-records (`"defendant": {}`): an example shows only what it says."""
+    out = {k: _pruned(v) if isinstance(v, dict) else v for k, v in data.items()}
+    return {k: v for k, v in out.items() if v != {}}
 
 
 def _atoms(cond: Condition, collection: str | None = None
@@ -216,6 +222,11 @@ def build(kind: str, conds: Sequence[Condition]) -> FactSpace:
         inner = list({repr(c.item): c.item for cond in conds for c in walk(cond)
                       if isinstance(c, AnyItem) and c.collection == collection}.values())
         axes.append(Axis(collection, _item_lists(kind, collection, item_fields, inner)))
+    for axis in axes:
+        if not axis.values:  # an empty axis would make every condition look contradictory
+            raise InputError(f"no valid {kind} record can hold any value of '{axis.name}' "
+                             f"(is the {KINDS[kind].model.__name__} model parseable from "
+                             "its own defaults?)")
     return FactSpace(kind, axes)
 
 

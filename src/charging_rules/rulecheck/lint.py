@@ -125,7 +125,9 @@ class _Guideline:
     def finding(self, check: str, severity: str, message: str, rules: Sequence[Rule],
                 at: Assignment | None = None) -> Finding:
         index = self.g.rules.index(rules[0]) if rules else None
-        line = line_of(self.lines, ("rules", index) if index is not None else ("scope",))
+        node = ("rules", index) if index is not None else \
+            ("scope",) if self.g.scope is not None else ("rules",)
+        line = line_of(self.lines, node)
         return Finding(check, severity, message, self.g.file, line, self.g.id,
                        tuple(r.id for r in rules),
                        None if at is None else self.space.example(at))

@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from charging_rules.facts import MISSING
 from charging_rules.records import KINDS, RecordKind
 
-DEFAULT_DATE = "2024-01-02"
+DEFAULT_DATE = date(2024, 1, 2)
 DEFAULT_TEXT = "unspecified"
 
 
