@@ -416,3 +416,20 @@ def test_a_model_can_forbid_values_lint_would_otherwise_report() -> None:
 
 def _unused(model: type[BaseModel]) -> None:  # keeps the import honest for mypy users
     del model
+
+
+def test_engine_agrees_with_the_kleene_evaluator_on_the_whole_fact_space() -> None:
+    """Lint reasons with kleene(), `rules test` and `screen` with durable_rules: on every
+    point of the space lint enumerates they must give every scope and rule the same truth."""
+    evaluator = Evaluator(load_guidelines(SHIPPED))
+    skeleton = {"referral_id": "x", "received": "2024-01-02", "jurisdiction": "x",
+                "charges": [{"category": "other"}]}
+    records = [parse_record({**skeleton, **KC_SPACE.fact(at)})[0]
+               for at in KC_SPACE.assignments(tuple(range(len(KC_SPACE.axes))))]
+    assert len(records) == 1944
+    for record, rec in zip(records, evaluator.evaluate_many(records), strict=True):
+        fact = record.model_dump(mode="json", exclude_none=True)
+        [trace] = rec.trace
+        assert trace.scope == kleene(KC.scope, fact).value  # type: ignore[arg-type]
+        assert [r.truth for r in trace.rules] == [kleene(r.condition, fact).value
+                                                   for r in KC.rules]

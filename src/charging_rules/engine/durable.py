@@ -113,6 +113,8 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
+        if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
+            return [{} for _ in facts]  # heap corruption): no guideline for this kind
         engine = _durable.durable_rules_engine
         results: list[dict[str, Truth]] = []
         with _lock:
@@ -151,7 +153,9 @@ def _truths(nodes: tuple[str, ...], fired: list[str]) -> dict[str, Truth]:
     truth = dict.fromkeys(nodes, Truth.UNKNOWN)
     for name in fired:
         node, _, polarity = name.rpartition("|")
-        if truth[node] is not Truth.UNKNOWN:
+        value = Truth.TRUE if polarity == "t" else Truth.FALSE
+        # An `$or` fires once per branch that matches, so one polarity may come twice.
+        if truth[node] not in (Truth.UNKNOWN, value):
             raise EngineError(f"durable_rules matched both truth values of {node}")
-        truth[node] = Truth.TRUE if polarity == "t" else Truth.FALSE
+        truth[node] = value
     return truth

@@ -214,5 +214,5 @@ def _gaps(ctx: _Guideline) -> Iterator[Finding]:
     example = next(ctx.search([r.condition for r in ctx.g.rules], undecided), None)
     if example is not None:
         yield ctx.finding("gap", "warning", f"guideline {ctx.g.id}: some records in its scope "
-                          "meet no rule, with every fact known (they fall through to the next "
-                          "guideline or the set's fallback), for example:", [], example)
+                          "meet no rule (every rule is definitely false), so they fall through "
+                          "to the next guideline or the set's fallback; for example:", [], example)
