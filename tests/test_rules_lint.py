@@ -10,7 +10,7 @@ from typing import Annotated
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field
+from pydantic import Field
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
@@ -316,7 +316,7 @@ def test_gap_is_a_warning_with_an_example_referral(tmp_path: Path) -> None:
           outcome: decline
           reason: r
     """, scope="{field: jurisdiction, eq: Kansas City}"))
-    code, report = lint_cli(root)
+    code, _ = lint_cli(root)
     assert code == 0  # a warning alone
     [gap] = findings(root, "gap")
     assert gap.severity == "warning" and gap.example is not None
@@ -346,7 +346,7 @@ def test_gap_over_charge_lists(tmp_path: Path) -> None:
     """))
     [gap] = findings(root, "gap")
     assert gap.example is not None
-    categories = {c["category"] for c in gap.example["charges"]}  # type: ignore[union-attr]
+    categories = {c["category"] for c in gap.example["charges"]}
     assert not categories & {"violent", "weapon"}
     assert categories - {"drug_possession", "drug_sale"}
 
@@ -412,10 +412,6 @@ def test_a_model_can_forbid_values_lint_would_otherwise_report() -> None:
     # shipped `source ne ""` is not a gap where documented is true and source is ""
     axis = next(a for a in KC_SPACE.axes if a.name == "community_concern.source")
     assert "" not in axis.values
-
-
-def _unused(model: type[BaseModel]) -> None:  # keeps the import honest for mypy users
-    del model
 
 
 def test_engine_agrees_with_the_kleene_evaluator_on_the_whole_fact_space() -> None:

@@ -34,7 +34,7 @@ CASES_DIR = "tests"
 class ExpectSpec(_Spec):
     outcome: Identifier
     rules: list[Identifier]
-    missing: list[str] = []
+    missing: list[str] = Field(default_factory=list)
 
 
 class CaseSpec(_Spec):
@@ -48,7 +48,7 @@ class CaseSpec(_Spec):
 
 class CaseFileSpec(_Spec):
     kind: Identifier = "referral"
-    defaults: dict[str, Any] = {}
+    defaults: dict[str, Any] = Field(default_factory=dict)
     cases: list[Any] = Field(min_length=1)  # each checked on its own: every problem listed
 
 

@@ -87,6 +87,10 @@ def _guideline_details(old: Guideline, new: Guideline) -> tuple[tuple[str, str, 
     ])
 
 
+def _summary(rule: Rule) -> str:
+    return f"{rule.outcome} when {logic_text(rule.condition)}"
+
+
 def diff_sets(old: GuidelineSet, new: GuidelineSet, cases: list[Case]) -> SetDiff:
     def otherwise(gs: GuidelineSet) -> str:
         return "; ".join(f"{k}: {o.outcome} ({o.reason})" for k, o in sorted(gs.otherwise.items()))
@@ -114,13 +118,10 @@ def diff_sets(old: GuidelineSet, new: GuidelineSet, cases: list[Case]) -> SetDif
     new_r = {r.id: (g, r) for g in new.guidelines for r in g.rules}
     for rid in [*old_r, *(r for r in new_r if r not in old_r)]:
         if rid not in new_r:
-            g, r = old_r[rid]
-            changes.append(Change("removed", "rule", rid, (("was", f"{r.outcome} when "
-                                                            f"{logic_text(r.condition)}", ""),)))
+            changes.append(Change("removed", "rule", rid, (("was", _summary(old_r[rid][1]),
+                                                            ""),)))
         elif rid not in old_r:
-            g, r = new_r[rid]
-            changes.append(Change("added", "rule", rid, (("is", "", f"{r.outcome} when "
-                                                          f"{logic_text(r.condition)}"),)))
+            changes.append(Change("added", "rule", rid, (("is", "", _summary(new_r[rid][1])),)))
         elif details := _rule_details(old_r[rid][1], new_r[rid][1], old_r[rid][0],
                                       new_r[rid][0]):
             changes.append(Change("changed", "rule", rid, details))
