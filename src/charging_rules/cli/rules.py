@@ -11,20 +11,20 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from charging_rules.cli.options import DEFAULT_GUIDELINES, JsonOpt
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import GuidelineErrors, check_guidelines, load_guidelines
-from charging_rules.rulecheck.cases import CaseReport, CaseRun, case_files, load_cases, run_tests
-from charging_rules.rulecheck.diff import SetDiff, cases_for_diff, diff_sets
-from charging_rules.rulecheck.explain import explain_markdown
-from charging_rules.rulecheck.lint import LintReport, lint
+
+if TYPE_CHECKING:  # the rulecheck modules load when a `rules` command runs, not at start-up
+    from charging_rules.rulecheck.cases import CaseReport, CaseRun
+    from charging_rules.rulecheck.diff import SetDiff
+    from charging_rules.rulecheck.lint import LintReport
 
 rules_app = typer.Typer(
     name="rules", no_args_is_help=True,
@@ -131,6 +131,8 @@ def test(
 
     Example: charging-rules rules test rules/
     """
+    from charging_rules.rulecheck.cases import case_files, run_tests
+
     with _input_errors():
         gs = load_guidelines(path)
         report = run_tests(gs, case_files(path, cases))
@@ -183,6 +185,8 @@ def lint_command(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -
 
     Example: charging-rules rules lint rules/
     """
+    from charging_rules.rulecheck.lint import lint
+
     with _input_errors():
         report = lint(path)
     if as_json:
@@ -217,9 +221,12 @@ def _diff_lines(diff: SetDiff) -> list[str]:
     lines.append(f"\n[bold]Test cases whose result changes: {len(diff.cases)} of "
                  f"{diff.cases_run}[/]")
     for moved in diff.cases:
-        lines.append(f"  {escape(moved.case)}: {moved.old.outcome} -> {moved.new.outcome}"
-                     f"  [dim](rules {', '.join(moved.old.rules) or '-'} -> "
-                     f"{', '.join(moved.new.rules) or '-'})[/]")
+        lines.append(f"  {escape(moved.case)}: {moved.old.outcome} -> {moved.new.outcome}")
+        for key in ("rules", "missing"):
+            old, new = getattr(moved.old, key), getattr(moved.new, key)
+            if old != new:
+                lines.append(f"    [dim]{key}: {', '.join(old) or '-'} -> "
+                             f"{', '.join(new) or '-'}[/]")
     return lines
 
 
@@ -234,6 +241,9 @@ def diff_command(
 
     Example: charging-rules rules diff rules/ proposed-rules/
     """
+    from charging_rules.rulecheck.cases import case_files, load_cases
+    from charging_rules.rulecheck.diff import cases_for_diff, diff_sets
+
     with _input_errors():
         before, after = load_guidelines(old), load_guidelines(new)
         files = case_files(new, cases) if cases is not None else cases_for_diff(old, new)
@@ -255,11 +265,15 @@ def explain(
 
     Example: charging-rules rules explain rules/ --markdown > policy.md
     """
+    from charging_rules.rulecheck.explain import explain_markdown
+
     with _input_errors():
         text = explain_markdown(load_guidelines(path))
     if markdown:
         typer.echo(text)
     else:
+        from rich.markdown import Markdown  # markdown-it: only this command pays for it
+
         out.print(Markdown(text))
 
 

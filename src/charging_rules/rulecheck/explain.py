@@ -62,7 +62,7 @@ def _rule(number: int, rule: Rule, policy: str) -> list[str]:
              f"(`{rule.id}`{priority}) when:", "", *condition_lines(rule.condition), "",
              f"Reason given: {rule.reason}"]
     if rule.cite:
-        lines.append(f"Authority: {rule.cite}")
+        lines += ["", f"Authority: {rule.cite}"]
     return [*lines, ""]
 
 
