@@ -429,3 +429,27 @@ def test_engine_agrees_with_the_kleene_evaluator_on_the_whole_fact_space() -> No
         assert trace.scope == kleene(KC.scope, fact).value  # type: ignore[arg-type]
         assert [r.truth for r in trace.rules] == [kleene(r.condition, fact).value
                                                    for r in KC.rules]
+
+
+def test_thresholds_on_numbers_and_dates(tmp_path: Path) -> None:
+    gap = write_set(tmp_path / "gap", guideline("g", """
+        - {id: minor, when: {field: defendant.age, lt: 18}, outcome: divert, reason: r}
+        - {id: adult, when: {field: defendant.age, gt: 18}, outcome: file, reason: r}
+    """))
+    [found] = findings(gap, "gap")
+    assert found.example is not None and found.example["defendant"] == {"age": 18}
+    complete = write_set(tmp_path / "complete", guideline("g", """
+        - {id: before, when: {field: received, lt: 2022-01-01}, outcome: review, reason: r}
+        - {id: minor, when: {field: defendant.age, lt: 18}, outcome: divert, reason: r}
+        - {id: adult, when: {field: defendant.age, ge: 18}, outcome: file, reason: r}
+    """))
+    assert lint(complete).findings == []
+    dead = write_set(tmp_path / "dead", guideline("g", """
+        - {id: recent, when: {field: received, ge: 2022-01-01}, outcome: review, reason: r}
+        - id: recent-minor
+          when: {all: [{field: received, gt: 2023-06-30}, {field: defendant.age, lt: 18}]}
+          outcome: divert
+          reason: r
+    """))
+    [never] = findings(dead, "never-fires")
+    assert never.rules == ("recent-minor", "recent")

@@ -126,8 +126,7 @@ def test(
         "--fail-uncovered", help="Exit 1 also when something is not covered.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the test cases through the engine; PASS/FAIL per case and coverage (exit 1 on
-    failure).
+    """Run the test cases through the engine: PASS/FAIL per case, coverage (exit 1: a failure).
 
     Example: charging-rules rules test rules/
     """
@@ -180,8 +179,9 @@ def _lint_lines(report: LintReport) -> list[str]:
 
 @rules_app.command(name="lint")
 def lint_command(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> None:
-    """Static analysis: protected attributes and proxies, overlaps, rules that never fire,
-    gaps (exit 1 on errors; warnings alone exit 0).
+    """Static analysis: protected attributes, proxies, overlaps, dead rules, gaps.
+
+    Exit 1 on errors; warnings alone exit 0.
 
     Example: charging-rules rules lint rules/
     """
@@ -274,7 +274,7 @@ def explain(
     else:
         from rich.markdown import Markdown  # markdown-it: only this command pays for it
 
-        out.print(Markdown(text))
+        Console(highlight=False).print(Markdown(text))
 
 
 def register(app: typer.Typer) -> None:

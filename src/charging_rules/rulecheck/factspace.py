@@ -33,7 +33,7 @@ from charging_rules.guidelines.conditions import (
     walk,
 )
 from charging_rules.records import KINDS, parse_record
-from charging_rules.rulecheck.records import put, skeleton
+from charging_rules.rulecheck.records import DEFAULT_DATE, put, skeleton
 
 Assignment = dict[int, int]  # axis index -> value index
 
@@ -90,8 +90,8 @@ def _number_step(value: Any, sign: int) -> Any:
     return value + sign if isinstance(value, int) else value + sign * 0.5
 
 
-def _date_step(value: str, sign: int) -> str:
-    return (date.fromisoformat(value) + timedelta(days=sign)).isoformat()
+def _date_step(value: date, sign: int) -> date:
+    return value + timedelta(days=sign)
 
 
 def candidates(spec: FieldSpec, literals: list[Any]) -> list[Any]:
@@ -100,8 +100,9 @@ def candidates(spec: FieldSpec, literals: list[Any]) -> list[Any]:
         values: list[Any] = [True, False]
     elif spec.kind == "number":
         values = _spread(literals, _number_step) if literals else [0]
-    elif spec.kind == "date":
-        values = _spread(literals, _date_step) if literals else ["2024-01-02"]
+    elif spec.kind == "date":  # date objects: a strict model refuses text for a date
+        days = [date.fromisoformat(v) for v in literals]
+        values = _spread(days, _date_step) if days else [DEFAULT_DATE]
     elif spec.kind == "enum":
         others = [c for c in spec.choices if c not in literals]
         values = [*dict.fromkeys(literals), *others[:1]]
