@@ -14,22 +14,21 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from guideline_sets import guideline, write_set  # noqa: E402
-
-from charging_rules.records import KINDS, RecordKind  # noqa: E402
-from charging_rules.referral import Fact  # noqa: E402
-from charging_rules.rulecheck.lint import lint  # noqa: E402
+from charging_rules.records import KINDS, RecordKind
+from charging_rules.referral import Fact
+from charging_rules.rulecheck.lint import lint
+from guideline_sets import guideline, write_set
 
 
 def main() -> None:
     for n in (6, 8, 10, 11, 12):
-        fields: dict[str, object] = {f"f{i}": (bool | None, None) for i in range(n)}
+        fields: dict[str, Any] = {f"f{i}": (bool | None, None) for i in range(n)}
         model = create_model(f"Synthetic{n}", __base__=Fact, case_id=(str, ...),
                              received=(Annotated[date, Field(strict=False)], ...), **fields)
         KINDS["synthetic"] = RecordKind("synthetic", model, "case_id",

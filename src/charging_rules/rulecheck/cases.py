@@ -26,7 +26,7 @@ from charging_rules.guidelines.schema import GuidelineSet, Identifier, Prose, _S
 from charging_rules.guidelines.yamlsource import line_of
 from charging_rules.records import KINDS, parse_record
 from charging_rules.rulecheck.factspace import may_be_missing
-from charging_rules.rulecheck.records import merge, skeleton
+from charging_rules.rulecheck.partial import merge, skeleton
 
 CASES_DIR = "tests"
 

@@ -33,7 +33,7 @@ from charging_rules.guidelines.conditions import (
     walk,
 )
 from charging_rules.records import KINDS, parse_record
-from charging_rules.rulecheck.records import DEFAULT_DATE, put, skeleton
+from charging_rules.rulecheck.partial import DEFAULT_DATE, put, skeleton
 
 Assignment = dict[int, int]  # axis index -> value index
 
