@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
 from charging_rules.engine.evaluate import Evaluator
-from charging_rules.guidelines.conditions import kleene
+from charging_rules.guidelines.conditions import AnyItem, Condition, children, kleene
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.records import KINDS, RecordKind, parse_record
 from charging_rules.referral import Fact
@@ -381,7 +382,18 @@ def test_too_large_space_is_reported_not_silently_skipped(
 KC = load_guidelines(SHIPPED).guidelines[0]
 KC_CONDS = [KC.scope, *(r.condition for r in KC.rules)] if KC.scope else []
 KC_SPACE = build("referral", KC_CONDS)
-KC_PROFILES = {tuple(kleene(c, KC_SPACE.fact(at)) for c in KC_CONDS)
+
+
+def record_level_nodes(cond: Condition) -> Iterator[Condition]:
+    """Every node evaluated on the record itself (an any_charge node, not its item test)."""
+    yield cond
+    if not isinstance(cond, AnyItem):
+        for child in children(cond):
+            yield from record_level_nodes(child)
+
+
+KC_NODES = [node for cond in KC_CONDS for node in record_level_nodes(cond)]
+KC_PROFILES = {tuple(kleene(c, KC_SPACE.fact(at)) for c in KC_NODES)
                for at in KC_SPACE.assignments(tuple(range(len(KC_SPACE.axes))))}
 maybe_bool = st.sampled_from([True, False, None])
 charge = st.fixed_dictionaries({"category": st.sampled_from(
@@ -404,7 +416,7 @@ def test_every_referral_truth_profile_is_in_the_enumerated_space(
             "community_concern": {"documented": documented, "source": source}}
     record, _ = parse_record(data)
     fact = record.model_dump(mode="json", exclude_none=True)
-    assert tuple(kleene(c, fact) for c in KC_CONDS) in KC_PROFILES
+    assert tuple(kleene(c, fact) for c in KC_NODES) in KC_PROFILES
 
 
 def test_a_model_can_forbid_values_lint_would_otherwise_report() -> None:
