@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import audit, screen
+from charging_rules.cli import audit, rules, screen
 from charging_rules.errors import ChargingRulesError
 
 
@@ -43,6 +43,7 @@ def _root() -> None:
 
 screen.register(app)
 audit.register(app)
+rules.register(app)
 
 
 def main() -> None:
