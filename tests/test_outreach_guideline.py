@@ -4,7 +4,6 @@ each outcome, missing-is-not-false, and neither guideline ever touching the othe
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from charging_rules.guidelines.loader import check_guidelines, load_guidelines
 from charging_rules.records import parse_record
 from charging_rules.victim import Victim
 from tests.conftest import EXAMPLES, RULES, referral
+from tests.guideline_sets import charging_part
 from tests.test_engine import UNKNOWN_BASE, facts
 
 SHIPPED = load_guidelines(RULES)
@@ -63,11 +63,12 @@ def test_a_referral_within_90_days_is_not_repeated(fatal: bool) -> None:
         "refer_family" if fatal else "refer_now")
 
 
-def test_known_absent_contact_information_needs_information_from_police() -> None:
-    assert decide(victim_contact_available=False) == (
-        "needs_information", ["outreach-no-contact"], [])
-    assert decide(fatal=True, family_contact_available=False) == (
-        "needs_information", ["outreach-no-contact"], [])
+def test_known_absent_contact_information_gets_the_fallback_asking_police() -> None:
+    for changes in ({"victim_contact_available": False},
+                    {"fatal": True, "family_contact_available": False}):
+        result = OUTREACH.evaluate(victim(**changes))
+        assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
+        assert "Ask KCPD for contact information" in result.reasons[0]
 
 
 @pytest.mark.parametrize(("unknown", "named"), [
@@ -85,9 +86,12 @@ def test_missing_is_not_false_an_unknown_that_matters_is_named(
 
 
 def test_an_unknown_that_cannot_change_the_outcome_is_not_asked_for() -> None:
-    # Referred 10 days ago: already referred whether or not the shooting was fatal.
-    assert decide(fatal=None, previously_referred=True, days_since_last_referral=10) == (
+    # A survivor referred 10 days ago: whether the family could be reached does not matter.
+    assert decide(previously_referred=True, days_since_last_referral=10) == (
         "already_referred", ["outreach-already-referred"], [])
+    # But if the shooting may have been fatal, the family may be the one to call.
+    assert decide(fatal=None, previously_referred=True, days_since_last_referral=10)[::2] == (
+        "needs_information", ["family_contact_available", "fatal"])
 
 
 # --- the two programs never touch each other's records -----------------------------------
@@ -113,17 +117,6 @@ def test_a_guideline_cannot_name_facts_or_outcomes_of_the_other_kind(tmp_path: P
     assert "'file' is not one of this guideline's outcomes" in problems
 
 
-def _without_outreach(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    shutil.copy(RULES / "kc-drug-policy.yaml", rules)
-    lines = (RULES / "set.yaml").read_text().splitlines(keepends=True)
-    victim_at = next(i for i, line in enumerate(lines) if line.startswith("  victim:"))
-    kept = [line for line in lines[:victim_at] if "victim-outreach.yaml" not in line]
-    (rules / "set.yaml").write_text("".join(kept))
-    return rules
-
-
 def _charging_view(result: Any) -> tuple[Any, ...]:
     return (result.outcome, result.rules, result.reasons, result.missing, result.citations,
             result.guidelines, result.trace)
@@ -131,7 +124,7 @@ def _charging_view(result: Any) -> tuple[Any, ...]:
 
 @pytest.fixture(scope="module")
 def charging_only(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
-    rules = _without_outreach(tmp_path_factory.mktemp("kc-only"))
+    rules = charging_part(tmp_path_factory.mktemp("kc-only") / "rules")
     alone = load_guidelines(rules)
     assert [g.id for g in alone.guidelines] == ["kc-drug-policy"]
     return Evaluator(alone, "referral")
@@ -153,3 +146,22 @@ def test_any_referral_decides_identically_with_and_without_outreach(
     record, _ = parse_record(referral(**UNKNOWN_BASE, **changes))
     assert _charging_view(CHARGING.evaluate(record)) == \
         _charging_view(charging_only.evaluate(record))
+
+
+def test_the_full_shipped_set_validates_passes_its_cases_and_lints_clean() -> None:
+    from typer.testing import CliRunner
+
+    from charging_rules.cli.app import app
+
+    runner = CliRunner()
+    tested = runner.invoke(app, ["rules", "test", str(RULES), "--fail-uncovered", "--json"])
+    assert tested.exit_code == 0, tested.output
+    report = json.loads(tested.stdout)
+    assert report["failed"] == 0 and report["coverage"]["uncovered"] == []
+    victim = [c for c in report["cases"] if c["file"].endswith("victim-outreach.yaml")]
+    assert {c["actual"]["outcome"] for c in victim} == {
+        "refer_now", "refer_family", "already_referred", "needs_information"}
+    assert report["coverage"]["fallback"]["victim"]  # no contact information: ask KCPD
+    linted = runner.invoke(app, ["rules", "lint", str(RULES), "--json"])
+    assert linted.exit_code == 0, linted.output
+    assert json.loads(linted.stdout)["findings"] == []
