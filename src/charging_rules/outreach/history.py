@@ -24,6 +24,7 @@ from charging_rules.victim import REFERRAL_OUTCOMES, VictimListing
 IMPORT_KIND = "outreach_import"
 CONTACT_KIND = "outreach_contact"
 LOCK_NAME = "outreach.lock"
+_VICTIM, _OUTREACH = b'"record_kind":"victim"', b'"kind":"outreach_'
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,12 @@ class OutreachLog:
     @classmethod
     def read(cls, audit_dir: Path) -> OutreachLog:
         history = cls()
-        for record in log.read_records(audit_dir):
+        for where, line in log.read_lines(audit_dir):
+            # Records are canonical JSON, so outreach lines can be picked out before parsing:
+            # the charging records sharing the log cost a substring test each, not a parse.
+            if _VICTIM not in line and _OUTREACH not in line:
+                continue
+            record = log.parse_line(where, line)
             kind = record.get("kind")
             if kind == IMPORT_KIND:
                 history.imports[record["week"]] = record
