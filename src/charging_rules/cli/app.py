@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from charging_rules.cli import batch, screen
+from charging_rules.cli import batch, intake, screen
 from charging_rules.errors import ChargingRulesError
 
 
@@ -46,6 +46,7 @@ def _root() -> None:
 
 screen.register(app)
 batch.register(app)
+intake.register(app)
 
 
 def main() -> None:
