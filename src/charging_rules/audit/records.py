@@ -35,10 +35,10 @@ def recommendation_entry(recommendation: Recommendation, record: BaseModel,
         "demographics": None if demographics is None else demographics.model_dump(),
         "guideline_set": {"id": recommendation.guideline_set,
                           "sha256": recommendation.guideline_set_sha256,
-                          "guidelines": [g.model_dump() for g in recommendation.guidelines]},
+                          "guidelines": recommendation.to_dict()["guidelines"]},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
                      "python": platform.python_version()},
-        "result": recommendation.model_dump(exclude={"guidelines"}),
+        "result": {k: v for k, v in recommendation.to_dict().items() if k != "guidelines"},
     }
 
 
