@@ -273,8 +273,8 @@ class _Loader:
             if table is None:
                 self.error((*at, "values"), f"{path}: no value map named '{spec.values}'")
                 return None
-            for key, mapped in table.items():
-                self.check_value(("values", spec.values), path, field, mapped, key)
+            for key, mapped in self.spec.values[spec.values].items():
+                self.check_value(("values", spec.values, str(key)), path, field, mapped, key)
         if spec.template is not None and spec.template.count("{}") != 1:
             self.error((*at, "template"), f"{path}: a template holds one '{{}}' for the value")
         for name in ("value", "default"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import IO, Any
 from charging_rules.errors import InputError
 
 _CHUNK = 1 << 16
-_WHITESPACE = " \t\r\n"
+_SPACE = re.compile(r"[ \t\r\n]*").match
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +144,8 @@ class _Buffer:
     def skip_space(self) -> str:
         """The next non-space character ('' at end of file), counting lines on the way."""
         while True:
-            text, pos = self.text, self.pos
-            while pos < len(text) and text[pos] in _WHITESPACE:
-                pos += 1
+            text = self.text
+            pos = _SPACE(text, self.pos).end()  # type: ignore[union-attr]
             self.line += text.count("\n", self.pos, pos)
             self.pos = pos
             if pos < len(text):
@@ -183,9 +183,9 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
             try:
                 value, end = decode(buffer.text, buffer.pos)
             except json.JSONDecodeError as error:
+                where = buffer.text.count("\n", buffer.pos, error.pos)
                 if buffer.fill():
                     continue
-                where = buffer.text.count("\n", buffer.pos, error.pos)
                 yield start + where, Unreadable(f"invalid JSON: {error.msg}")
                 return
             if end == len(buffer.text) and buffer.fill():
