@@ -154,6 +154,11 @@ class _Buffer:
                 return ""
 
 
+def _maybe_cut(text: str, end: int) -> bool:
+    """Whether a value decoded up to `end` may be the start of a number cut by the read."""
+    return end == len(text) or (len(text) - end < 64 and text[end] in "0123456789.eE+-")
+
+
 def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
     """A JSON array, one element at a time (json.JSONDecoder.raw_decode on a sliding buffer).
 
@@ -188,8 +193,8 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
                     continue
                 yield start + where, Unreadable(f"invalid JSON: {error.msg}")
                 return
-            if end == len(buffer.text) and buffer.fill():
-                continue  # a number or literal may go on in the next chunk
+            if _maybe_cut(buffer.text, end) and buffer.fill():
+                continue  # a number may go on in the next chunk ("0" of "0.25")
             break
         buffer.line += buffer.text.count("\n", buffer.pos, end)
         buffer.pos = end
