@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from charging_rules.batch import BatchSummary, Skipped, run_batch
@@ -56,7 +56,7 @@ def batch(
     loaded = None if mapping is None else load_mapping(mapping)
     screener = Screener.open(guidelines, None if no_log else (audit_dir or default_audit_dir()))
     err = Console(stderr=True, highlight=False)
-    progress = Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(),
+    progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
                         disable=not err.is_terminal)
 
