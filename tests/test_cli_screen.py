@@ -12,7 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, RULES, referral
+from tests.conftest import EXAMPLES, RULES
+from tests.test_guideline_loader import BAD
+from tests.test_referral import MALFORMED
 
 runner = CliRunner()
 SALE = EXAMPLES / "referrals" / "kc-sale-no-violence.json"
@@ -95,10 +97,8 @@ def test_bad_decisions_are_refused_and_nothing_is_logged(
 
 @pytest.mark.parametrize("content", [
     '{"referral_id": "KC-1",',
-    json.dumps(referral(charges=[{"category": "drugs"}])),
-    json.dumps(referral(firearm="yes")),
-    json.dumps(referral(received="2023-13-01")),
-])
+    *(json.dumps(data) for _, data, _ in MALFORMED),
+], ids=["json syntax", *(name for name, _, _ in MALFORMED)])
 def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
         tmp_path: Path, content: str) -> None:
     file = tmp_path / "bad.json"
@@ -110,14 +110,17 @@ def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
     assert not (tmp_path / "audit").exists()
 
 
-def test_broken_guidelines_exit_2_naming_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "line", "message"), [(t, ln, m) for _, t, ln, m in BAD],
+                         ids=[name for name, *_ in BAD])
+def test_broken_guidelines_exit_2_naming_file_and_line(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
     bad = tmp_path / "g.yaml"
-    bad.write_text((RULES / "kc-drug-policy.yaml").read_text().replace(
-        "field: firearm_recovered", "field: demographics.race", 1))
+    bad.write_text(text)
     result = runner.invoke(app, ["screen", str(SALE), "--guidelines", str(bad),
                                  "--audit-dir", str(tmp_path / "audit")])
     assert result.exit_code == 2
-    assert f"{bad}:" in result.stderr and "protected attribute" in result.stderr
+    assert result.stderr.startswith(f"error: {bad}:{line}: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "audit").exists()
 
 

@@ -6,9 +6,7 @@ everywhere: validate, evaluate, log, and only then report.
 
 from __future__ import annotations
 
-import getpass
 import itertools
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,19 +23,6 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.records import KINDS, kind_of
 from charging_rules.referral import Demographics
-
-AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
-
-
-def default_audit_dir() -> Path:
-    return Path(os.environ.get(AUDIT_DIR_ENV) or "audit_logs")
-
-
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @dataclass(frozen=True)

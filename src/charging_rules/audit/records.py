@@ -3,7 +3,7 @@ policy revision), plus the demographics kept beside it and the versions that pro
 
 from __future__ import annotations
 
-import platform
+import sys
 import uuid
 from typing import Any
 
@@ -16,6 +16,7 @@ from charging_rules.facts import to_fact
 from charging_rules.referral import Demographics
 
 FORMAT_VERSION = 1
+PYTHON = ".".join(map(str, sys.version_info[:3]))
 
 
 def new_decision_id() -> str:
@@ -38,7 +39,7 @@ def recommendation_entry(recommendation: Recommendation, record: BaseModel,
                           "sha256": recommendation.guideline_set_sha256,
                           "guidelines": result.pop("guidelines")},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
-                     "python": platform.python_version()},
+                     "python": PYTHON},
         "result": result,
     }
 
@@ -61,5 +62,5 @@ def decision_entry(recommendation: dict[str, Any], actor: str, outcome: str,
         "guideline_set": {"id": recommendation["guideline_set"]["id"],
                           "sha256": recommendation["guideline_set"]["sha256"]},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
-                     "python": platform.python_version()},
+                     "python": PYTHON},
     }

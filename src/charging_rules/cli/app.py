@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from charging_rules.cli import batch, intake, screen
@@ -23,8 +21,7 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except ChargingRulesError as error:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]error:[/] {escape(str(error))}")
+            typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
 
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from charging_rules.batch import BatchSummary, Skipped, run_batch
+from charging_rules import defaults
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -21,12 +17,19 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
 )
-from charging_rules.ingest.mapping import load_mapping
-from charging_rules.render import outcome_badge
-from charging_rules.screening import Screener, default_actor, default_audit_dir
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from charging_rules.batch import BatchSummary, Skipped
 
 
 def _summary_table(summary: BatchSummary) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from charging_rules.render import outcome_badge
+
     table = Table(title="Batch screening", show_footer=True)
     table.add_column("Outcome", footer="screened")
     table.add_column("Referrals", justify="right", footer=str(summary.screened))
@@ -53,8 +56,17 @@ def batch(
 
     Example: charging-rules batch referrals.csv --mapping examples/mappings/cook_county_intake.yaml
     """
+    # The library is imported here, not at the top: start-up time is part of the job.
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from charging_rules.batch import run_batch
+    from charging_rules.ingest.mapping import load_mapping
+    from charging_rules.screening import Screener
+
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or default_audit_dir()))
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
@@ -68,7 +80,7 @@ def batch(
 
     with progress:
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or default_actor(), loaded, report,
+        summary = run_batch(source, screener, user or defaults.actor(), loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     if as_json:
