@@ -42,7 +42,10 @@ def test_accept_override_skip_quit_then_log_and_folders_match(tmp_path: Path) ->
     inbox, audit = _inbox(tmp_path), tmp_path / "audit"
     child = _spawn(inbox, audit)
     child.expect("01-accept.json")
-    child.expect("KC-2023-000123")
+    child.expect(r"jurisdiction\s+Kansas City")  # the referral's facts, then the recommendation
+    child.expect("Recommendation")
+    child.expect("FILE")
+    child.expect("Guideline text")
     child.expect(r"Action \[a/o/s/q\]")
     child.sendline("a")
     child.expect("Accepted")

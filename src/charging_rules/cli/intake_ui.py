@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Confirm, Prompt
+from rich.table import Table
 from rich.text import Text
 
 from charging_rules.errors import InputError
@@ -36,8 +37,10 @@ class TerminalUI:
                            f"(decision {decision['decision_id']}); moved to "
                            f"{escape(str(moved_to))}")
 
-    def show(self, path: Path, screened: Screened, position: int, total: int) -> None:
+    def show(self, path: Path, referral: dict[str, Any], screened: Screened, position: int,
+             total: int) -> None:
         self.console.rule(f"{position}/{total}  {escape(path.name)}")
+        self.console.print(_referral_summary(referral))
         self.console.print(recommendation_view(screened.recommendation, screened.decision_id,
                                                show_trace=False))
 
@@ -66,6 +69,25 @@ class TerminalUI:
         self.console.print(Text.assemble(f"{verb}: ", outcome_badge(record["outcome"])))
         self.console.print(f"  logged as decision {record['decision_id']}; moved to "
                            f"{escape(str(moved_to))}")
+
+
+def _facts(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in _facts(f"{prefix}{key}.", item)]
+    if isinstance(value, list):
+        return [(f"{prefix.rstrip('.')}[{i}]", ", ".join(f"{k}: {v}" for k, v in item.items())
+                 if isinstance(item, dict) else str(item)) for i, item in enumerate(value)]
+    return [(prefix.rstrip("."), str(value).lower() if isinstance(value, bool) else str(value))]
+
+
+def _referral_summary(referral: dict[str, Any]) -> Table:
+    """Every fact the referral states (a fact it does not state is unknown, not false)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in _facts("", referral):
+        table.add_row(escape(name), escape(value))
+    return table
 
 
 def report(console: Console, summary: IntakeSummary) -> None:
