@@ -106,6 +106,7 @@ def _adapter() -> TypeAdapter[Recommendation]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+_LEAVES = {str, int, float, bool, type(None), ConditionTrace}
 
 
 def _plain(value: Any) -> Any:
@@ -113,7 +114,7 @@ def _plain(value: Any) -> Any:
     the leaves here are immutable (str, int, NamedTuple), so sharing them is safe."""
     cls = type(value)
     if cls is list:
-        return [_plain(item) for item in value]
+        return [item if type(item) in _LEAVES else _plain(item) for item in value]
     try:
         names = _FIELD_NAMES[cls]
     except KeyError:
