@@ -184,7 +184,8 @@ values:
 
 def test_a_value_missing_from_a_value_map_is_reported_not_guessed(tmp_path: Path) -> None:
     source = tmp_path / "export.csv"
-    source.write_text("id,date,city,offense,gun\n1,2023-01-05T10:00:00,Kansas City,pcs,no\n"
+    # Starts with a byte-order mark, as spreadsheet exports often do: not part of "id".
+    source.write_text("\ufeffid,date,city,offense,gun\n1,2023-01-05T10:00:00,Kansas City,pcs,no\n"
                       "2,2023-01-06,Kansas City,Jaywalking,\n3,2023-01-07,Kansas City,PCS,maybe\n")
     result = batch(source, "--mapping", _mapping(tmp_path, MAPPING), "--json")
     assert result.exit_code == 1

@@ -45,7 +45,8 @@ class RowSource:
             raise InputError(f"unsupported input format '{path.suffix}' (use "
                              f"{', '.join(FORMATS)})", source=str(path))
         try:
-            self._file: IO[str] = path.open(encoding="utf-8", newline="")
+            # utf-8-sig: spreadsheet exports often start with a byte-order mark
+            self._file: IO[str] = path.open(encoding="utf-8-sig", newline="")
         except OSError as error:
             raise InputError(f"cannot read: {error.strerror or error}", source=str(path)) from None
         self.size = os.fstat(self._file.fileno()).st_size
