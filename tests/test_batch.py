@@ -41,6 +41,13 @@ def test_cook_county_sample_every_row_accounted_for(tmp_path: Path) -> None:
 
     records = list(log.read_records(tmp_path / "audit"))
     assert len(records) == out["screened"]
+    # The group-committed log is intact, and a batch decision replays under its guidelines.
+    verified = runner.invoke(app, ["audit", "verify", "--json", "--audit-dir",
+                                   str(tmp_path / "audit")])
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"] is True
+    replayed = runner.invoke(app, ["audit", "replay", records[-1]["decision_id"],
+                                   "--audit-dir", str(tmp_path / "audit")])
+    assert replayed.exit_code == 0, replayed.output
     with COOK.open(newline="") as file:
         rows = {f"CC-{r['case_participant_id']}": r for r in csv.DictReader(file)}
     groups = {"Black", "White", "Hispanic", "Asian", "Multiracial", None}

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
+AUDIT_KEY_ENV = "CHARGING_RULES_AUDIT_KEY"
 GUIDELINES = Path("rules")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from charging_rules.audit import log
+from charging_rules.audit import archive, log
 from charging_rules.audit.records import decision_entry, recommendation_entry
 from charging_rules.decision import Recommendation
 from charging_rules.engine.evaluate import Evaluator
@@ -52,6 +52,7 @@ class Screener:
         self.guidelines = guidelines
         self.audit_dir = audit_dir
         self._evaluators: dict[str, Evaluator] = {}
+        self._archived = False
 
     @classmethod
     def open(cls, guidelines_path: Path, audit_dir: Path | None) -> Screener:
@@ -67,9 +68,15 @@ class Screener:
         recommendation = self.evaluator(kind_of(record).name).evaluate(record)
         if self.audit_dir is None:
             return Screened(recommendation, None)
+        self._archive_once(self.audit_dir)
         entry = recommendation_entry(recommendation, record, demographics, actor)
         written = log.append(self.audit_dir, entry)
         return Screened(recommendation, str(written["decision_id"]), written)
+
+    def _archive_once(self, audit_dir: Path) -> None:
+        if not self._archived:  # the files behind the logged sha256, for `audit replay`
+            archive.store(audit_dir, self.guidelines)
+            self._archived = True
 
     def screen_many(self, items: Iterable[tuple[BaseModel, Demographics | None]], actor: str,
                     kind: str = "referral", chunk: int = 256) -> Iterator[Screened]:
@@ -82,6 +89,7 @@ class Screener:
             if self.audit_dir is None:
                 yield from (Screened(rec, None) for rec in recommendations)
                 continue
+            self._archive_once(self.audit_dir)
             entries = [recommendation_entry(rec, record, demographics, actor)
                        for rec, (record, demographics) in zip(recommendations, batch,
                                                               strict=True)]

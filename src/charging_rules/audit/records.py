@@ -10,12 +10,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from charging_rules import __version__
+from charging_rules.audit.log import FORMAT_VERSION
 from charging_rules.decision import Recommendation
 from charging_rules.engine.durable import ENGINE_VERSION
 from charging_rules.facts import to_fact
 from charging_rules.referral import Demographics
 
-FORMAT_VERSION = 1
 PYTHON = ".".join(map(str, sys.version_info[:3]))
 
 

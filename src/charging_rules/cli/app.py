@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import batch, intake, screen
+from charging_rules.cli import audit, batch, intake, rules, screen
 from charging_rules.errors import ChargingRulesError
 
 
@@ -42,6 +42,8 @@ def _root() -> None:
 
 
 screen.register(app)
+audit.register(app)
+rules.register(app)
 batch.register(app)
 intake.register(app)
 

@@ -125,6 +125,8 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
+        if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
+            return [{} for _ in facts]  # heap corruption): no guideline for this kind
         results: list[dict[str, Truth]] = []
         with _lock:
             handle = self._handle()

@@ -103,7 +103,7 @@ class Evaluator:
         possible: dict[str, list[Rule]] = {}
         if scope is not Truth.FALSE:
             for world in _worlds(guideline.rules, rules):
-                chosen = _choose(guideline, world)
+                chosen = choose(guideline, world)
                 outcome = _ABSTAIN if not chosen else _outcome_of(chosen, self.otherwise)
                 possible.setdefault(outcome, chosen)
         if scope is not Truth.TRUE:
@@ -230,7 +230,7 @@ def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[
         yield [r for r in rules if r in known or r.id in chosen]
 
 
-def _choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
+def choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
     """The rules that decide under the guideline's hit policy (DMN FIRST/PRIORITY/UNIQUE)."""
     if not holding:
         return []
