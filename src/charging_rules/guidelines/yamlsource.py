@@ -18,7 +18,8 @@ Path = tuple[str | int, ...]
 def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     """Parse YAML; return the data and the 1-based line of every node by its path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # libyaml's composer when built in: 20x faster, and every guideline is parsed at start.
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
