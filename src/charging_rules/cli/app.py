@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import audit, outreach, rules, screen
+from charging_rules.cli import audit, batch, intake, outreach, rules, screen
 from charging_rules.errors import ChargingRulesError
 
 Register = Callable[[typer.Typer], None]
@@ -29,6 +29,8 @@ COMMANDS: dict[str, Register] = {
     "audit": audit.register,
     "rules": rules.register,
     "outreach": outreach.register,
+    "batch": batch.register,
+    "intake": intake.register,
 }
 
 
