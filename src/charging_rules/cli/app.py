@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from charging_rules.cli import screen
+from charging_rules.cli import analysis, screen
 from charging_rules.errors import ChargingRulesError
 
 
@@ -45,6 +45,7 @@ def _root() -> None:
 
 
 screen.register(app)
+analysis.register(app)
 
 
 def main() -> None:
