@@ -218,8 +218,8 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 6000, seed: in
     rng = random.Random(seed)
     entries = []
     for era in ("before", "current"):
-        chosen = [(rec, dem) for rec, dem in parsed
-                  if (rec.received < POLICY_DATE) == (era == "before")]
+        chosen = [pair for r, pair in zip(raw, parsed, strict=True)
+                  if (r["received"] < POLICY_DATE.isoformat()) == (era == "before")]
         for (record, demographics), recommendation in zip(
                 chosen, evaluators[era].evaluate_many(r for r, _ in chosen), strict=True):
             entry = recommendation_entry(recommendation, record, demographics, "synthetic-demo")
