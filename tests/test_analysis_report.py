@@ -132,7 +132,7 @@ def _png_colours(path: Path) -> int:
 
 def test_report_renders_in_headless_chromium(demo: tuple[Path, dict[str, Any]],
                                              tmp_path: Path) -> None:
-    out, payload = demo
+    _, payload = demo
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed (Debian: apt-get install -y chromium): the "

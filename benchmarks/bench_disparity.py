@@ -1,0 +1,79 @@
+"""Benchmark (run by hand, not a test): `disparity` over a 1,000,000-record audit log.
+
+    python benchmarks/bench_disparity.py [--records 1000000] [--dir /tmp/cr-bench]
+
+Builds the log once (real recommendation records from the engine on synthetic referrals,
+replicated with fresh ids, plus a decision or override record per recommendation), then
+times `charging-rules disparity --audit-dir DIR --json` as a user runs it (a subprocess).
+Target: under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from charging_rules.analysis.synth import prosecutor_decision, synthetic_year
+from charging_rules.audit.log import LOG_NAME, canonical, record_hash
+from charging_rules.audit.records import decision_entry, recommendation_entry
+from charging_rules.engine.evaluate import Evaluator
+from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.records import parse_record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build(directory: Path, records: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    raw = synthetic_year(2000, seed=7)
+    parsed = [parse_record(r) for r in raw]
+    evaluator = Evaluator(load_guidelines(REPO / "rules"))
+    templates = [recommendation_entry(rec, record, dem, "bench")
+                 for (record, dem), rec in zip(parsed, evaluator.evaluate_many(
+                     r for r, _ in parsed), strict=True)]
+    rng = random.Random(7)
+    seq, prev = 0, "0" * 64
+    with (directory / LOG_NAME).open("wb") as out:
+        while seq < records:
+            template = templates[seq % len(templates)]
+            entry = {**template, "decision_id": f"{seq:032x}"}
+            pairs = [entry]
+            decided = prosecutor_decision(rng, entry["result"]["outcome"])
+            if decided is not None:
+                pairs.append(decision_entry(entry, "bench", *decided))
+            for item in pairs[: records - seq]:
+                seq += 1
+                record = {**item, "seq": seq, "prev_hash": prev,
+                          "timestamp": "2022-03-01T12:00:00.000000+00:00"}
+                record["hash"] = prev = record_hash(record)
+                out.write(canonical(record) + b"\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/cr-bench-1m"))
+    args = parser.parse_args()
+    log = args.dir / LOG_NAME
+    if not log.exists():
+        started = time.perf_counter()
+        build(args.dir, args.records)
+        print(f"built {args.records:,} records ({log.stat().st_size / 1e9:.2f} GB) in "
+              f"{time.perf_counter() - started:.1f} s")
+    command = [sys.executable, "-m", "charging_rules", "disparity", "--audit-dir",
+               str(args.dir), "--json"]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    groups = json.loads(result.stdout)["groups"]
+    print(f"{' '.join(command[2:])}: {elapsed:.1f} s for {args.records:,} records "
+          f"({sum(g['n'] for g in groups):,} cases at the decision stage); target < 30 s")
+
+
+if __name__ == "__main__":
+    main()
