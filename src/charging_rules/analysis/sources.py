@@ -120,42 +120,39 @@ def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Cas
                period_of(day, spec.period) if day and spec.period else None)
 
 
-@dataclass(frozen=True)
 class AuditCase:
-    """One referral's path through the decision points, as the audit log tells it."""
+    """One referral's path through the decision points, as the audit log tells it.
+    (A slotted class, not a dataclass: a year of log makes a million of them.)"""
 
-    decision_id: str
-    race: str | None
-    sex: str | None
-    stratum: str | None
-    day: str | None
-    recommended: str
-    final: str | None
+    __slots__ = ("day", "final", "race", "recommended", "sex", "stratum")
+
+    def __init__(self, race: str | None, sex: str | None, stratum: str | None,
+                 day: str | None, recommended: str, final: str | None = None):
+        self.race, self.sex, self.stratum, self.day = race, sex, stratum, day
+        self.recommended, self.final = recommended, final
 
 
 def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.race",
                 by: str | None = None) -> list[AuditCase]:
     """Join recommendations with their last decision/override record by decision_id."""
     cases: dict[str, AuditCase] = {}
-    finals: dict[str, str] = {}
+    race_key = group.removeprefix("demographics.") if group.startswith("demographics.") else None
     for record in records:
         kind = record.get("kind")
         if kind == "recommendation":
             referral = record.get("referral") or {}
             demographics = record.get("demographics") or {}
-            day = _text(referral.get("received")) or _text(record.get("timestamp"))
+            day = referral.get("received") or record.get("timestamp")
+            race = (demographics.get(race_key) if race_key and "." not in race_key
+                    else lookup(record, group))
             cases[record["decision_id"]] = AuditCase(
-                decision_id=record["decision_id"],
-                race=_text(lookup(record, group)),
-                sex=_text(demographics.get("sex")),
-                stratum=_stratum(referral, by),
-                day=day[:10] if day else None,
-                recommended=record["result"]["outcome"],
-                final=None)
+                _text(race), _text(demographics.get("sex")), _stratum(referral, by),
+                str(day)[:10] if day else None, record["result"]["outcome"])
         elif kind in ("decision", "override"):
-            finals[record["decision_id"]] = record["outcome"]
-    return [AuditCase(**{**c.__dict__, "final": finals.get(c.decision_id)})
-            if c.decision_id in finals else c for c in cases.values()]
+            case = cases.get(record["decision_id"])
+            if case is not None:
+                case.final = record["outcome"]
+    return list(cases.values())
 
 
 def _stratum(referral: dict[str, Any], by: str | None) -> str | None:
