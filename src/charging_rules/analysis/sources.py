@@ -152,6 +152,8 @@ def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.ra
             case = cases.get(record["decision_id"])
             if case is not None:
                 case.final = record["outcome"]
+    if not cases:
+        raise InputError("the audit log holds no recommendation records to analyse")
     return list(cases.values())
 
 

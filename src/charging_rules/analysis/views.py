@@ -23,20 +23,23 @@ def pct(value: float | None) -> str:
 def comparison_table(comparison: Comparison, title: str) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in ("group", "n", "positive", "rate", "RRI", "95% CI", "p (Fisher)", ""):
-        table.add_column(column, justify="left" if column in ("group", "") else "right")
+        table.add_column(column, justify="left" if column in ("group", "") else "right",
+                         no_wrap=column != "")
     for g in comparison.groups:
         note = Text("")
         if g.group == comparison.reference:
-            note = Text("reference", style="dim")
+            note = Text("ref", style="dim")
         elif g.suppressed:
-            note = Text(f"n < {comparison.min_n}: not compared", style="yellow")
+            note = Text(f"n<{comparison.min_n}", style="yellow")
         elif g.outside_band:
-            note = Text(f"outside {BAND[0]}-{BAND[1]}", style="bold red")
+            note = Text("outside band", style="bold red")
         ci = "-" if g.ci_low is None else f"{fmt(g.ci_low)}-{fmt(g.ci_high)}"
         p = "-" if g.p_value is None else f"{g.p_value:.2g}"
         table.add_row(g.group, str(g.n), str(g.positive), pct(g.rate), fmt(g.rri), ci, p, note)
     share = comparison.unknown_share
-    table.caption = (f"Unknown/blank group: {comparison.unknown} of {comparison.total} "
+    table.caption = (f"ref: reference group; n<{comparison.min_n}: not compared; RRI outside "
+                     f"{BAND[0]}-{BAND[1]} (Aequitas band). "
+                     f"Unknown/blank group: {comparison.unknown} of {comparison.total} "
                      f"({pct(share)}) excluded from comparison"
                      + (f"; {comparison.missing_outcome} without an outcome excluded"
                         if comparison.missing_outcome else ""))
