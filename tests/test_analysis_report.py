@@ -80,8 +80,8 @@ def test_report_csvs_suppress_small_cells(demo: tuple[Path, dict[str, Any]],
         str(REPO / "rules"), "--threshold", "11", "--json"])
     assert result.exit_code == 0, result.output
     names = {Path(p).name for p in json.loads(result.stdout)["csv"]}
-    assert names == {"decision_points.csv", "rri.csv", "trend.csv", "overrides.csv",
-                     "impact.csv"}
+    assert names == {"decision_points.csv", "rri.csv", "trend.csv", "by_offense.csv",
+                     "overrides.csv", "impact.csv"}
     count_columns = {"referred", "recommended_file", "filed", "decided", "overridden",
                      "referrals", "changed", "decided_of_recommended"}
     for name in names:
@@ -148,4 +148,4 @@ def test_report_renders_in_headless_chromium(demo: tuple[Path, dict[str, Any]],
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p2'}",
                           "--dump-dom", Path(payload["report"]).as_uri()],
                          check=True, capture_output=True, timeout=90, text=True).stdout
-    assert dom.count("<svg") == 5 and "<rect" in dom and "<circle" in dom
+    assert dom.count("<svg") == 6 and "<rect" in dom and "<circle" in dom

@@ -12,6 +12,11 @@ PALETTE = ["#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93", "#00798c", "#8
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 
+def _label_width(labels: list[str], least: int) -> int:
+    """Room for the longest label at ~7 px a character (12 px system font)."""
+    return max(least, 7 * max((len(label) for label in labels), default=0) + 16)
+
+
 def _svg(width: int, height: int, body: list[str], label: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(label)}" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {FONT}>'
@@ -22,7 +27,7 @@ def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: s
          notes: list[str] | None = None) -> str:
     """Horizontal grouped bars of rates (0-1): one row per group, one bar per series.
     A None value is drawn as 'suppressed' text, never as a zero bar."""
-    left, width, bar, gap = 150, 360, 14, 10
+    left, width, bar, gap = _label_width([r[0] for r in rows], 150), 360, 14, 10
     height = 30 + len(rows) * (len(series) * bar + gap) + 20 * len(series)
     body = []
     y = 20
@@ -51,7 +56,7 @@ def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: s
 def forest(rows: list[tuple[str, float | None, float | None, float | None]], label: str,
            low: float = 0.25, high: float = 4.0) -> str:
     """RRI with its 95% CI per row on a log axis, the 0.8-1.25 band shaded, 1 marked."""
-    left, width, step = 220, 380, 24
+    left, width, step = _label_width([r[0] for r in rows], 220), 380, 24
     height = 40 + len(rows) * step
 
     def x(value: float) -> float:

@@ -124,21 +124,11 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
                       "not_filed": decided - filed, "pending": recommended - decided}
     main.table("dp", dp_rows, [("referred", ["recommended_file", "not_recommended"]),
                                ("recommended_file", ["filed", "not_filed", "pending"])])
-    trend_tally = points.tallies["recommendation"]
-    periods = trend_tally.periods()
-    trend_rows = {}
-    for p in periods:
-        counts = trend_tally.counts(period=p)[0]
-        for g in groups:
-            n, pos = counts.get(g, (0, 0))
-            trend_rows[f"{p}|{g}"] = {"referred": n, "recommended_file": pos,
-                                      "not_recommended": n - pos}
-    if trend_rows:
-        main.table("trend", trend_rows, [("referred", ["recommended_file", "not_recommended"])])
-        for g in groups:  # the trend's rows of a group add up to its decision-point counts
-            for column in ("referred", "recommended_file", "not_recommended"):
-                main.equations.append(Equation(("dp", g, column), tuple(
-                    ("trend", f"{p}|{g}", column) for p in periods)))
+    tally = points.tallies["recommendation"]
+    periods = tally.periods()
+    _split(main, "trend", groups, {p: tally.counts(period=p)[0] for p in periods})
+    strata = tally.strata()
+    _split(main, "strata", groups, {s: tally.counts(stratum=s)[0] for s in strata})
     main.suppress(threshold)
 
     overrides = System()
@@ -151,6 +141,8 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
 
     charts_out = [_decision_chart(main, groups), _rri_chart(main, groups, reference),
                   _trend_chart(main, groups, periods, period), _override_chart(overrides, groups)]
+    if strata:
+        charts_out.insert(3, _strata_chart(main, groups, strata))
     hidden = len(main.hidden) + len(overrides.hidden)
     if impact is not None:
         system = _impact_system(impact)
@@ -170,6 +162,40 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
     html.write_text(_html(title, banner, charts_out, points.unknown, points.total, threshold,
                           grouping), encoding="utf-8")
     return Report(html, csvs, charts_out, hidden)
+
+
+def _split(main: System, name: str, groups: list[str],
+           parts: dict[str, dict[str, tuple[int, int]]]) -> None:
+    """The recommendation stage split by period or stratum: rows "part|group", each group's
+    rows adding up to its decision-point counts (equations the reader knows too)."""
+    if not parts:
+        return
+    rows = {}
+    for part, counts in parts.items():
+        for g in groups:
+            n, pos = counts.get(g, (0, 0))
+            rows[f"{part}|{g}"] = {"referred": n, "recommended_file": pos,
+                                   "not_recommended": n - pos}
+    main.table(name, rows, [("referred", ["recommended_file", "not_recommended"])])
+    for g in groups:
+        for column in ("referred", "recommended_file", "not_recommended"):
+            main.equations.append(Equation(("dp", g, column), tuple(
+                (name, f"{part}|{g}", column) for part in parts)))
+
+
+def _strata_chart(main: System, groups: list[str], strata: list[str]) -> Chart:
+    rows, bars = [], []
+    for stratum in strata:
+        rates = []
+        for g in groups:
+            n = main.get("strata", f"{stratum}|{g}", "referred")
+            pos = main.get("strata", f"{stratum}|{g}", "recommended_file")
+            rates.append(_rate(pos, n))
+            rows.append([stratum, g, n, pos, rates[-1]])
+        bars.append((stratum, rates))
+    return Chart("by_offense", "Recommended to file, of referred, by offense category "
+                 "(first charge)", charts.bars(bars, groups, "Rates by offense category"),
+                 ["offense", "group", "referred", "recommended_file", "rate"], rows)
 
 
 def _decision_chart(main: System, groups: list[str]) -> Chart:

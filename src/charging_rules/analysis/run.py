@@ -16,6 +16,7 @@ from charging_rules.analysis.groups import load_group_map
 from charging_rules.analysis.impact import Impact, impact, logged_referrals, read_referrals
 from charging_rules.analysis.monitor import decision_points, summary
 from charging_rules.analysis.sources import (
+    OFFENSE,
     STAGES,
     Grouping,
     TableSpec,
@@ -155,9 +156,10 @@ def report_of(records: Any, out_dir: Path, options: Options, *, threshold: int,
     change = (impact_of(None, records, baseline, proposed, options)
               if baseline is not None and proposed is not None else None)
     grouping = options.grouping()
-    return build_report(audit_cases(records), grouping, out_dir, period=options.period or
-                        "month", threshold=threshold, reference=options.reference,
-                        impact=change, title=title, banner=banner)
+    return build_report(audit_cases(records, by=options.by), grouping, out_dir,
+                        period=options.period or "month", threshold=threshold,
+                        reference=options.reference, impact=change, title=title,
+                        banner=banner)
 
 
 @dataclass
@@ -235,7 +237,8 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 6000, seed: in
                            "kansas-city-office-39")
     from charging_rules.analysis.report import build_report
 
-    report = build_report(audit_cases(records), options.grouping(), out_dir / "report",
+    report = build_report(audit_cases(records, by=OFFENSE), options.grouping(),
+                          out_dir / "report",
                           threshold=threshold, impact=change,
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
                           banner=SYNTHETIC_LABEL)

@@ -145,6 +145,10 @@ def report(
     reference: ReferenceOpt = None,
     period: Annotated[str, typer.Option("--period", help="Trend by month or quarter.")
                       ] = "month",
+    by_offense: Annotated[bool, typer.Option(
+        "--by-offense/--no-by-offense", help="Add rates by offense category.")] = True,
+    intersect: Annotated[bool, typer.Option(
+        "--intersect", help="Groups are race x sex.")] = False,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -154,11 +158,13 @@ def report(
     --proposed rules
     """
     from charging_rules.analysis import run
+    from charging_rules.analysis.sources import OFFENSE
     from charging_rules.audit.log import read_records
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
-    options = _options(group_map, None, reference, 11, None, period)
+    options = _options(group_map, "sex" if intersect else None, reference, 11,
+                       OFFENSE if by_offense else None, period)
     result = run.report_of(read_records(audit_dir or default_audit_dir()), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
