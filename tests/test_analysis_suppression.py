@@ -4,6 +4,7 @@ two linear programs per hidden count over everything published."""
 from __future__ import annotations
 
 from collections.abc import Hashable
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,3 +75,18 @@ def test_lone_small_cell_gets_a_complement() -> None:
     assert ("cell", 1, 1) in hidden
     assert len([k for k in hidden if k[0] == "cell" and k[1] == 1]) == 2  # its row partner
     assert ("cell", 0, 0) not in hidden  # large unrelated cells stay published
+
+
+def test_report_tables_leak_no_suppressed_count(tmp_path: Path) -> None:
+    """The real report's systems (decision points + monthly trend + offense strata linked by
+    their totals; overrides; impact) attacked with everything they publish."""
+    from charging_rules.analysis.run import demo
+
+    repo = Path(__file__).resolve().parents[1]
+    result = demo(tmp_path / "demo", repo / "examples/guidelines/before", repo / "rules",
+                  count=1500, seed=11)
+    for system in result.report.systems:
+        assert {k for k, v in system.values.items() if 0 < v < 11} <= system.hidden
+        bounds = _attack(system.values, system.equations, system.hidden)
+        leaks = {k: b for k, b in bounds.items() if b[1] - b[0] < 0.5}
+        assert not leaks

@@ -88,7 +88,11 @@ class Report:
     html: Path
     csvs: list[Path]
     charts: list[Chart]
-    hidden: int
+    systems: list[System]  # what was published and hidden, for audit of the suppression
+
+    @property
+    def hidden(self) -> int:
+        return sum(len(system.hidden) for system in self.systems)
 
     def views(self) -> list[Table]:
         out = []
@@ -143,11 +147,11 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
                   _trend_chart(main, groups, periods, period), _override_chart(overrides, groups)]
     if strata:
         charts_out.insert(3, _strata_chart(main, groups, strata))
-    hidden = len(main.hidden) + len(overrides.hidden)
+    systems = [main, overrides]
     if impact is not None:
         system = _impact_system(impact)
         system.suppress(threshold)
-        hidden += len(system.hidden)
+        systems.append(system)
         charts_out.append(_impact_chart(system, impact))
     out_dir.mkdir(parents=True, exist_ok=True)
     csvs = []
@@ -161,7 +165,7 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
     html = out_dir / "report.html"
     html.write_text(_html(title, banner, charts_out, points.unknown, points.total, threshold,
                           grouping), encoding="utf-8")
-    return Report(html, csvs, charts_out, hidden)
+    return Report(html, csvs, charts_out, systems)
 
 
 def _split(main: System, name: str, groups: list[str],
