@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from charging_rules.analysis.disparity import Comparison, compare
 from charging_rules.analysis.sources import Grouping, read_rows
+from charging_rules.decision import Recommendation
 from charging_rules.errors import InputError
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.records import parse_record
@@ -90,6 +91,15 @@ def impact(referrals: Iterable[Labelled], baseline: GuidelineSet, proposed: Guid
     records = [record for record, _ in items]
     before = Evaluator(baseline).evaluate_many(records)
     after = Evaluator(proposed).evaluate_many(records)
+    return compare_outcomes(items, before, after, baseline, proposed, grouping, positive,
+                            reference, min_n)
+
+
+def compare_outcomes(items: Iterable[Labelled], before: Iterable[Recommendation],
+                     after: Iterable[Recommendation], baseline: GuidelineSet,
+                     proposed: GuidelineSet, grouping: Grouping, positive: str = "file",
+                     reference: str | None = None, min_n: int = 11) -> Impact:
+    """The impact from recommendations already made under both sets (same order)."""
     result = Impact(baseline, proposed, positive)
     rates: dict[str, list[int]] = {}
     for (_, demographics), old, new in zip(items, before, after, strict=True):

@@ -13,7 +13,13 @@ from rich.text import Text
 from charging_rules.analysis.benchmark import load_benchmark, representation
 from charging_rules.analysis.disparity import Comparison, Tally
 from charging_rules.analysis.groups import load_group_map
-from charging_rules.analysis.impact import Impact, impact, logged_referrals, read_referrals
+from charging_rules.analysis.impact import (
+    Impact,
+    compare_outcomes,
+    impact,
+    logged_referrals,
+    read_referrals,
+)
 from charging_rules.analysis.monitor import decision_points, summary
 from charging_rules.analysis.sources import (
     OFFENSE,
@@ -186,7 +192,7 @@ class Demo:
                      f"{self.audit_dir})", style="bold")]
 
 
-def demo(out_dir: Path, before: Path, current: Path, count: int = 6000, seed: int = 2022,
+def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: int = 2022,
          threshold: int = 11) -> Demo:
     """A synthetic year screened under the old practice (before the policy date) and the
     current guideline (after), logged with synthetic prosecutor decisions; then the impact
@@ -216,28 +222,28 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 6000, seed: in
     referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
     parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
     sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
-    evaluators = {name: Evaluator(s) for name, s in sets.items()}
+    records = [record for record, _ in parsed]
+    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
     rng = random.Random(seed)
     entries = []
-    for era in ("before", "current"):
-        chosen = [pair for r, pair in zip(raw, parsed, strict=True)
-                  if (r["received"] < POLICY_DATE.isoformat()) == (era == "before")]
-        for (record, demographics), recommendation in zip(
-                chosen, evaluators[era].evaluate_many(r for r, _ in chosen), strict=True):
-            entry = recommendation_entry(recommendation, record, demographics, "synthetic-demo")
-            entries.append(entry)
-            decided = prosecutor_decision(rng, recommendation.outcome)
-            if decided is not None:
-                entries.append(decision_entry(entry, "synthetic-demo", *decided))
+    for r, (record, demographics), old, new in zip(raw, parsed, outcomes["before"],
+                                                   outcomes["current"], strict=True):
+        recommendation = old if r["received"] < POLICY_DATE.isoformat() else new
+        entry = recommendation_entry(recommendation, record, demographics, "synthetic-demo")
+        entries.append(entry)
+        decided = prosecutor_decision(rng, recommendation.outcome)
+        if decided is not None:
+            entries.append(decision_entry(entry, "synthetic-demo", *decided))
     log.append_many(audit_dir, entries)
     options = Options(group_map=None)
-    records = list(log.read_records(audit_dir))
-    change = impact(parsed, sets["before"], sets["current"], options.grouping())
-    result = disparity_log(records, "recommendation", "file", options,
+    change = compare_outcomes(parsed, outcomes["before"], outcomes["current"], sets["before"],
+                              sets["current"], options.grouping())
+    logged = list(log.read_records(audit_dir))
+    result = disparity_log(logged, "recommendation", "file", options,
                            "kansas-city-office-39")
     from charging_rules.analysis.report import build_report
 
-    report = build_report(audit_cases(records, by=OFFENSE), options.grouping(),
+    report = build_report(audit_cases(logged, by=OFFENSE), options.grouping(),
                           out_dir / "report",
                           threshold=threshold, impact=change,
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",

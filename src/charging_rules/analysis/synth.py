@@ -100,7 +100,7 @@ def referral(rng: random.Random, number: int, day: date) -> dict[str, Any]:
     return out
 
 
-def synthetic_year(count: int = 6000, seed: int = 2022) -> list[dict[str, Any]]:
+def synthetic_year(count: int = 4000, seed: int = 2022) -> list[dict[str, Any]]:
     """`count` referrals spread over one year from YEAR_START, oldest first (deterministic)."""
     rng = random.Random(seed)
     days = sorted(YEAR_START + timedelta(days=rng.randrange(365)) for _ in range(count))

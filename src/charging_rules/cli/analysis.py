@@ -181,7 +181,7 @@ def demo(
                       ] = Path("examples/guidelines/before"),
     guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
     count: Annotated[int, typer.Option("--count", min=100, max=200_000,
-                                       help="Synthetic referrals in the year.")] = 6000,
+                                       help="Synthetic referrals in the year.")] = 4000,
     seed: Annotated[int, typer.Option("--seed")] = 2022,
     as_json: JsonOpt = False,
 ) -> None:
