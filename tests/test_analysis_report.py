@@ -83,7 +83,7 @@ def test_report_csvs_suppress_small_cells(demo: tuple[Path, dict[str, Any]],
     assert names == {"decision_points.csv", "rri.csv", "trend.csv", "by_offense.csv",
                      "overrides.csv", "impact.csv"}
     count_columns = {"referred", "recommended_file", "filed", "decided", "overridden",
-                     "referrals", "changed", "decided_of_recommended"}
+                     "referrals", "changed", "recommended"}
     for name in names:
         for row in csv.DictReader((tmp_path / name).open()):
             for column in count_columns & set(row):

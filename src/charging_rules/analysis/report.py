@@ -73,6 +73,15 @@ def _cell(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _terminal(column: str, value: object) -> str:
+    """Compact: rates as percentages, ratios to two places."""
+    if isinstance(value, float):
+        if column == "p_value":
+            return f"{value:.2g}"
+        return f"{100 * value:.1f}%" if column.endswith("rate") else f"{value:.2f}"
+    return "s" if value is None else str(value)
+
+
 @dataclass
 class Chart:
     name: str
@@ -97,11 +106,16 @@ class Report:
     def views(self) -> list[Table]:
         out = []
         for chart in self.charts:
-            table = Table(title=chart.title, title_justify="left", header_style="bold")
-            for column in chart.header:
-                table.add_column(column, overflow="fold")
+            table = Table(title=chart.title, title_justify="left", header_style="bold",
+                          caption="s: suppressed (small count or its complement)",
+                          caption_justify="left")
+            keep = [i for i, column in enumerate(chart.header) if column != "reference"]
+            for i in keep:  # the reference group is named in the title
+                words = chart.header[i].split("_")
+                table.add_column("\n".join(words), no_wrap=True,
+                                 min_width=max(len(w) for w in words))
             for row in chart.rows:
-                table.add_row(*(_cell(v) for v in row))
+                table.add_row(*(_terminal(chart.header[i], row[i]) for i in keep))
             out.append(table)
         return out
 
@@ -214,20 +228,20 @@ def _decision_chart(main: System, groups: list[str]) -> Chart:
         bars.append((g, [r1, r2]))
         notes += [f" (n={referred})" if r1 is not None else "",
                   f" (n={decided})" if r2 is not None else ""]
-    return Chart("decision_points", "Decision points by group: rate at each stage, on the "
-                 "preceding stage", charts.bars(bars, ["recommended to file, of referred",
-                                                       "filed, of recommended and decided"],
-                                                "Rates by group at each decision point",
-                                                notes),
-                 ["group", "referred", "recommended_file", "recommended_rate",
-                  "decided_of_recommended", "filed", "filed_rate"], rows)
+    svg = charts.bars(bars, ["recommended to file, of referred",
+                             "filed, of recommended and decided"],
+                      "Rates by group at each decision point", notes)
+    return Chart("decision_points", "Decision points by group: recommended to file (of "
+                 "referred), filed (of recommended and decided)", svg,
+                 ["group", "referred", "recommended", "recommended_rate", "decided", "filed",
+                  "filed_rate"], rows)
 
 
 def _rri_chart(main: System, groups: list[str], reference: str | None) -> Chart:
     known = {g: (main.values["dp", g, "referred"], 0) for g in groups}
     ref = choose_reference(known, reference)
     rows, forest = [], []
-    stages = [("recommended to file", "referred", "recommended_file"),
+    stages = [("recommended", "referred", "recommended_file"),
               ("filed", "decided", "filed")]
     for label, total, positive in stages:
         def counts(g: str, total: str = total, positive: str = positive
