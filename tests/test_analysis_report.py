@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from charging_rules.audit.log import segments
 from charging_rules.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +48,12 @@ def test_demo_reproduces_the_office_analysis(demo: tuple[Path, dict[str, Any]]) 
     assert black["population_share"] == pytest.approx(0.39)
     points = payload["disparity"]["decision_points"]
     assert set(points) == {"recommendation", "decision", "override"}
-    # The demo never touches the real log.
-    assert (out / "audit_logs" / "decisions.jsonl").exists()
+    # The demo writes its own log (never ./audit_logs), and it verifies.
+    assert segments(out / "audit_logs")
+    verify = CliRunner().invoke(app, ["audit", "verify", "--audit-dir",
+                                      str(out / "audit_logs"), "--json"])
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.stdout)["ok"] is True
 
 
 def test_disparity_and_impact_on_the_demo_log(demo: tuple[Path, dict[str, Any]]) -> None:

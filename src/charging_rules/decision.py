@@ -3,35 +3,41 @@
 A recommendation carries everything needed to explain it later without the guideline files:
 the deciding rules, their reasons and citations, the facts whose absence mattered, and a
 trace of every rule considered with the truth of each condition.
+
+Plain frozen dataclasses, not pydantic models: one is built per referral on the batch hot
+path, where validation would cost more than the evaluation itself. Reading one back from the
+audit log goes through pydantic (`Recommendation.from_dict`), where validation belongs.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 TruthName = Literal["held", "failed", "unknown"]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConditionTrace(_Out):
+class ConditionTrace(NamedTuple):
     depth: int
     text: str
     truth: TruthName
 
 
-class RuleTrace(_Out):
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
     rule: str
     outcome: str
     truth: TruthName
     conditions: list[ConditionTrace]
 
 
-class GuidelineTrace(_Out):
+@dataclass(frozen=True, slots=True)
+class GuidelineTrace:
     guideline: str
     version: str
     scope: TruthName
@@ -41,20 +47,23 @@ class GuidelineTrace(_Out):
     possible: list[str]
 
 
-class GuidelineRef(_Out):
+@dataclass(frozen=True, slots=True)
+class GuidelineRef:
     id: str
     version: str
     sha256: str
 
 
-class Citation(_Out):
+@dataclass(frozen=True, slots=True)
+class Citation:
     rule: str
     guideline: str
     citation: str
     text: str
 
 
-class Recommendation(_Out):
+@dataclass(frozen=True, slots=True)
+class Recommendation:
     record_id: str
     kind: str
     outcome: str
@@ -67,6 +76,14 @@ class Recommendation(_Out):
     guidelines: list[GuidelineRef]
     trace: list[GuidelineTrace]
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Recommendation:
+        """Validated: a record read back from the log is input like any other."""
+        return _adapter().validate_python(data)
+
     def contract(self, decision_id: str | None) -> dict[str, object]:
         """The `screen --json` object of the referral contract (DESIGN.md)."""
         return {
@@ -75,6 +92,13 @@ class Recommendation(_Out):
             "rules": self.rules,
             "reasons": self.reasons,
             "missing": self.missing,
-            "guidelines": [g.model_dump() for g in self.guidelines],
+            "guidelines": [dataclasses.asdict(g) for g in self.guidelines],
             "decision_id": decision_id,
         }
+
+
+@cache
+def _adapter() -> TypeAdapter[Recommendation]:
+    from pydantic import TypeAdapter  # only needed when reading logs back
+
+    return TypeAdapter(Recommendation)

@@ -6,15 +6,13 @@ everywhere: validate, evaluate, log, and only then report.
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from charging_rules.audit import log
+from charging_rules.audit import archive, log
 from charging_rules.audit.records import decision_entry, recommendation_entry
 from charging_rules.decision import Recommendation
 from charging_rules.engine.evaluate import Evaluator
@@ -23,19 +21,6 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.records import KINDS, kind_of
 from charging_rules.referral import Demographics
-
-AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
-
-
-def default_audit_dir() -> Path:
-    return Path(os.environ.get(AUDIT_DIR_ENV) or "audit_logs")
-
-
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -65,6 +50,7 @@ class Screener:
         self.guidelines = guidelines
         self.audit_dir = audit_dir
         self._evaluators: dict[str, Evaluator] = {}
+        self._archived = False
 
     @classmethod
     def open(cls, guidelines_path: Path, audit_dir: Path | None) -> Screener:
@@ -80,6 +66,9 @@ class Screener:
         recommendation = self.evaluator(kind_of(record).name).evaluate(record)
         if self.audit_dir is None:
             return Screened(recommendation, None)
+        if not self._archived:  # the files behind the logged sha256, for `audit replay`
+            archive.store(self.audit_dir, self.guidelines)
+            self._archived = True
         entry = recommendation_entry(recommendation, record, demographics, actor)
         written = log.append(self.audit_dir, entry)
         return Screened(recommendation, str(written["decision_id"]), written)

@@ -213,7 +213,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     from charging_rules.records import parse_record
 
     audit_dir = out_dir / "audit_logs"
-    if (audit_dir / log.LOG_NAME).exists():
+    if log.segments(audit_dir):
         raise InputError("already holds a demo audit log; choose another --output",
                          source=str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)

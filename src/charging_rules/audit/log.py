@@ -1,7 +1,18 @@
-"""Append-only JSONL audit log, hash-chained: each record carries the previous record's hash.
+"""Append-only JSONL audit log, hash-chained, crash-safe, safe for concurrent writers.
 
-Hardened in the audit-log work (locking, fsync, torn tails, checkpoints); this is the
-minimal writer: records are canonical JSON, one per line, in `audit_logs/decisions.jsonl`.
+Layout (docs/audit-log.md): `audit_dir/decisions-<first seq, 12 digits>.jsonl` segments, read
+in name order as one stream. A writer rotates to a new segment once the active one reaches
+`segment_bytes`, so appending (which reads only the tail) and date-bounded reading (which
+skips whole segments) stay fast however long the log grows.
+
+Each line is the record's canonical JSON (sorted keys, no spaces) with the `hash` member
+moved to the end: `<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
+So the hash covers exactly the bytes stored, and verifying a line is one parse plus one hash.
+
+Writers hold an exclusive lock (lock.py) from reading the tail to the fsync; a record is
+returned only after its bytes are fsynced. A crash can leave at most a torn last line (bytes
+after the last newline): the next writer, or `audit repair`, moves them to `quarantine/` and
+appends a `repair` record. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -10,29 +21,195 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-LOG_NAME = "decisions.jsonl"
+from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
+from charging_rules.errors import ChargingRulesError, InputError
+
+FORMAT_VERSION = 1
 GENESIS = "0" * 64
+SEGMENT_PREFIX = "decisions-"
+SEGMENT_SUFFIX = ".jsonl"
+QUARANTINE_DIR = "quarantine"
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+HASH_MEMBER = b',"hash":"'
+HASH_TAIL = len(HASH_MEMBER) + 64 + len(b'"}\n')  # bytes after the body on a stored line
+
+
+class AuditLogError(ChargingRulesError):
+    """The log cannot be used as it is (corrupt tail, missing archive): a failed check."""
+
+    exit_code = 1
 
 
 def canonical(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
 
 
 def record_hash(record: dict[str, Any]) -> str:
+    """SHA-256 of the record's canonical JSON without its `hash` member."""
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
-def _tail(path: Path) -> tuple[int, str]:
-    if not path.exists() or path.stat().st_size == 0:
-        return 0, GENESIS
-    last = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
-    record = json.loads(last)
-    return int(record["seq"]), str(record["hash"])
+def encode(body: dict[str, Any]) -> tuple[bytes, str]:
+    """The stored line for `body` (which has no `hash`) and its hash."""
+    raw = canonical(body)
+    digest = hashlib.sha256(raw).hexdigest()
+    return raw[:-1] + HASH_MEMBER + digest.encode() + b'"}\n', digest
+
+
+def stored_body(line: bytes) -> bytes:
+    """The canonical body a stored line's hash covers (inverse of `encode`'s layout)."""
+    return line[:-HASH_TAIL] + b"}"
+
+
+def segment_name(first_seq: int) -> str:
+    return f"{SEGMENT_PREFIX}{first_seq:012d}{SEGMENT_SUFFIX}"
+
+
+def segments(audit_dir: Path) -> list[Path]:
+    """The log's segment files, oldest first."""
+    if not audit_dir.is_dir():
+        return []
+    return sorted(audit_dir.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
+
+
+def line_start(handle: BinaryIO, pos: int) -> int:
+    """Offset just after the last newline before `pos` (0 if none): reads backwards."""
+    block, hi = 65536, pos
+    while hi > 0:
+        lo = max(0, hi - block)
+        handle.seek(lo)
+        found = handle.read(hi - lo).rfind(b"\n")
+        if found >= 0:
+            return lo + found + 1
+        hi, block = lo, block * 2
+    return 0
+
+
+@dataclass(frozen=True)
+class Torn:
+    """Bytes after the last newline of the last segment: a write a crash interrupted."""
+
+    segment: Path
+    offset: int
+    data: bytes
+
+
+def torn_tail(audit_dir: Path) -> Torn | None:
+    files = segments(audit_dir)
+    if not files:
+        return None
+    with files[-1].open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return None
+        offset = line_start(handle, size)
+        handle.seek(offset)
+        return Torn(files[-1], offset, handle.read())
+
+
+@dataclass(frozen=True)
+class Tail:
+    seq: int
+    hash: str
+    active: Path | None  # the segment new records go to (None: no segment yet)
+    active_size: int
+
+
+def _tail(audit_dir: Path) -> Tail:
+    """The last complete record's seq and hash (call with the lock held, after repair)."""
+    files = segments(audit_dir)
+    for path in reversed(files):
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            if end == 0:
+                continue
+            start = line_start(handle, end - 1)
+            handle.seek(start)
+            line = handle.read(end - start)
+        try:
+            record = json.loads(line)
+            seq, digest = record["seq"], record["hash"]
+        except (ValueError, KeyError, TypeError):
+            raise AuditLogError(f"{path}: the last record is not readable; run "
+                                "'charging-rules audit verify'") from None
+        if not isinstance(seq, int) or not isinstance(digest, str):
+            raise AuditLogError(f"{path}: the last record has no valid seq/hash")
+        return Tail(seq, digest, files[-1], files[-1].stat().st_size)
+    return Tail(0, GENESIS, files[-1] if files else None, 0)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def write_all(path: Path, data: bytes, append: bool = True) -> None:
+    """Write and fsync every byte (os.write may write less than asked)."""
+    created = not path.exists()
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_EXCL)
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)
+
+
+def _quarantine(audit_dir: Path, torn: Torn, actor: str) -> dict[str, Any]:
+    """Move torn bytes aside (quarantine file fsynced before the log is truncated)."""
+    directory = audit_dir / QUARANTINE_DIR
+    ensure_dir(directory)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = directory / f"{torn.segment.stem}-{torn.offset}-{stamp}-{os.getpid()}.torn"
+    write_all(target, torn.data, append=False)
+    fd = os.open(torn.segment, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, torn.offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return {
+        "format": FORMAT_VERSION, "kind": "repair", "decision_id": None, "actor": actor,
+        "segment": torn.segment.name, "offset": torn.offset, "bytes": len(torn.data),
+        "sha256": hashlib.sha256(torn.data).hexdigest(),
+        "quarantine": f"{QUARANTINE_DIR}/{target.name}",
+    }
+
+
+@contextmanager
+def writable(audit_dir: Path) -> Iterator[None]:
+    """A log the user may not write to is a usage problem (exit 2), not a crash."""
+    try:
+        yield
+    except PermissionError as error:
+        raise InputError(f"cannot write the audit log: {error.strerror} ({error.filename})",
+                         source=str(audit_dir)) from None
+
+
+def repair(audit_dir: Path, actor: str) -> dict[str, Any] | None:
+    """Quarantine a torn tail and log a `repair` record; None when there was nothing to do."""
+    if not segments(audit_dir):
+        return None
+    with writable(audit_dir), exclusive(audit_dir):
+        torn = torn_tail(audit_dir)
+        if torn is None:
+            return None
+        return _append_locked(audit_dir, [_quarantine(audit_dir, torn, actor)],
+                              DEFAULT_SEGMENT_BYTES)[0]
 
 
 def append(audit_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
@@ -40,33 +217,95 @@ def append(audit_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return append_many(audit_dir, [entry])[0]
 
 
-def append_many(audit_dir: Path, entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append entries as one group: one write, one fsync (group commit for batch writers)."""
-    audit_dir.mkdir(parents=True, exist_ok=True)
-    path = audit_dir / LOG_NAME
-    seq, prev = _tail(path)
+def append_many(audit_dir: Path, entries: Iterable[dict[str, Any]], *,
+                segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> list[dict[str, Any]]:
+    """Append entries as one group commit: one lock, one write, one fsync for the group.
+
+    Every returned record is durable. A crash before the fsync returns means none of the
+    group was acknowledged; complete lines of it may survive, a torn last one is repaired.
+    """
+    batch = list(entries)
+    if not batch:
+        return []
+    with writable(audit_dir), exclusive(audit_dir):
+        torn = torn_tail(audit_dir)
+        if torn is not None:
+            repair_actor = str(batch[0].get("actor") or "charging-rules")
+            batch.insert(0, {**_quarantine(audit_dir, torn, repair_actor), "automatic": True})
+        written = _append_locked(audit_dir, batch, segment_bytes)
+    return written[1:] if torn is not None else written
+
+
+def _append_locked(audit_dir: Path, entries: list[dict[str, Any]],
+                   segment_bytes: int) -> list[dict[str, Any]]:
+    tail = _tail(audit_dir)
+    seq, prev = tail.seq, tail.hash
+    lines: list[bytes] = []
     written: list[dict[str, Any]] = []
     for entry in entries:
         seq += 1
-        record = {**entry, "seq": seq, "prev_hash": prev,
-                  "timestamp": datetime.now(UTC).isoformat(timespec="microseconds")}
-        record["hash"] = prev = record_hash(record)
-        written.append(record)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, b"".join(canonical(r) + b"\n" for r in written))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        body = {k: v for k, v in entry.items() if k != "hash"}
+        body.update(seq=seq, prev_hash=prev, timestamp=_now())
+        line, prev = encode(body)
+        body["hash"] = prev
+        lines.append(line)
+        written.append(body)
+    target = tail.active
+    if target is None or tail.active_size >= segment_bytes:
+        target = audit_dir / segment_name(tail.seq + 1)
+    write_all(target, b"".join(lines))
     return written
 
 
-def read_records(audit_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every record, oldest first (streaming: a year of log never sits in memory at once)."""
-    path = audit_dir / LOG_NAME
-    if not path.exists():
-        return
-    with path.open("rb") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+def read_lines(audit_dir: Path, since: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """(segment:line, raw line) for every committed line, oldest first, streamed.
+
+    A last line still being written (or torn) is skipped: only committed records are read.
+    `since` (an ISO timestamp prefix) skips whole segments that end before it; lines before
+    it in the first segment read are still yielded (callers filter exactly). Callers may
+    test the raw bytes before parsing: records are canonical, so `"kind":"override"` appears
+    literally in every override record.
+    """
+    for path in _segments_since(audit_dir, since):
+        with path.open("rb") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.endswith(b"\n"):
+                    break
+                yield f"{path}:{number}", line
+
+
+def parse_line(where: str, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise AuditLogError(f"{where}: not a JSON record; run 'charging-rules audit verify'")
+    return record
+
+
+def read_records(audit_dir: Path, since: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every record, oldest first, streamed segment by segment (see `read_lines`)."""
+    for where, line in read_lines(audit_dir, since):
+        yield parse_line(where, line)
+
+
+def _first_timestamp(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        line = handle.readline()
+    try:
+        return str(json.loads(line)["timestamp"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _segments_since(audit_dir: Path, since: str | None) -> list[Path]:
+    files = segments(audit_dir)
+    if since is None:
+        return files
+    start = 0
+    for index in range(1, len(files)):
+        first = _first_timestamp(files[index])
+        if first is not None and first <= since:
+            start = index  # files[index - 1] ends before `since`
+    return files[start:]

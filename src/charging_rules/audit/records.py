@@ -3,19 +3,20 @@ policy revision), plus the demographics kept beside it and the versions that pro
 
 from __future__ import annotations
 
-import platform
+import sys
 import uuid
 from typing import Any
 
 from pydantic import BaseModel
 
 from charging_rules import __version__
+from charging_rules.audit.log import FORMAT_VERSION
 from charging_rules.decision import Recommendation
 from charging_rules.engine.durable import ENGINE_VERSION
 from charging_rules.facts import to_fact
 from charging_rules.referral import Demographics
 
-FORMAT_VERSION = 1
+PYTHON = ".".join(map(str, sys.version_info[:3]))
 
 
 def new_decision_id() -> str:
@@ -35,10 +36,10 @@ def recommendation_entry(recommendation: Recommendation, record: BaseModel,
         "demographics": None if demographics is None else demographics.model_dump(),
         "guideline_set": {"id": recommendation.guideline_set,
                           "sha256": recommendation.guideline_set_sha256,
-                          "guidelines": [g.model_dump() for g in recommendation.guidelines]},
+                          "guidelines": recommendation.to_dict()["guidelines"]},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
-                     "python": platform.python_version()},
-        "result": recommendation.model_dump(exclude={"guidelines"}),
+                     "python": PYTHON},
+        "result": {k: v for k, v in recommendation.to_dict().items() if k != "guidelines"},
     }
 
 
@@ -60,5 +61,5 @@ def decision_entry(recommendation: dict[str, Any], actor: str, outcome: str,
         "guideline_set": {"id": recommendation["guideline_set"]["id"],
                           "sha256": recommendation["guideline_set"]["sha256"]},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
-                     "python": platform.python_version()},
+                     "python": PYTHON},
     }

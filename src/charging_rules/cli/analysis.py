@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from charging_rules import defaults
 from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, JsonOpt
 from charging_rules.errors import InputError
-from charging_rules.screening import default_audit_dir
 
 GroupMapOpt = Annotated[str | None, typer.Option(
     "--group-map", help="Label -> group map: builtin cook-county or sex, or a YAML/CSV file "
@@ -95,7 +95,7 @@ def disparity(
     else:
         from charging_rules.audit.log import read_records
 
-        result = run.disparity_log(read_records(audit_dir or default_audit_dir()), stage,
+        result = run.disparity_log(read_records(audit_dir or defaults.audit_dir()), stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
     _show(as_json, result.contract(), result.views())
@@ -126,7 +126,7 @@ def impact(
     if proposed is None:
         raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(audit_dir or default_audit_dir())
+    records = None if input_file else read_records(audit_dir or defaults.audit_dir())
     result = run.impact_of(input_file, records, baseline, proposed, options)
     _show(as_json, result.contract(), run.impact_views(result))
 
@@ -165,7 +165,7 @@ def report(
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, 11,
                        OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(audit_dir or default_audit_dir()), output, options,
+    result = run.report_of(read_records(audit_dir or defaults.audit_dir()), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
     _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],

@@ -3,19 +3,33 @@
 Errors the user can cause become one line on stderr and their exit status (2 for bad input);
 no traceback. The handling sits in the root group, so every subcommand and sub-app gets it
 and tests driving `app` with CliRunner see exactly what a user sees.
+
+Typer turns every registered command into a click command before parsing anything, which
+costs start-up time per command; `main` therefore builds an app holding only the command
+group that was asked for (the full app answers `--help` and unknown commands).
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
-from charging_rules.cli import analysis, screen
+from charging_rules.cli import analysis, audit, rules, screen
 from charging_rules.errors import ChargingRulesError
+
+Register = Callable[[typer.Typer], None]
+
+# Command (or command group) name -> the module function that registers it.
+COMMANDS: dict[str, Register] = {
+    "screen": screen.register,
+    "audit": audit.register,
+    "rules": rules.register,
+    **dict.fromkeys(("disparity", "impact", "report", "demo"), analysis.register),
+}
 
 
 class _Root(TyperGroup):
@@ -23,30 +37,33 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except ChargingRulesError as error:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]error:[/] {escape(str(error))}")
+            typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
 
 
-app = typer.Typer(
-    name="charging-rules",
-    cls=_Root,
-    help="Charging-guideline decision support: screen referrals against YAML guidelines "
-    "evaluated by durable_rules, with a tamper-evident audit log.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
 def _root() -> None:
     """Charging-guideline decision support (see README.md and docs/)."""
 
 
-screen.register(app)
-analysis.register(app)
+def build(registrars: list[Register]) -> typer.Typer:
+    built = typer.Typer(
+        name="charging-rules",
+        cls=_Root,
+        help="Charging-guideline decision support: screen referrals against YAML guidelines "
+        "evaluated by durable_rules, with a tamper-evident audit log and disparity analysis.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    built.callback()(_root)
+    for register in dict.fromkeys(registrars):  # a module registering several commands: once
+        register(built)
+    return built
+
+
+app = build(list(COMMANDS.values()))
 
 
 def main() -> None:
-    app()
+    requested = COMMANDS.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    (build([requested]) if requested else app)()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from charging_rules.screening import AUDIT_DIR_ENV
+from charging_rules.defaults import AUDIT_DIR_ENV, GUIDELINES
 
 GuidelinesOpt = Annotated[
     Path, typer.Option("--guidelines", help="Guideline set: a directory with set.yaml, or a file.")
@@ -21,4 +21,4 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Who is deciding [default: your login name].")
 ]
-DEFAULT_GUIDELINES = Path("rules")
+DEFAULT_GUIDELINES = GUIDELINES

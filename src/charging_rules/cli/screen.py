@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from charging_rules import defaults
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -17,9 +17,6 @@ from charging_rules.cli.options import (
     UserOpt,
 )
 from charging_rules.errors import InputError
-from charging_rules.records import kind_of, load_record_file
-from charging_rules.render import recommendation_view
-from charging_rules.screening import Screener, check_decision, default_actor, default_audit_dir
 
 
 def screen(
@@ -37,18 +34,22 @@ def screen(
     trace: Annotated[bool, typer.Option(help="Show how every rule was evaluated.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Screen one referral and log the recommendation.
+    """Screen one referral and log the recommendation (and your decision, if given).
 
-    Example: charging-rules screen examples/referrals/kc-sale-no-violence.json
+    Example: charging-rules screen examples/referrals/kc-sale-no-violence.json --accept
     """
+    # The library is imported here, not at the top: start-up time is part of the job.
+    from charging_rules.records import kind_of, load_record_file
+    from charging_rules.screening import Screener, check_decision
+
     if accept and override:
         raise InputError("--accept and --override exclude each other")
     if no_log and (accept or override):
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")
     record, demographics = load_record_file(referral)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or default_audit_dir()))
-    actor = user or default_actor()
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
+    actor = user or defaults.actor()
     if override:
         check_decision(kind_of(record).name, "", override, reason)
     screened = screener.screen(record, demographics, actor)
@@ -56,8 +57,12 @@ def screen(
         screener.decide(screened, actor, override, reason)
     if as_json:
         typer.echo(json.dumps(screened.recommendation.contract(screened.decision_id)))
-    else:
-        Console().print(recommendation_view(screened.recommendation, screened.decision_id, trace))
+        return
+    from rich.console import Console
+
+    from charging_rules.render import recommendation_view
+
+    Console().print(recommendation_view(screened.recommendation, screened.decision_id, trace))
 
 
 def register(app: typer.Typer) -> None:

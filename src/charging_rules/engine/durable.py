@@ -5,14 +5,23 @@ when it is definitely true and one when it is definitely false; a node neither r
 is unknown. durable_rules' own semantics give this for free: a comparison on a missing
 attribute never matches, not even `$neq`.
 
+"Any charge such that P" is evaluated in two steps, because durable_rules mis-evaluates `$or`
+inside its item quantifiers (`$iany`/`$iall`: an alternative on another attribute that is
+present and false sinks the whole `$or`; tests/test_durable_quirks.py reproduces it). Each
+charge is asserted as a fact of its own, so P is matched at top level where `$or` is sound;
+the quantifier (true if some charge holds, false if every charge fails) is then folded in
+and handed back to durable_rules as an attribute of the referral fact, on which every
+enclosing condition is matched.
+
 We drive the C engine (`durable_rules_engine`, reached through `durable.engine`) directly,
 without `durable.lang`'s Host: the Host starts background dispatch threads and runs a Python
 callback per fired rule, and we only need the names of the rules that matched. Quirks handled
-here (see DESIGN.md): a fact is asserted, never posted, so every matching rule fires; every
+here (see DESIGN.md): facts are asserted, never posted, so every matching rule fires; every
 evaluation gets a fresh session id and its state is deleted afterwards (the 1024-session
-limit, #250, #376); rulesets are named by content hash (#262); calls are serialized by a lock.
-A `$nex`-only rule would also match durable's own session-state object, so every rule also
-requires a marker attribute that only our facts carry.
+limit, #250, #376); rulesets are named by content hash (#262); calls are serialized by a lock;
+`$or` alternatives may match a node more than once. A `$nex`-only rule would also match
+durable's own session-state object, so every rule requires a marker attribute that only our
+facts carry.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import durable.engine as _durable
@@ -36,10 +45,13 @@ from charging_rules.guidelines.conditions import (
     Exists,
     Not,
     Truth,
+    layout,
 )
 
 ENGINE_VERSION = "durable_rules 2.0.28"
 _MARKER = "cr_fact"
+_ITEM = "cr_item"
+_QUANTIFIED = "cr_q_"
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable Ruleset (never registered twice)
 _session_ids = itertools.count(1)
@@ -47,10 +59,6 @@ _session_ids = itertools.count(1)
 _SWAP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt",
          "in": "not_in", "not_in": "in"}
 _OPERATOR = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
-
-
-def _name(field: str, item: bool) -> str:
-    return f"$i.{field}" if item else field
 
 
 def _compare(field: str, op: str, value: Any) -> dict[str, Any]:
@@ -62,42 +70,46 @@ def _compare(field: str, op: str, value: Any) -> dict[str, Any]:
     return {_OPERATOR[op]: {field: value}}
 
 
-def _expression(cond: Condition, positive: bool, item: bool) -> dict[str, Any]:
+def _quantified(node_id: str) -> str:
+    return _QUANTIFIED + node_id.replace(".", "_")
+
+
+def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[str, Any]:
     """durable_rules JSON matching when `cond` is definitely true (positive) or false."""
     if isinstance(cond, Compare):
-        op = cond.op if positive else _SWAP[cond.op]
-        return _compare(_name(cond.field, item), op, cond.value)
+        return _compare(cond.field, cond.op if positive else _SWAP[cond.op], cond.value)
     if isinstance(cond, Exists):
-        return {"$ex" if cond.present == positive else "$nex": {_name(cond.field, item): 1}}
+        return {"$ex" if cond.present == positive else "$nex": {cond.field: 1}}
     if isinstance(cond, Not):
-        return _expression(cond.item, not positive, item)
+        return _expression(cond.item, not positive, ids)
     if isinstance(cond, AnyItem):
-        quantifier = "$iany" if positive else "$iall"
-        return {quantifier: {cond.collection: _expression(cond.item, positive, True)}}
+        return {_quantified(ids[id(cond)]): positive}
     conjunctive = isinstance(cond, All) == positive
     assert isinstance(cond, All | AnyOf)
-    parts = [_expression(c, positive, item) for c in cond.items]
+    parts = [_expression(c, positive, ids) for c in cond.items]
     return parts[0] if len(parts) == 1 else {"$and" if conjunctive else "$or": parts}
 
 
-def _wrap(cond: Condition, collection: str | None) -> Condition:
-    """A node inside 'any charge such that' is traced as 'some charge satisfies it'."""
-    return cond if collection is None else AnyItem(collection, collection, cond)
-
-
 class CompiledRuleset:
-    """A durable_rules ruleset answering, for one fact, the truth of every named condition."""
+    """A durable_rules ruleset answering, for one fact, the truth of every condition node
+    (`conditions.layout` ids) of the named root conditions."""
 
-    def __init__(self, nodes: dict[str, tuple[Condition, str | None]]):
+    def __init__(self, roots: dict[str, Condition]):
+        nodes = [node for root_id, cond in roots.items() for node in layout(root_id, cond)]
+        ids = {id(node.condition): node.id for node in nodes}
         definition: dict[str, Any] = {}
-        for node_id, (cond, collection) in nodes.items():
-            node = _wrap(cond, collection)
+        for node in nodes:
+            marker = {_MARKER: 1} if node.collection is None else {_ITEM: node.collection}
             for suffix, positive in (("|t", True), ("|f", False)):
-                match = {"$and": [{_MARKER: 1}, _expression(node, positive, False)]}
-                definition[node_id + suffix] = {"all": [{"m": match}]}
+                match = {"$and": [marker, _expression(node.condition, positive, ids)]}
+                definition[node.id + suffix] = {"all": [{"m": match}]}
         text = json.dumps(definition, sort_keys=True)
         self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
-        self.nodes = tuple(nodes)
+        self.nodes = tuple(node.id for node in nodes)
+        self._item_nodes = {node.id: node.collection for node in nodes if node.collection}
+        self._quantifiers = [(node.id, node.condition.collection) for node in nodes
+                             if isinstance(node.condition, AnyItem)]
+        self._collections = sorted({c for _, c in self._quantifiers})
         self._definition = definition
 
     def _handle(self) -> Any:
@@ -113,48 +125,117 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
-        engine = _durable.durable_rules_engine
+        if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
+            return [{} for _ in facts]  # heap corruption): no guideline for this kind
         results: list[dict[str, Truth]] = []
         with _lock:
             handle = self._handle()
             for fact in facts:
                 sid = str(next(_session_ids))
-                payload = json.dumps({**fact, _MARKER: 1, "sid": sid}, ensure_ascii=False)
                 try:
-                    code, state = engine.assert_fact(handle, payload)
-                    fired = _drain(engine, handle, state) if code == 0 else []
+                    results.append(self._evaluate(handle, fact, sid))
                 finally:
-                    engine.delete_state(handle, sid)
-                if code not in (0, 1):
-                    raise EngineError(f"durable_rules refused the fact (code {code})")
-                results.append(_truths(self.nodes, fired))
+                    _durable.durable_rules_engine.delete_state(handle, sid)
         return results
+
+    def _evaluate(self, handle: Any, fact: dict[str, Any], sid: str) -> dict[str, Truth]:
+        truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
+        derived: dict[str, bool] = {}
+        if self._quantifiers:
+            per_item = _item_truths(
+                (name, index)
+                for collection in self._collections
+                for index, item in enumerate(fact.get(collection) or ())
+                for name in _assert(handle, {**item, "cr_i": index, _ITEM: collection,
+                                             "sid": sid}))
+            for node_id, collection in self._quantifiers:
+                folded = _exists(per_item, f"{node_id}.0", fact.get(collection))
+                truth[node_id] = folded
+                if folded is not Truth.UNKNOWN:
+                    derived[_quantified(node_id)] = folded is Truth.TRUE
+            for node_id, collection in self._item_nodes.items():
+                truth[node_id] = _exists(per_item, node_id, fact.get(collection))
+        fired = _assert(handle, {**fact, **derived, _MARKER: 1, "sid": sid})
+        for node_id, value in _truths(fired):
+            truth[node_id] = value
+        return truth
+
+
+def _assert(handle: Any, fact: dict[str, Any]) -> list[str]:
+    """Assert one fact and return the name of every rule it matched.
+
+    One fact per call: after a call that matched nothing (code 1) durable's state handle is
+    not valid, and draining it crashes the process.
+    """
+    engine = _durable.durable_rules_engine
+    code, state = engine.assert_fact(handle, _dumps(fact))
+    if code == 1:
+        return []
+    if code != 0:
+        raise EngineError(f"durable_rules refused the fact (code {code})")
+    fired: list[str] = []
+    started = engine.start_action_for_state(handle, state)
+    message = started[1] if started else None
+    while message:
+        # The message is {"<rule name>":{"m":{<fact>}}}; the name is all we need.
+        fired.append(message[2:message.index('"', 2)])
+        message = engine.complete_and_start_action(handle, state)
+    return fired
+
+
+def _dumps(fact: dict[str, Any]) -> str:
+    """JSON durable_rules can parse: its parser refuses exponents without a decimal point
+    (1e-05, 1e+20), which is how Python writes very small and very large floats."""
+    text = json.dumps(fact, ensure_ascii=False)
+    return text if "e-" not in text and "e+" not in text else _encode(fact)
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, float):
+        mantissa, exponent_mark, exponent = repr(value).partition("e")
+        if exponent_mark and "." not in mantissa:
+            return f"{mantissa}.0e{exponent}"
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _item_truths(fired: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Truth]:
+    """Truth per (node, item index) from the rules matched on item facts."""
+    out: dict[tuple[str, int], Truth] = {}
+    for name, index in fired:
+        for node_id, value in _truths([name]):
+            if out.get((node_id, index)) is ~value:
+                raise EngineError(f"durable_rules matched both truth values of {node_id}")
+            out[(node_id, index)] = value
+    return out
+
+
+def _exists(per_item: dict[tuple[str, int], Truth], node_id: str, items: Any) -> Truth:
+    """Kleene 'some item': true if one holds, false if every one fails, else unknown."""
+    if not isinstance(items, list):
+        return Truth.UNKNOWN
+    values = [per_item.get((node_id, i), Truth.UNKNOWN) for i in range(len(items))]
+    if Truth.TRUE in values:
+        return Truth.TRUE
+    return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.FALSE
 
 
 def _never_called(_closure: Any) -> None:  # pragma: no cover - actions are drained, not run
     raise EngineError("durable_rules action dispatched outside the engine adapter")
 
 
-def _drain(engine: Any, handle: Any, state: Any) -> list[str]:
-    """Names of every rule the assert matched, by walking durable's action queue."""
-    fired: list[str] = []
-    started = engine.start_action_for_state(handle, state)
-    message = started[1] if started else None
-    while message:
-        # The message is {"<rule name>": {...}}; the name is all we need.
-        fired.append(message[2:message.index('"', 2)])
-        message = engine.complete_and_start_action(handle, state)
-    return fired
-
-
-def _truths(nodes: tuple[str, ...], fired: list[str]) -> dict[str, Truth]:
-    # durable_rules expands `$or` into one rule per alternative, so a node may match more
-    # than once; only matching both polarities is an error.
-    truth = dict.fromkeys(nodes, Truth.UNKNOWN)
-    for name in fired:
+def _truths(names: Iterable[str]) -> Iterator[tuple[str, Truth]]:
+    """(node, truth) per matched rule name; durable_rules expands `$or` into one rule per
+    alternative, so a node may come more than once (only both polarities is an error)."""
+    seen: dict[str, Truth] = {}
+    for name in names:
         node, _, polarity = name.rpartition("|")
         value = Truth.TRUE if polarity == "t" else Truth.FALSE
-        if truth[node] is ~value:
+        if seen.get(node) is ~value:
             raise EngineError(f"durable_rules matched both truth values of {node}")
-        truth[node] = value
-    return truth
+        seen[node] = value
+        yield node, value

@@ -31,10 +31,12 @@ from charging_rules.guidelines.conditions import (
     Compare,
     Condition,
     Exists,
+    Node,
     Truth,
     children,
     headline,
     kleene,
+    layout,
 )
 from charging_rules.guidelines.schema import Guideline, GuidelineSet, Otherwise, Rule
 from charging_rules.records import KINDS, RecordKind
@@ -42,18 +44,6 @@ from charging_rules.records import KINDS, RecordKind
 NEEDS_INFORMATION = "needs_information"
 _ABSTAIN = "(abstain)"
 _MAX_UNKNOWN_RULES = 12  # 4096 combinations; beyond, every unknown rule's outcome counts
-
-
-def _node_ids(prefix: str, cond: Condition, collection: str | None = None
-              ) -> Iterator[tuple[str, Condition, str | None, int]]:
-    """(node id, condition, enclosing collection, depth) for a condition tree, preorder."""
-    stack: list[tuple[str, Condition, str | None, int]] = [(prefix, cond, collection, 0)]
-    while stack:
-        node_id, node, coll, depth = stack.pop()
-        yield node_id, node, coll, depth
-        inner = node.collection if isinstance(node, AnyItem) else coll
-        for index in reversed(range(len(children(node)))):
-            stack.append((f"{node_id}.{index}", children(node)[index], inner, depth + 1))
 
 
 @dataclass(frozen=True)
@@ -72,18 +62,17 @@ class Evaluator:
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
         self.otherwise = guidelines.otherwise.get(kind)
-        nodes: dict[str, tuple[Condition, str | None]] = {}
-        self._layout: dict[str, list[tuple[str, Condition, int]]] = {}
+        roots: dict[str, Condition] = {}
         for g_index, guideline in enumerate(self.guidelines):
-            roots = [(f"g{g_index}.scope", guideline.scope)] if guideline.scope else []
-            roots += [(f"g{g_index}.r{r_index}", rule.condition)
-                      for r_index, rule in enumerate(guideline.rules)]
-            for root_id, cond in roots:
-                layout = self._layout.setdefault(root_id, [])
-                for node_id, node, coll, depth in _node_ids(root_id, cond):
-                    nodes[node_id] = (node, coll)
-                    layout.append((node_id, node, depth))
-        self._ruleset = CompiledRuleset(nodes)
+            if guideline.scope:
+                roots[f"g{g_index}.scope"] = guideline.scope
+            for r_index, rule in enumerate(guideline.rules):
+                roots[f"g{g_index}.r{r_index}"] = rule.condition
+        self._layout = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
+        # Trace lines are the same for every record but their truth: render them once.
+        self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
+                       for root_id, nodes in self._layout.items()}
+        self._ruleset = CompiledRuleset(roots)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
 
@@ -109,7 +98,7 @@ class Evaluator:
         possible: dict[str, list[Rule]] = {}
         if scope is not Truth.FALSE:
             for world in _worlds(guideline.rules, rules):
-                chosen = _choose(guideline, world)
+                chosen = choose(guideline, world)
                 outcome = _ABSTAIN if not chosen else _outcome_of(chosen, self.otherwise)
                 possible.setdefault(outcome, chosen)
         if scope is not Truth.TRUE:
@@ -144,9 +133,8 @@ class Evaluator:
                          if res.rules[rule.id] is Truth.UNKNOWN and res.scope is not Truth.FALSE]
             rule_ids = [rule.id for _, rule in undecided]
             missing = sorted(set(self._missing_of(visited, truths, fact)))
-            options = " or ".join(sorted(outcomes))
-            reasons = [f"Undecided between {options}: facts that decide it are missing from "
-                       f"the referral ({', '.join(missing)})."]
+            reasons = [f"The outcome depends on facts missing from the referral: "
+                       f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
                         for _, rule in undecided]
             deciding = [rule for _, rule in undecided]
@@ -181,8 +169,8 @@ class Evaluator:
     def _trace(self, g_index: int, result: _GuidelineResult,
                truths: dict[str, Truth]) -> GuidelineTrace:
         def conditions(root: str) -> list[ConditionTrace]:
-            return [ConditionTrace(depth=depth, text=headline(node), truth=truths[node_id].value)
-                    for node_id, node, depth in self._layout[root]]
+            return [ConditionTrace(depth, text, truths[node_id].value)
+                    for node_id, depth, text in self._lines[root]]
 
         guideline = result.guideline
         return GuidelineTrace(
@@ -211,7 +199,7 @@ def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[
         yield [r for r in rules if r in known or r.id in chosen]
 
 
-def _choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
+def choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
     """The rules that decide under the guideline's hit policy (DMN FIRST/PRIORITY/UNIQUE)."""
     if not holding:
         return []
@@ -231,11 +219,12 @@ def _outcome_of(chosen: list[Rule], otherwise: Otherwise | None) -> str:
     return otherwise.outcome if otherwise is not None else NEEDS_INFORMATION
 
 
-def _unknown_fields(layout: list[tuple[str, Condition, int]], truths: dict[str, Truth],
+def _unknown_fields(nodes: list[Node], truths: dict[str, Truth],
                     fact: dict[str, Any]) -> Iterator[str]:
     """Field paths under unknown nodes whose absence made them unknown."""
     skip: str | None = None
-    for node_id, node, _depth in layout:
+    for entry in nodes:
+        node_id, node = entry.id, entry.condition
         if skip is not None and node_id.startswith(skip + "."):
             continue
         skip = None

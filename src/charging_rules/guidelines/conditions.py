@@ -25,7 +25,10 @@ class Truth(enum.Enum):
     UNKNOWN = "unknown"
 
     def __invert__(self) -> Truth:
-        return {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE}.get(self, Truth.UNKNOWN)
+        return _NEGATION[self]
+
+
+_NEGATION = {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE, Truth.UNKNOWN: Truth.UNKNOWN}
 
 
 COMPARISONS = {
@@ -101,6 +104,31 @@ def walk(cond: Condition) -> Iterator[Condition]:
     yield cond
     for child in children(cond):
         yield from walk(child)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A condition in a tree, addressed by id: root id, then child indexes ("r0.1.0")."""
+
+    id: str
+    condition: Condition
+    depth: int
+    collection: str | None  # inside "any <item> such that": the collection it ranges over
+
+
+def layout(root_id: str, cond: Condition) -> list[Node]:
+    """Every node of a condition tree, preorder (the order a trace is read in)."""
+    nodes: list[Node] = []
+    stack = [Node(root_id, cond, 0, None)]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        inner = node.condition.collection if isinstance(node.condition, AnyItem) \
+            else node.collection
+        kids = children(node.condition)
+        stack.extend(Node(f"{node.id}.{i}", kids[i], node.depth + 1, inner)
+                     for i in reversed(range(len(kids))))
+    return nodes
 
 
 def fields_of(cond: Condition, prefix: str = "") -> set[str]:

@@ -57,7 +57,7 @@ def set_sha256(files: dict[str, bytes]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-class _Problems:
+class Problems:
     def __init__(self) -> None:
         self.items: list[InputError] = []
 
@@ -67,7 +67,7 @@ class _Problems:
 
 def load_guidelines(path: Path) -> GuidelineSet:
     """The guideline set at `path` (a directory with set.yaml, or one guideline file)."""
-    problems = _Problems()
+    problems = Problems()
     result = _load(path, problems)
     if problems.items or result is None:
         raise GuidelineErrors(problems.items or [InputError("no guidelines", source=str(path))])
@@ -76,12 +76,12 @@ def load_guidelines(path: Path) -> GuidelineSet:
 
 def check_guidelines(path: Path) -> list[InputError]:
     """Every problem in the set at `path`; empty when it loads."""
-    problems = _Problems()
+    problems = Problems()
     _load(path, problems)
     return problems.items
 
 
-def _read(path: Path, problems: _Problems) -> bytes | None:
+def _read(path: Path, problems: Problems) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError as error:
@@ -89,7 +89,7 @@ def _read(path: Path, problems: _Problems) -> bytes | None:
         return None
 
 
-def _parse_yaml(path: Path, raw: bytes, problems: _Problems) -> tuple[Any, dict[Any, int]] | None:
+def parse_yaml(path: Path, raw: bytes, problems: Problems) -> tuple[Any, dict[Any, int]] | None:
     try:
         return load_yaml(canonical_bytes(raw).decode("utf-8"), str(path))
     except UnicodeDecodeError:
@@ -99,8 +99,9 @@ def _parse_yaml(path: Path, raw: bytes, problems: _Problems) -> tuple[Any, dict[
     return None
 
 
-def _validate(model: type[BaseModel], data: Any, path: Path, lines: dict[Any, int],
-              problems: _Problems) -> Any:
+def validate_spec(model: type[BaseModel], data: Any, path: Path, lines: dict[Any, int],
+                  problems: Problems) -> Any:
+    """Validate YAML data against a spec model, adding each error at its line; None if any."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -116,7 +117,7 @@ def _validate(model: type[BaseModel], data: Any, path: Path, lines: dict[Any, in
         return None
 
 
-def _load(path: Path, problems: _Problems) -> GuidelineSet | None:
+def _load(path: Path, problems: Problems) -> GuidelineSet | None:
     if path.is_dir():
         return _load_directory(path, problems)
     if not path.exists():
@@ -136,17 +137,17 @@ def _load(path: Path, problems: _Problems) -> GuidelineSet | None:
     )
 
 
-def _load_directory(directory: Path, problems: _Problems) -> GuidelineSet | None:
+def _load_directory(directory: Path, problems: Problems) -> GuidelineSet | None:
     set_path = directory / SET_FILE
     if not set_path.exists():
         problems.add(str(set_path), None, "missing: a guideline directory needs set.yaml "
                      "listing its guidelines in order (see docs/guidelines.md)")
         return None
     raw_set = _read(set_path, problems)
-    parsed = None if raw_set is None else _parse_yaml(set_path, raw_set, problems)
+    parsed = None if raw_set is None else parse_yaml(set_path, raw_set, problems)
     if raw_set is None or parsed is None:
         return None
-    spec: SetSpec | None = _validate(SetSpec, parsed[0], set_path, parsed[1], problems)
+    spec: SetSpec | None = validate_spec(SetSpec, parsed[0], set_path, parsed[1], problems)
     if spec is None:
         return None
     files = {SET_FILE: canonical_bytes(raw_set)}
@@ -178,7 +179,7 @@ def _load_directory(directory: Path, problems: _Problems) -> GuidelineSet | None
 
 
 def _check_across(guidelines: list[Guideline], spec: SetSpec, set_path: Path,
-                  lines: dict[Any, int], problems: _Problems) -> None:
+                  lines: dict[Any, int], problems: Problems) -> None:
     seen_guidelines: dict[str, str] = {}
     seen_rules: dict[str, str] = {}
     for guideline in guidelines:
@@ -202,12 +203,12 @@ def _check_across(guidelines: list[Guideline], spec: SetSpec, set_path: Path,
                          f"{kind} records ({', '.join(KINDS[kind].outcomes)})")
 
 
-def _load_guideline(path: Path, raw: bytes, problems: _Problems) -> Guideline | None:
-    parsed = _parse_yaml(path, raw, problems)
+def _load_guideline(path: Path, raw: bytes, problems: Problems) -> Guideline | None:
+    parsed = parse_yaml(path, raw, problems)
     if parsed is None:
         return None
     data, lines = parsed
-    spec: GuidelineSpec | None = _validate(GuidelineSpec, data, path, lines, problems)
+    spec: GuidelineSpec | None = validate_spec(GuidelineSpec, data, path, lines, problems)
     if spec is None:
         return None
     source = str(path)

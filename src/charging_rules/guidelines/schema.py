@@ -22,17 +22,17 @@ HitPolicy = Literal["first", "priority", "unique"]
 Combine = Literal["first-applicable"]
 
 
-class _Spec(BaseModel):
+class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class SourceSpec(_Spec):
+class SourceSpec(Spec):
     citation: Prose
     text: Prose
     url: str | None = None
 
 
-class RuleSpec(_Spec):
+class RuleSpec(Spec):
     id: Identifier
     when: Any
     outcome: Identifier
@@ -41,7 +41,7 @@ class RuleSpec(_Spec):
     priority: int | None = None
 
 
-class GuidelineSpec(_Spec):
+class GuidelineSpec(Spec):
     id: Identifier
     title: Prose
     version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -54,12 +54,12 @@ class GuidelineSpec(_Spec):
     rules: Annotated[list[RuleSpec], Field(min_length=1)]
 
 
-class OtherwiseSpec(_Spec):
+class OtherwiseSpec(Spec):
     outcome: Identifier
     reason: Prose
 
 
-class SetSpec(_Spec):
+class SetSpec(Spec):
     id: Identifier
     title: Prose
     combine: Combine

@@ -40,7 +40,7 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str) -
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
             out[key] = _convert(value_node, (*path, str(key)), lines, source)
-            lines.setdefault((*path, str(key)), key_node.start_mark.line + 1)
+            lines[(*path, str(key))] = key_node.start_mark.line + 1  # the key's line reads best
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(n, (*path, i), lines, source) for i, n in enumerate(node.value)]

@@ -1,0 +1,108 @@
+"""HMAC-sealed checkpoints of the log's head: (seq, hash) at a moment, kept elsewhere.
+
+A hash chain alone cannot tell a log whose tail was cut off, or one rewritten and re-hashed
+from some record onwards, from an honest one: whoever can write the log can recompute every
+hash. A checkpoint held outside `audit_logs/` (by a supervisor, on other storage) and sealed
+with a key the writers don't hold pins the chain: the record with that seq must still exist
+and still have that hash. Run `audit checkpoint` periodically (cron) to keep them fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from charging_rules.audit.lock import ensure_dir
+from charging_rules.audit.log import FORMAT_VERSION, canonical, write_all
+from charging_rules.audit.verify import Checkpoint, Problem, Report, verify
+from charging_rules.defaults import AUDIT_KEY_ENV
+from charging_rules.errors import InputError
+
+KEY_ENV = AUDIT_KEY_ENV
+
+
+def load_key(key_file: Path | None) -> bytes:
+    """The sealing key: the key file's content, else $CHARGING_RULES_AUDIT_KEY."""
+    if key_file is not None:
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as error:
+            raise InputError(f"cannot read key: {error.strerror or error}",
+                             source=str(key_file)) from None
+        source = str(key_file)
+    else:
+        key = os.environ.get(KEY_ENV, "").strip().encode()
+        source = f"${KEY_ENV}"
+    if len(key) < 16:
+        raise InputError(f"checkpoint key missing or shorter than 16 bytes ({source}); give "
+                         f"--key-file PATH or set {KEY_ENV}")
+    return key
+
+
+def _mac(fields: dict[str, Any], key: bytes) -> str:
+    return hmac.new(key, canonical(fields), hashlib.sha256).hexdigest()
+
+
+def write(path: Path, seq: int, head_hash: str, key: bytes) -> dict[str, Any]:
+    """Append a sealed checkpoint of (seq, head_hash) to `path` (created owner-only)."""
+    fields: dict[str, Any] = {"format": FORMAT_VERSION, "seq": seq, "hash": head_hash,
+                              "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
+    sealed = {**fields, "mac": _mac(fields, key)}
+    ensure_dir(path.parent)
+    write_all(path, canonical(sealed) + b"\n")
+    return sealed
+
+
+def read(path: Path, key: bytes) -> tuple[list[Checkpoint], list[str]]:
+    """Checkpoints whose seal holds, and one message per line whose seal does not."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], []
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read checkpoints: {error}", source=str(path)) from None
+    good: list[Checkpoint] = []
+    bad: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            fields = {k: v for k, v in data.items() if k != "mac"}
+            sealed = hmac.compare_digest(str(data["mac"]), _mac(fields, key))
+            checkpoint = Checkpoint(int(data["seq"]), str(data["hash"]),
+                                    str(data["timestamp"]), number)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            bad.append(f"{path}:{number}: not a checkpoint")
+            continue
+        if sealed:
+            good.append(checkpoint)
+        else:
+            bad.append(f"{path}:{number}: seal does not match (forged, altered, or another key)")
+    return good, bad
+
+
+def verify_against(audit_dir: Path, checkpoint_file: Path | None, key: bytes | None) -> Report:
+    """Verify the chain and, given a checkpoint file, that the log still holds every
+    checkpoint in it (a checkpoint whose seal fails is itself a problem)."""
+    if checkpoint_file is None or key is None:
+        return verify(audit_dir)
+    good, bad = read(checkpoint_file, key)
+    report = verify(audit_dir, good)
+    report.problems[:0] = [Problem(0, "checkpoint_invalid", message) for message in bad]
+    return report
+
+
+def seal_head(audit_dir: Path, checkpoint_file: Path, key: bytes
+              ) -> tuple[Report, dict[str, Any] | None]:
+    """Checkpoint the head, but only of a log that verifies (with the earlier checkpoints):
+    sealing a tampered log would vouch for the tampering."""
+    report = verify_against(audit_dir, checkpoint_file, key)
+    if not report.ok or report.records == 0:
+        return report, None
+    return report, write(checkpoint_file, report.head_seq, report.head_hash, key)

@@ -1,0 +1,188 @@
+"""Decisions as supervisors and analysts see them: each logged recommendation joined with
+the prosecutor's decisions on it, filtered, found by id, exported.
+
+Decisions come after their recommendation in the log, so the join is two streaming passes
+(decisions first, they are small) and never holds the referral snapshots in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from charging_rules.audit.log import parse_line, read_lines
+from charging_rules.errors import InputError
+
+DECISION_KINDS = ("decision", "override")
+MASK = "[masked]"
+DEMOGRAPHICS = ("race", "ethnicity", "sex")
+EXPORT_COLUMNS = (
+    "decision_id", "timestamp", "screened_by", "record_kind", "record_id", "received",
+    "jurisdiction", "agency", "charge_categories", "recommended", "outcome", "status",
+    "decided_by", "decided_at", "reason", "rules", "missing", "guideline_set",
+    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq",
+)
+ExportFormat = Literal["csv", "jsonl"]  # also spelled out in cli/audit.py (kept light)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One decision: the logged recommendation and the decisions recorded on it (in order;
+    the last is final, since a decision is never rewritten, only followed by another)."""
+
+    recommendation: dict[str, Any]
+    decisions: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def decision_id(self) -> str:
+        return str(self.recommendation["decision_id"])
+
+    @property
+    def recommended(self) -> str:
+        return str(self.recommendation["result"]["outcome"])
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return self.decisions[-1] if self.decisions else None
+
+    @property
+    def outcome(self) -> str:
+        """The decided outcome, or the recommendation while no decision is recorded."""
+        return str(self.final["outcome"]) if self.final else self.recommended
+
+    @property
+    def status(self) -> str:
+        if self.final is None:
+            return "pending"
+        return "overridden" if self.final["kind"] == "override" else "accepted"
+
+    def guideline_versions(self) -> list[str]:
+        return [f"{g['id']}@{g['version']}"
+                for g in self.recommendation["guideline_set"].get("guidelines", [])]
+
+    def flat(self, mask_demographics: bool = False) -> dict[str, Any]:
+        rec, final = self.recommendation, self.final
+        referral = rec.get("referral") or {}
+        demographics = rec.get("demographics") or {}
+        result = rec["result"]
+        row: dict[str, Any] = {
+            "decision_id": self.decision_id, "timestamp": rec["timestamp"],
+            "screened_by": rec.get("actor"), "record_kind": rec.get("record_kind"),
+            "record_id": rec.get("record_id"), "received": referral.get("received"),
+            "jurisdiction": referral.get("jurisdiction"), "agency": referral.get("agency"),
+            "charge_categories": [c.get("category") for c in referral.get("charges", [])],
+            "recommended": self.recommended, "outcome": self.outcome, "status": self.status,
+            "decided_by": final["actor"] if final else None,
+            "decided_at": final["timestamp"] if final else None,
+            "reason": final.get("reason") if final else None,
+            "rules": result.get("rules", []), "missing": result.get("missing", []),
+            "guideline_set": rec["guideline_set"]["id"],
+            "guideline_sha256": rec["guideline_set"]["sha256"],
+            "guideline_versions": self.guideline_versions(), "seq": rec["seq"],
+        }
+        for key in DEMOGRAPHICS:
+            row[key] = MASK if mask_demographics else demographics.get(key)
+        return row
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: date | None = None
+    until: date | None = None
+    actor: str | None = None
+    outcome: str | None = None
+    overrides_only: bool = False
+    guideline: str | None = None  # set id, sha256 prefix, guideline version or id@version
+
+    def match(self, row: Row) -> bool:
+        day = str(row.recommendation["timestamp"])[:10]
+        actors = {row.recommendation.get("actor"), *(d.get("actor") for d in row.decisions)}
+        return ((self.since is None or day >= self.since.isoformat())
+                and (self.until is None or day <= self.until.isoformat())
+                and (self.actor is None or self.actor in actors)
+                and (self.outcome is None or row.outcome == self.outcome)
+                and (not self.overrides_only or row.status == "overridden")
+                and (self.guideline is None or self._guideline_matches(row)))
+
+    def _guideline_matches(self, row: Row) -> bool:
+        wanted = str(self.guideline)
+        gset = row.recommendation["guideline_set"]
+        versions = row.guideline_versions()
+        return (wanted == gset["id"] or wanted in versions
+                or wanted in (v.split("@", 1)[1] for v in versions)
+                or (len(wanted) >= 6 and str(gset["sha256"]).startswith(wanted)))
+
+
+def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[dict[str, Any]]:
+    """Records whose canonical line contains one of `markers` (cheap test before parsing)."""
+    for where, line in read_lines(audit_dir, since):
+        if any(marker in line for marker in markers):
+            yield parse_line(where, line)
+
+
+def rows(audit_dir: Path, filters: Filters = Filters()) -> Iterator[Row]:
+    """Matching decisions, oldest first."""
+    since = filters.since.isoformat() if filters.since else None
+    decided: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in _records(audit_dir, since, *(b'"kind":"%s"' % k.encode()
+                                               for k in DECISION_KINDS)):
+        if record.get("kind") in DECISION_KINDS:
+            decided[str(record["decision_id"])].append(record)
+    for record in _records(audit_dir, since, b'"kind":"recommendation"'):
+        if record.get("kind") == "recommendation":
+            row = Row(record, tuple(decided.get(str(record["decision_id"]), ())))
+            if filters.match(row):
+                yield row
+
+
+def find(audit_dir: Path, decision_id: str) -> Row:
+    """The decision with this id (or unique id prefix of 6+ characters)."""
+    wanted = decision_id.strip().lower()
+    if len(wanted) < 6:
+        raise InputError(f"decision id '{decision_id}': give at least 6 characters")
+    matches: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in _records(audit_dir, None, b'"decision_id":"' + wanted.encode()):
+        if str(record.get("decision_id") or "").startswith(wanted):
+            matches[str(record["decision_id"])].append(record)
+    if len(matches) > 1:
+        raise InputError(f"decision id '{decision_id}' is ambiguous: "
+                         f"{', '.join(sorted(matches)[:5])}")
+    found = next(iter(matches.values()), [])
+    recommendation = [r for r in found if r.get("kind") == "recommendation"]
+    if not recommendation:
+        raise InputError(f"no decision '{decision_id}' in {audit_dir}")
+    return Row(recommendation[0], tuple(r for r in found if r.get("kind") in DECISION_KINDS))
+
+
+def _csv_safe(value: Any) -> Any:
+    """Lists joined; text that a spreadsheet would run as a formula is quoted with '."""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
+           mask_demographics: bool = False) -> int:
+    """Write rows for analysts (CSV: one flat row per decision; JSONL: the same fields,
+    lists kept, plus the referral snapshot); returns how many were written."""
+    count = 0
+    writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for row in selected:
+        flat = row.flat(mask_demographics)
+        if writer is not None:
+            writer.writerow({k: _csv_safe(v) for k, v in flat.items()})
+        else:
+            flat["referral"] = row.recommendation.get("referral")
+            out.write(json.dumps(flat, ensure_ascii=False) + "\n")
+        count += 1
+    return count

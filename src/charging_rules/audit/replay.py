@@ -1,0 +1,56 @@
+"""Re-evaluate a logged decision under the guideline files archived for it.
+
+Answers "would the rules as they stood then still say the same?" after the live rules were
+edited or deleted: the referral snapshot from the log, the archived set by its sha256, a
+fresh evaluation, and a comparison with what was logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from charging_rules.audit import archive
+from charging_rules.audit.query import Row, find
+from charging_rules.decision import Recommendation
+from charging_rules.engine.evaluate import Evaluator
+from charging_rules.records import parse_record
+
+
+@dataclass(frozen=True)
+class Replay:
+    row: Row
+    replayed: Recommendation
+
+    @property
+    def logged_outcome(self) -> str:
+        return self.row.recommended
+
+    @property
+    def reproduced(self) -> bool:
+        return self.replayed.outcome == self.logged_outcome
+
+    def differences(self) -> list[str]:
+        """What else changed (rules, missing facts), beyond the outcome itself."""
+        logged = self.row.recommendation["result"]
+        notes = []
+        for key in ("outcome", "rules", "missing"):
+            now = getattr(self.replayed, key)
+            if logged.get(key) != now:
+                notes.append(f"{key}: logged {logged.get(key)!r}, replayed {now!r}")
+        return notes
+
+    def json(self) -> dict[str, object]:
+        return {"decision_id": self.row.decision_id, "reproduced": self.reproduced,
+                "logged": self.logged_outcome, "replayed": self.replayed.outcome,
+                "guideline_sha256": self.replayed.guideline_set_sha256,
+                "differences": self.differences()}
+
+
+def replay(audit_dir: Path, decision_id: str) -> Replay:
+    row = find(audit_dir, decision_id)
+    logged = row.recommendation
+    guidelines = archive.load(audit_dir, str(logged["guideline_set"]["sha256"]))
+    kind = str(logged["record_kind"])
+    record, _ = parse_record(logged["referral"], kind, f"audit record seq {logged['seq']}")
+    return Replay(row, Evaluator(guidelines, kind).evaluate(record))

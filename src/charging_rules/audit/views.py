@@ -1,0 +1,101 @@
+"""Rich views of the audit log for supervisors: decision lists, one decision in full, the
+integrity report. The recommendation itself is drawn by render.py, as `screen` shows it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from charging_rules.audit.query import Row
+from charging_rules.audit.replay import Replay
+from charging_rules.audit.verify import Report
+from charging_rules.decision import Recommendation
+from charging_rules.render import outcome_badge, recommendation_view
+
+STATUS_STYLE = {"pending": "dim", "accepted": "green", "overridden": "bold yellow"}
+
+
+def decisions_table(selected: Iterable[Row]) -> Table:
+    table = Table(title="Decisions", header_style="bold")
+    for column in ("when (UTC)", "id", "record", "screened by", "recommended", "decision",
+                   "decided by", "guidelines"):
+        table.add_column(column, no_wrap=column in ("id", "record"))
+    for row in selected:
+        final = row.final
+        decision = {"pending": "pending", "accepted": "accepted",
+                    "overridden": f"override → {row.outcome}"}[row.status]
+        table.add_row(
+            str(row.recommendation["timestamp"])[:16].replace("T", " "), row.decision_id[:8],
+            str(row.recommendation.get("record_id")), str(row.recommendation.get("actor")),
+            row.recommended, Text(decision, style=STATUS_STYLE[row.status]),
+            str(final["actor"]) if final else "", ", ".join(row.guideline_versions()))
+    return table
+
+
+def recommendation_of(row: Row) -> Recommendation:
+    """The logged result as a Recommendation again (its guidelines are logged beside it)."""
+    rec = row.recommendation
+    return Recommendation.from_dict(
+        {**rec["result"], "guidelines": rec["guideline_set"].get("guidelines", [])})
+
+
+def decision_view(row: Row) -> RenderableType:
+    rec = row.recommendation
+    parts: list[RenderableType] = [recommendation_view(recommendation_of(row), row.decision_id)]
+    history = Table(title="Decisions on it (append-only; the last one stands)",
+                    header_style="bold")
+    for column in ("when (UTC)", "who", "kind", "outcome", "reason", "seq"):
+        history.add_column(column)
+    history.add_row(str(rec["timestamp"]), str(rec.get("actor")), "recommendation",
+                    outcome_badge(row.recommended), "", str(rec["seq"]))
+    for decision in row.decisions:
+        history.add_row(str(decision["timestamp"]), str(decision.get("actor")),
+                        str(decision["kind"]), outcome_badge(str(decision["outcome"])),
+                        str(decision.get("reason") or ""), str(decision["seq"]))
+    if not row.decisions:
+        history.add_row("", "", Text("no decision recorded yet", style="dim"), "", "", "")
+    parts.append(history)
+    parts.append(Panel(Text(json.dumps(rec.get("referral"), indent=2, ensure_ascii=False)),
+                       title="Referral as screened (the engine saw only this)"))
+    demographics = rec.get("demographics") or {}
+    versions = rec.get("versions") or {}
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("Demographics (never given to a rule)",
+                  ", ".join(f"{k}: {v}" for k, v in demographics.items() if v) or "not given")
+    facts.add_row("Guideline set", f"{rec['guideline_set']['id']} "
+                  f"sha256 {rec['guideline_set']['sha256']}")
+    facts.add_row("Versions", ", ".join(f"{k} {v}" for k, v in versions.items()))
+    facts.add_row("Log position", f"seq {rec['seq']}, hash {rec['hash'][:16]}…")
+    parts.append(facts)
+    return Panel(Group(*parts), title=f"Decision {row.decision_id}", border_style="blue")
+
+
+def verify_view(report: Report) -> RenderableType:
+    if report.ok:
+        return Text(f"✔ audit log intact: {report.records} records, chain verified",
+                    style="bold green")
+    table = Table(title=f"✘ audit log: {len(report.problems)} problem(s) in "
+                  f"{report.records} records", title_style="bold red", header_style="bold")
+    for column in ("line", "kind", "detail"):
+        table.add_column(column)
+    for problem in report.problems:
+        style = "yellow" if problem.kind == "torn_tail" else "red"
+        table.add_row(str(problem.line), Text(problem.kind, style=style), problem.detail)
+    return table
+
+
+def replay_view(result: Replay) -> RenderableType:
+    mark = ("✔ reproduced", "bold green") if result.reproduced else ("✘ NOT reproduced",
+                                                                      "bold red")
+    lines = [Text.assemble((mark[0], mark[1]), f": logged {result.logged_outcome}, replayed "
+                           f"{result.replayed.outcome} under archived guideline set "
+                           f"{result.replayed.guideline_set_sha256[:12]}")]
+    lines += [Text(f"  {note}", style="yellow") for note in result.differences()]
+    return Group(*lines)

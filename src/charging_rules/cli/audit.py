@@ -1,0 +1,199 @@
+"""`charging-rules audit ...`: verify, repair, list, show, replay, export, checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from charging_rules import defaults
+from charging_rules.cli.options import AuditDirOpt, JsonOpt, UserOpt
+
+# The library (and rich) are imported inside each command: every command's start-up pays
+# for what is imported here.
+
+audit_app = typer.Typer(help="Inspect the audit log: integrity, decisions, replay, exports.",
+                        no_args_is_help=True)
+
+CheckpointOpt = Annotated[Path | None, typer.Option(
+    "--checkpoint", metavar="FILE", envvar="CHARGING_RULES_CHECKPOINT_FILE",
+    help="Sealed checkpoints (keep them outside audit_logs/).")]
+KeyFileOpt = Annotated[Path | None, typer.Option(
+    "--key-file", help=f"HMAC key for checkpoints [default: ${defaults.AUDIT_KEY_ENV}].")]
+DecisionArg = Annotated[str, typer.Argument(help="Decision id (or a unique 6+ char prefix).")]
+SinceOpt = Annotated[datetime | None, typer.Option(
+    "--since", formats=["%Y-%m-%d"], help="From this UTC date (inclusive).")]
+UntilOpt = Annotated[datetime | None, typer.Option(
+    "--until", formats=["%Y-%m-%d"], help="Up to this UTC date (inclusive).")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Screened or decided by.")]
+OutcomeOpt = Annotated[str | None, typer.Option(
+    "--outcome", help="Final outcome (the recommendation while undecided).")]
+OverridesOpt = Annotated[bool, typer.Option("--overrides", help="Only overridden ones.")]
+GuidelineOpt = Annotated[str | None, typer.Option(
+    "--guideline-version", help="Set id, sha256 prefix, guideline version or id@version.")]
+
+
+ExportFormat = Literal["csv", "jsonl"]
+
+
+def _dir(audit_dir: Path | None) -> Path:
+    return audit_dir or defaults.audit_dir()
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def _emit(as_json: bool, data: Any, view: Any) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        Console().print(view)
+
+
+def _key(checkpoint_file: Path | None, key_file: Path | None) -> bytes | None:
+    from charging_rules.audit.checkpoint import load_key
+
+    return load_key(key_file) if checkpoint_file is not None else None
+
+
+@audit_app.command()
+def verify(audit_dir: AuditDirOpt = None, checkpoint: CheckpointOpt = None,
+           key_file: KeyFileOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the hash chain (and checkpoints): exit 0 intact, 1 naming each bad line.
+
+    Example: charging-rules audit verify --checkpoint /secure/checkpoints.jsonl
+    """
+    from charging_rules.audit import checkpoint as checkpoints
+    from charging_rules.audit import views
+
+    report = checkpoints.verify_against(_dir(audit_dir), checkpoint,
+                                        _key(checkpoint, key_file))
+    _emit(as_json, report.json(), views.verify_view(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command()
+def repair(audit_dir: AuditDirOpt = None, user: UserOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Move a crash-torn last line into quarantine/ (never deleted) and log a repair record.
+
+    Example: charging-rules audit repair
+    """
+    from charging_rules.audit import log
+
+    record = log.repair(_dir(audit_dir), user or defaults.actor())
+    message = ("nothing to repair: the log ends with a complete record" if record is None
+               else f"moved {record['bytes']} torn bytes to {record['quarantine']}; "
+               f"logged repair record seq {record['seq']}")
+    _emit(as_json, {"repaired": record is not None, "record": record}, message)
+
+
+@audit_app.command("list")
+def list_(audit_dir: AuditDirOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+          actor: ActorOpt = None, outcome: OutcomeOpt = None, overrides: OverridesOpt = False,
+          guideline_version: GuidelineOpt = None, as_json: JsonOpt = False) -> None:
+    """List decisions, oldest first, with filters.
+
+    Example: charging-rules audit list --since 2026-01-01 --overrides
+    """
+    from charging_rules.audit import query, views
+
+    filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
+                            guideline_version)
+    selected = list(query.rows(_dir(audit_dir), filters))
+    _emit(as_json, {"decisions": [row.flat() for row in selected]},
+          views.decisions_table(selected))
+
+
+@audit_app.command()
+def show(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
+         as_json: JsonOpt = False) -> None:
+    """One decision in full: recommendation, reasons, trace, decisions, referral, versions.
+
+    Example: charging-rules audit show 3f2a9c
+    """
+    from charging_rules.audit import query, views
+
+    row = query.find(_dir(audit_dir), decision_id)
+    data = {"recommendation": row.recommendation, "decisions": list(row.decisions)}
+    _emit(as_json, data, views.decision_view(row))
+
+
+@audit_app.command()
+def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Re-evaluate a decision under its archived guidelines: exit 0 reproduced, 1 not.
+
+    Example: charging-rules audit replay 3f2a9c
+    """
+    from charging_rules.audit import views
+    from charging_rules.audit.replay import replay as replay_decision
+
+    result = replay_decision(_dir(audit_dir), decision_id)
+    _emit(as_json, result.json(), views.replay_view(result))
+    if not result.reproduced:
+        raise typer.Exit(1)
+
+
+@audit_app.command()
+def export(audit_dir: AuditDirOpt = None,
+           fmt: Annotated[ExportFormat, typer.Option("--format")] = "csv",
+           out: Annotated[Path | None, typer.Option(
+               "--out", help="File to write (created owner-only) [default: stdout].")] = None,
+           mask_demographics: Annotated[bool, typer.Option(
+               "--mask-demographics", help="Replace race, ethnicity, sex by [masked].")] = False,
+           since: SinceOpt = None, until: UntilOpt = None, actor: ActorOpt = None,
+           outcome: OutcomeOpt = None, overrides: OverridesOpt = False,
+           guideline_version: GuidelineOpt = None) -> None:
+    """Decisions as CSV or JSONL for analysts (one row per decision).
+
+    Example: charging-rules audit export --format csv --out decisions.csv --mask-demographics
+    """
+    from charging_rules.audit import query
+    from charging_rules.audit.lock import FILE_MODE
+
+    filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
+                            guideline_version)
+    selected = query.rows(_dir(audit_dir), filters)
+    if out is None:
+        query.export(selected, sys.stdout, fmt, mask_demographics)
+        return
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
+        count = query.export(selected, handle, fmt, mask_demographics)
+    typer.echo(f"wrote {count} decisions to {out}", err=True)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_(out: Annotated[Path, typer.Option(
+                    "--out", envvar="CHARGING_RULES_CHECKPOINT_FILE",
+                    help="Checkpoint file to append to (keep it outside audit_logs/).")],
+                audit_dir: AuditDirOpt = None, key_file: KeyFileOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Seal the head (seq, hash) of a verified log with HMAC-SHA256; run it from cron.
+
+    Example: charging-rules audit checkpoint --out /secure/checkpoints.jsonl --key-file k
+    """
+    from charging_rules.audit import checkpoint as checkpoints
+    from charging_rules.audit import views
+
+    report, sealed = checkpoints.seal_head(_dir(audit_dir), out,
+                                           checkpoints.load_key(key_file))
+    if sealed is None:
+        _emit(as_json, {**report.json(), "checkpoint": None}, views.verify_view(report))
+        raise typer.Exit(1 if not report.ok else 0)
+    _emit(as_json, {**report.json(), "checkpoint": sealed},
+          f"sealed seq {sealed['seq']} hash {sealed['hash'][:16]}… into {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")

@@ -1,0 +1,24 @@
+"""Defaults every command shares, in a module light enough for the CLI to import at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
+AUDIT_KEY_ENV = "CHARGING_RULES_AUDIT_KEY"
+GUIDELINES = Path("rules")
+
+
+def audit_dir() -> Path:
+    return Path(os.environ.get(AUDIT_DIR_ENV) or "audit_logs")
+
+
+def actor() -> str:
+    """The login name, which is who is deciding unless they say otherwise (--user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

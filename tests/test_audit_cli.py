@@ -1,0 +1,206 @@
+"""The `audit` commands as a supervisor and an analyst use them, on a log written by
+`screen` with real guidelines and the real engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from charging_rules.audit import log
+from charging_rules.cli.app import app
+from tests.audit_helpers import rewrite, stored_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = json.loads((ROOT / "examples/referrals/kc-possession-community-concern.json")
+                     .read_text())
+runner = CliRunner()
+
+
+class Office:
+    """A guideline copy, an audit log, and three screened referrals: one accepted, one
+    overridden, one pending."""
+
+    def __init__(self, root: Path):
+        self.rules = root / "rules"
+        shutil.copytree(ROOT / "rules", self.rules)
+        self.audit = root / "audit_logs"
+        self.root = root
+        self.ids = [
+            self.screen("kc-1", "alice", ["--accept"]),
+            self.screen("kc-2", "bob", ["--override", "decline", "--reason", "first arrest"],
+                        race="White"),
+            self.screen("ind-3", "alice", [], jurisdiction="Independence"),
+        ]
+
+    def screen(self, referral_id: str, user: str, decision: list[str],
+               **changes: Any) -> str:
+        data = {**EXAMPLE, "referral_id": referral_id}
+        if "race" in changes:
+            data["demographics"] = {**data["demographics"], "race": changes.pop("race")}
+        data.update(changes)
+        path = self.root / f"{referral_id}.json"
+        path.write_text(json.dumps(data))
+        result = self.cli("screen", str(path), "--guidelines", str(self.rules), "--user", user,
+                          "--json", *decision)
+        return str(json.loads(result.stdout)["decision_id"])
+
+    def cli(self, *args: str, code: int = 0) -> Any:
+        result = runner.invoke(app, [*args, *(("--audit-dir", str(self.audit))
+                                              if args[0] in ("screen",) else ())],
+                               env={"CHARGING_RULES_AUDIT_DIR": str(self.audit)})
+        assert result.exit_code == code, (result.stdout, result.exception)
+        return result
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        return json.loads(self.cli(*args, "--json", code=code).stdout)
+
+    def process(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """As a user runs it: `python -m charging_rules` (exit statuses, stderr)."""
+        env = {**os.environ, "CHARGING_RULES_AUDIT_DIR": str(self.audit)}
+        return subprocess.run([sys.executable, "-m", "charging_rules", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Office:
+    return Office(tmp_path_factory.mktemp("office"))
+
+
+def listed(office: Office, *filters: str) -> list[str]:
+    return [row["record_id"] for row in office.json("audit", "list", *filters)["decisions"]]
+
+
+def test_list_filters_decisions(office: Office) -> None:
+    today = date.today()
+    assert listed(office) == ["kc-1", "kc-2", "ind-3"]
+    assert listed(office, "--overrides") == ["kc-2"]
+    assert listed(office, "--actor", "bob") == ["kc-2"]
+    assert listed(office, "--outcome", "decline") == ["kc-2"]
+    assert listed(office, "--outcome", "review") == ["ind-3"]
+    assert listed(office, "--since", today.isoformat()) == ["kc-1", "kc-2", "ind-3"]
+    assert listed(office, "--until", (today - timedelta(days=1)).isoformat()) == []
+    assert listed(office, "--guideline-version", "kc-drug-policy@1.0") == ["kc-1", "kc-2",
+                                                                            "ind-3"]
+    sha = office.json("audit", "list")["decisions"][0]["guideline_sha256"]
+    assert listed(office, "--guideline-version", sha[:8]) == ["kc-1", "kc-2", "ind-3"]
+    assert listed(office, "--guideline-version", "9.9") == []
+    rows = office.json("audit", "list")["decisions"]
+    assert [r["status"] for r in rows] == ["accepted", "overridden", "pending"]
+    assert rows[1]["reason"] == "first arrest" and rows[1]["recommended"] == "file"
+    assert "kc-2" in office.cli("audit", "list", "--overrides").stdout
+
+
+def test_show_explains_one_decision(office: Office) -> None:
+    shown = office.json("audit", "show", office.ids[1])
+    recommendation = shown["recommendation"]
+    assert recommendation["kind"] == "recommendation"
+    assert recommendation["demographics"]["race"] == "White"
+    assert "demographics" not in recommendation["referral"]  # never given to a rule
+    assert recommendation["versions"]["engine"] and recommendation["guideline_set"]["sha256"]
+    assert [(d["kind"], d["outcome"], d["reason"]) for d in shown["decisions"]] == [
+        ("override", "decline", "first arrest")]
+    text = office.cli("audit", "show", office.ids[1][:8]).stdout
+    for expected in ("kc-2", "first arrest", "override", "White", "Guideline text"):
+        assert expected in text
+
+
+def test_replay_reproduces_after_the_live_rules_are_gone(office: Office,
+                                                         tmp_path: Path) -> None:
+    archived = list((office.audit / "guidelines").iterdir())
+    assert len(archived) == 1  # stored once for the three screenings
+    assert stat.S_IMODE(archived[0].stat().st_mode) == 0o700
+    moved = tmp_path / "rules-away"
+    shutil.move(office.rules, moved)
+    try:
+        for decision_id in office.ids:
+            result = office.json("audit", "replay", decision_id)
+            assert result["reproduced"] is True and result["differences"] == []
+    finally:
+        shutil.move(moved, office.rules)
+
+
+def test_replay_fails_when_the_outcome_is_not_reproduced(tmp_path: Path) -> None:
+    office = Office(tmp_path)
+    logged = office.json("audit", "show", office.ids[0])["recommendation"]
+    altered = {k: v for k, v in logged.items() if k not in ("seq", "hash", "prev_hash")}
+    altered["decision_id"] = "0123456789abcdef"
+    altered["result"] = {**logged["result"], "outcome": "decline"}
+    log.append(office.audit, altered)  # as an engine that once decided otherwise would
+    result = office.json("audit", "replay", "0123456789abcdef", code=1)
+    assert result["reproduced"] is False and result["logged"] == "decline"
+    assert "NOT reproduced" in office.cli("audit", "replay", "0123456789", code=1).stdout
+    archived = next((office.audit / "guidelines").iterdir())
+    (archived / "set.yaml").write_text("id: altered\n")
+    refused = office.process("audit", "replay", office.ids[0])
+    assert refused.returncode == 1 and "archive was altered" in refused.stderr
+
+
+def test_export_for_analysts_with_masking(office: Office, tmp_path: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(office.cli("audit", "export").stdout)))
+    assert [r["record_id"] for r in rows] == ["kc-1", "kc-2", "ind-3"]
+    assert rows[1]["race"] == "White" and rows[1]["outcome"] == "decline"
+    assert rows[0]["charge_categories"] == "drug_possession"
+    out = tmp_path / "export.jsonl"
+    office.cli("audit", "export", "--format", "jsonl", "--mask-demographics",
+               "--out", str(out), "--overrides")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    (only,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert only["record_id"] == "kc-2" and only["referral"]["referral_id"] == "kc-2"
+    assert {only[k] for k in ("race", "ethnicity", "sex")} == {"[masked]"}
+    assert "White" not in out.read_text()
+
+
+def test_verify_repair_and_checkpoint_commands(tmp_path: Path) -> None:
+    office = Office(tmp_path)
+    key = tmp_path / "key"
+    key.write_text("a-key-only-the-supervisor-holds\n")
+    pins = tmp_path / "secure" / "checkpoints.jsonl"
+    assert office.json("audit", "verify") == {"records": 5, "ok": True, "problems": []}
+    sealed = office.json("audit", "checkpoint", "--out", str(pins), "--key-file", str(key))
+    assert sealed["checkpoint"]["seq"] == 5 and sealed["ok"]
+    with log.segments(office.audit)[-1].open("ab") as handle:
+        handle.write(b'{"kind":"recommen')  # a crash mid-write
+    torn = office.json("audit", "verify", code=1)
+    assert [(p["line"], p["kind"]) for p in torn["problems"]] == [(6, "torn_tail")]
+    repaired = office.json("audit", "repair", "--user", "sup")
+    assert repaired["repaired"] and repaired["record"]["kind"] == "repair"
+    assert (office.audit / repaired["record"]["quarantine"]).read_bytes() == b'{"kind":"recommen'
+    assert office.json("audit", "repair")["repaired"] is False
+    lines = stored_lines(office.audit)
+    rewrite(office.audit, lines[:3])  # someone cuts the tail
+    assert office.json("audit", "verify")["ok"] is True
+    cut = office.json("audit", "verify", "--checkpoint", str(pins), "--key-file", str(key),
+                      code=1)
+    assert [p["kind"] for p in cut["problems"]] == ["truncated"]
+    refused = office.json("audit", "checkpoint", "--out", str(pins), "--key-file", str(key),
+                          code=1)
+    assert refused["checkpoint"] is None
+    rewrite(office.audit, [lines[0], *lines[2:]])
+    text = office.cli("audit", "verify", code=1).stdout
+    assert "deleted" in text and "2" in text
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None:
+    before = stored_lines(office.audit)
+    for args, message in [
+        (["audit", "show", "nope"], "at least 6"),
+        (["audit", "show", "ffffffffffff"], "no decision"),
+        (["audit", "list", "--since", "yesterday"], "--since"),
+        (["audit", "checkpoint", "--out", "x.jsonl"], "key"),
+    ]:
+        result = office.process(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+    assert stored_lines(office.audit) == before

@@ -1,0 +1,142 @@
+"""`charging-rules screen` as an intake prosecutor runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from charging_rules.cli.app import app
+from tests.conftest import EXAMPLES, RULES
+from tests.test_guideline_loader import BAD
+from tests.test_referral import MALFORMED
+
+runner = CliRunner()
+SALE = EXAMPLES / "referrals" / "kc-sale-no-violence.json"
+
+
+def screen(*args: str | Path, audit: Path | None = None) -> Any:
+    extra = ["--audit-dir", str(audit)] if audit else []
+    return runner.invoke(app, ["screen", *map(str, args), "--guidelines", str(RULES), *extra])
+
+
+def log_lines(audit: Path) -> list[dict[str, Any]]:
+    files = sorted(audit.rglob("*.jsonl")) if audit.exists() else []
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
+
+
+def test_json_output_follows_the_contract_and_the_decision_is_logged(tmp_path: Path) -> None:
+    result = screen(SALE, "--json", audit=tmp_path / "audit")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) == {"referral_id", "outcome", "rules", "reasons", "missing", "guidelines",
+                        "decision_id"}
+    assert (out["referral_id"], out["outcome"]) == ("KC-2023-000201", "decline")
+    assert out["rules"] == ["kc-drug-no-connection"]
+    assert out["guidelines"][0]["id"] == "kc-drug-policy"
+    logged = log_lines(tmp_path / "audit")
+    assert [r["decision_id"] for r in logged] == [out["decision_id"]]
+    assert logged[0]["demographics"]["race"] == "Black"
+    assert "demographics" not in logged[0]["referral"]
+
+
+def test_no_log_writes_nothing(tmp_path: Path) -> None:
+    result = screen(SALE, "--json", "--no-log", audit=tmp_path / "audit")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["decision_id"] is None
+    assert not (tmp_path / "audit").exists()
+
+
+def test_human_view_shows_outcome_reasons_guideline_text_and_missing_facts() -> None:
+    result = screen(EXAMPLES / "referrals" / "kc-possession-unknown-firearm.json", "--no-log")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())  # undo the panel's wrapping
+    for expected in ("NEEDS INFORMATION", "firearm_recovered", "Guideline text",
+                     "We now file drug-related cases only", "kc-drug-policy v1.0"):
+        assert expected in text
+
+
+def test_accept_and_override_append_records_that_point_to_the_recommendation(
+        tmp_path: Path) -> None:
+    audit = tmp_path / "audit"
+    assert screen(SALE, "--accept", "--user", "ada", audit=audit).exit_code == 0
+    result = screen(SALE, "--override", "file", "--reason", "Neighbours' petition on file",
+                    "--user", "ada", "--json", audit=audit)
+    assert result.exit_code == 0
+    records = log_lines(audit)
+    assert [r["kind"] for r in records] == ["recommendation", "decision", "recommendation",
+                                            "override"]
+    assert records[1]["decision_id"] == records[0]["decision_id"]
+    assert records[3]["decision_id"] == json.loads(result.stdout)["decision_id"]
+    assert (records[3]["recommended"], records[3]["outcome"], records[3]["actor"]) == (
+        "decline", "file", "ada")
+
+
+BAD_USAGE = [
+    (["--override", "file"], "a reason is required"),
+    (["--override", "file", "--reason", "   "], "a reason is required"),
+    (["--override", "prosecute", "--reason", "x"], "'prosecute' is not an outcome"),
+    (["--override", "file", "--reason", "x", "--accept"], "exclude each other"),
+    (["--accept", "--no-log"], "need the audit log"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_USAGE)
+def test_bad_decisions_are_refused_and_nothing_is_logged(
+        tmp_path: Path, args: list[str], message: str) -> None:
+    result = screen(SALE, *args, audit=tmp_path / "audit")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert log_lines(tmp_path / "audit") == []
+
+
+@pytest.mark.parametrize("content", [
+    '{"referral_id": "KC-1",',
+    *(json.dumps(data) for _, data, _ in MALFORMED),
+], ids=["json syntax", *(name for name, _, _ in MALFORMED)])
+def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
+        tmp_path: Path, content: str) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text(content)
+    result = screen(file, audit=tmp_path / "audit")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and str(file) in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "audit").exists()
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [(t, ln, m) for _, t, ln, m in BAD],
+                         ids=[name for name, *_ in BAD])
+def test_broken_guidelines_exit_2_naming_file_and_line(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
+    bad = tmp_path / "g.yaml"
+    bad.write_text(text)
+    result = runner.invoke(app, ["screen", str(SALE), "--guidelines", str(bad),
+                                 "--audit-dir", str(tmp_path / "audit")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {bad}:{line}: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "audit").exists()
+
+
+def test_the_console_script_and_module_entry_points_work(tmp_path: Path) -> None:
+    env_dir = tmp_path / "audit"
+    for command in ([sys.executable, "-m", "charging_rules"],
+                    [str(Path(sys.executable).parent / "charging-rules")]):
+        done = subprocess.run([*command, "screen", str(SALE), "--json", "--guidelines",
+                               str(RULES), "--audit-dir", str(env_dir)],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["outcome"] == "decline"
+
+
+def test_the_audit_dir_comes_from_the_environment(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["screen", str(SALE), "--guidelines", str(RULES)],
+                           env={"CHARGING_RULES_AUDIT_DIR": str(tmp_path / "env-audit")})
+    assert result.exit_code == 0
+    assert len(log_lines(tmp_path / "env-audit")) == 1

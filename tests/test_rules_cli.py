@@ -1,0 +1,269 @@
+"""`rules validate`, `rules diff`, `rules explain`, and the commands over sets with several
+guidelines and several record kinds (a victim-outreach guideline beside the KC one)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from pydantic import Field
+from typer.testing import CliRunner
+
+from charging_rules.cli.app import app
+from charging_rules.records import KINDS, RecordKind
+from charging_rules.referral import Fact
+from tests.guideline_sets import ROOT, SHIPPED, copy_shipped, guideline, mutate_rule
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["rules", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --- validate --------------------------------------------------------------------------
+
+
+def test_validate_shipped_set() -> None:
+    code, out, _ = invoke("validate", str(SHIPPED))
+    assert code == 0 and out.startswith("ok: jackson-county-charging (1 guidelines, 3 rules)")
+
+
+def test_validate_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    root = copy_shipped(tmp_path / "rules")
+    path = root / "kc-drug-policy.yaml"
+    text = path.read_text()
+    text = text.replace("field: firearm_recovered\n          eq: true",
+                        "field: firearm_recoverd\n          eq: true")
+    text = text.replace("hit_policy: first", "hit_policy: firstest")
+    text = text.replace("    outcome: decline", "    outcome: dismiss")
+    path.write_text(text)
+    (root / "stray.yaml").write_text("id: x\n")
+    code, out, err = invoke("validate", str(root))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert any(line.startswith(f"{path}:") and "hit_policy" in line for line in lines)
+    assert any(line.startswith(f"{root / 'stray.yaml'}: not listed in set.yaml")
+               for line in lines)
+    code, out, _ = invoke("validate", str(root), "--json")
+    report = json.loads(out)
+    assert code == 2 and report["ok"] is False
+    assert all(p["file"] for p in report["problems"])
+    # all problems, with their lines, not only the first
+    assert len(report["problems"]) == len(lines) >= 2
+
+
+def test_validate_as_a_user_runs_it_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nrules: [\n")
+    result = subprocess.run([sys.executable, "-m", "charging_rules", "rules", "validate",
+                             str(bad)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad}:") and "invalid YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ci_commands_pass_on_the_shipped_rules() -> None:
+    for command in (["validate"], ["lint"], ["test", "--fail-uncovered"]):
+        result = subprocess.run([sys.executable, "-m", "charging_rules", "rules", *command,
+                                 "rules"], capture_output=True, text=True, cwd=ROOT,
+                                check=False)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+
+
+# --- diff ------------------------------------------------------------------------------
+
+
+def test_diff_shows_rule_changes_and_the_cases_they_move(tmp_path: Path) -> None:
+    new = copy_shipped(tmp_path / "new")
+    mutate_rule(new, "kc-drug-community-concern", outcome="review",
+                reason="Review: community concern alone no longer files.")
+    code, out, _ = invoke("diff", str(SHIPPED), str(new), "--json")
+    assert code == 0
+    report = json.loads(out)
+    [change] = report["changes"]
+    assert change["subject"] == "rule" and change["id"] == "kc-drug-community-concern"
+    assert {d["attribute"] for d in change["details"]} == {"outcome", "reason"}
+    moved = {c["case"]: (c["old"]["outcome"], c["new"]["outcome"])
+             for c in report["cases_changed"]}
+    assert moved == {
+        "kc-drug-policy.yaml::file-community-concern": ("file", "review"),
+        "kc-drug-policy.yaml::file-community-concern-violence-unknown": ("file",
+                                                                         "needs_information"),
+        # review either way now: the missing source no longer matters
+        "kc-drug-policy.yaml::needs-information-concern-documented-without-source": (
+            "needs_information", "review"),
+    }
+    assert report["cases_run"] >= 20
+
+
+def test_diff_reports_condition_logic_added_and_removed_rules(tmp_path: Path) -> None:
+    new = copy_shipped(tmp_path / "new")
+    mutate_rule(new, "kc-drug-violence-connection",
+                when={"field": "firearm_recovered", "eq": True, "label": "a firearm"})
+    path = new / "kc-drug-policy.yaml"
+    path.write_text(path.read_text().replace("id: kc-drug-no-connection",
+                                             "id: kc-drug-nothing"))
+    code, out, _ = invoke("diff", str(SHIPPED), str(new))
+    assert code == 0
+    assert "~ rule kc-drug-violence-connection changed" in out
+    assert "condition: - firearm_recovered is true or" in out
+    assert "+ firearm_recovered is true" in out
+    assert "- rule kc-drug-no-connection removed" in out
+    assert "+ rule kc-drug-nothing added" in out
+    assert "Test cases whose result changes:" in out
+
+
+def test_diff_of_identical_sets(tmp_path: Path) -> None:
+    code, out, _ = invoke("diff", str(SHIPPED), str(copy_shipped(tmp_path / "same")))
+    assert code == 0 and "no changes" in out and "changes: 0 of" in out
+
+
+# --- explain ---------------------------------------------------------------------------
+
+
+def test_explain_markdown_is_the_policy_text_to_sign() -> None:
+    code, out, _ = invoke("explain", str(SHIPPED), "--markdown")
+    assert code == 0
+    assert out.startswith("# Jackson County Prosecutor's Office charging guidelines")
+    for text in ("the incident is in Kansas City, Missouri",
+                 "**Rule 1: FILE** (`kc-drug-violence-connection`) when:",
+                 "  - a victim was injured", "**Rule 3: DECLINE**",
+                 "the first rule that applies decides", "needs information",
+                 "No charging guideline applies to this referral", "Approved", "SHA-256"):
+        assert text in out, text
+
+
+def test_explain_in_the_terminal() -> None:
+    code, out, _ = invoke("explain", str(SHIPPED))
+    assert code == 0 and "Rule 2: FILE" in out and "**" not in out
+
+
+# --- several guidelines, several record kinds ------------------------------------------
+
+
+class Victim(Fact):
+    """A victim-outreach record, as another engineer will add to records.KINDS."""
+
+    victim_id: str
+    received: Annotated[date, Field(strict=False)]
+    injured: bool | None = None
+    wants_contact: bool | None = None
+
+
+VICTIM_GUIDELINE = guideline("victim-outreach", """
+    - {id: victim-declined-contact, when: {field: wants_contact, eq: false},
+       outcome: no_outreach, reason: The victim asked not to be contacted.}
+    - {id: victim-injured, when: {field: injured, eq: true}, outcome: outreach,
+       reason: Injured victims are offered outreach.}
+""", kind="victim")
+
+SECOND_REFERRAL_GUIDELINE = guideline("eastern-weapons", """
+    - {id: eastern-weapon, when: {any_charge: {field: category, eq: weapon}}, outcome: review,
+       reason: Weapons cases outside Kansas City get standard review.}
+""", scope="{field: jurisdiction, ne: Kansas City}")
+
+VICTIM_CASES = """
+kind: victim
+defaults: {wants_contact: true}
+cases:
+  - id: injured
+    victim: {injured: true}
+    expect: {outcome: outreach, rules: [victim-injured]}
+  - id: declined
+    victim: {wants_contact: false, injured: true}
+    expect: {outcome: no_outreach, rules: [victim-declined-contact]}
+  - id: uninjured
+    victim: {injured: false}
+    expect: {outcome: no_outreach, rules: []}
+  - id: injury-unknown
+    victim: {}
+    expect: {outcome: needs_information, rules: [victim-injured], missing: [injured]}
+  - id: contact-unknown
+    victim: {wants_contact: null, injured: true}
+    expect: {outcome: needs_information, rules: [victim-declined-contact],
+             missing: [wants_contact]}
+"""
+
+
+@pytest.fixture
+def two_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setitem(KINDS, "victim", RecordKind(
+        "victim", Victim, "victim_id", ("outreach", "no_outreach", "needs_information")))
+    root = copy_shipped(tmp_path / "rules")
+    (root / "victim-outreach.yaml").write_text(VICTIM_GUIDELINE)
+    (root / "eastern-weapons.yaml").write_text(SECOND_REFERRAL_GUIDELINE)
+    set_yaml = (root / "set.yaml").read_text().replace(
+        "  - kc-drug-policy.yaml\n",
+        "  - kc-drug-policy.yaml\n  - eastern-weapons.yaml\n  - victim-outreach.yaml\n")
+    (root / "set.yaml").write_text(set_yaml + "  victim:\n    outcome: no_outreach\n"
+                                   "    reason: No outreach guideline applies.\n")
+    (root / "tests" / "victim-outreach.yaml").write_text(VICTIM_CASES)
+    (root / "tests" / "eastern-weapons.yaml").write_text("""
+cases:
+  - id: independence-weapon
+    referral: {jurisdiction: Independence, charges: [{category: weapon}]}
+    expect: {outcome: review, rules: [eastern-weapon]}
+""")
+    yield root
+    shutil.rmtree(root)
+
+
+def test_test_runs_every_kind_and_covers_every_guideline(two_kinds: Path) -> None:
+    code, out, _ = invoke("test", str(two_kinds), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["passed"] == 28 and report["failed"] == 0
+    coverage = report["coverage"]
+    assert set(coverage["guidelines"]) == {"kc-drug-policy", "eastern-weapons",
+                                           "victim-outreach"}
+    assert set(coverage["fallback"]) == {"referral", "victim"}
+    assert coverage["fallback"]["victim"] == ["victim-outreach.yaml::uninjured"]
+    victim = coverage["guidelines"]["victim-outreach"]
+    assert victim["outcomes"]["outreach"] == ["victim-outreach.yaml::injured"]
+    assert set(victim["missing"]) == {"injured", "wants_contact"}
+    assert all(victim["missing"].values())
+
+
+def test_lint_and_diff_over_several_kinds(two_kinds: Path, tmp_path: Path) -> None:
+    code, out, _ = invoke("lint", str(two_kinds), "--json")
+    report = json.loads(out)
+    assert code == 0
+    # the outreach guideline leaves injured=false, wants_contact=true undecided on purpose
+    assert [(f["guideline"], f["check"]) for f in report["findings"]] == [
+        ("eastern-weapons", "gap"), ("victim-outreach", "gap")]
+    new = tmp_path / "new"
+    shutil.copytree(two_kinds, new)
+    path = new / "victim-outreach.yaml"
+    path.write_text(path.read_text().replace("outcome: outreach", "outcome: no_outreach"))
+    code, out, _ = invoke("diff", str(two_kinds), str(new), "--json")
+    moved = [c["case"] for c in json.loads(out)["cases_changed"]]
+    assert code == 0 and moved == ["victim-outreach.yaml::injured",
+                                   "victim-outreach.yaml::injury-unknown",
+                                   "victim-outreach.yaml::contact-unknown"]
+    code, out, _ = invoke("explain", str(two_kinds), "--markdown")
+    assert "A victim record no guideline decides: **no outreach**" in out
+
+
+def test_a_kind_with_only_a_fallback_is_decided_by_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(KINDS, "victim", RecordKind(
+        "victim", Victim, "victim_id", ("outreach", "no_outreach", "needs_information")))
+    root = copy_shipped(tmp_path / "rules")
+    with (root / "set.yaml").open("a") as handle:
+        handle.write("  victim:\n    outcome: no_outreach\n    reason: none yet\n")
+    (root / "tests" / "victim.yaml").write_text(
+        "kind: victim\ncases:\n  - id: any\n    victim: {injured: true}\n"
+        "    expect: {outcome: no_outreach, rules: []}\n")
+    code, out, _ = invoke("test", str(root))
+    assert code == 0, out
