@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.benchmark import load_benchmark, representation
@@ -176,9 +177,12 @@ class Demo:
     impact: Impact
     disparity: DisparityResult
     report: Any
+    calibration: list[tuple[str, str, float]]
 
     def contract(self) -> dict[str, Any]:
         return {"synthetic": True, "output": str(self.out_dir),
+                "calibration": [{"figure": f, "published": p, "synthetic": v}
+                                for f, p, v in self.calibration],
                 "referrals": str(self.referrals), "audit_dir": str(self.audit_dir),
                 "report": str(self.report.html), "impact": self.impact.contract(),
                 "disparity": self.disparity.contract()}
@@ -186,7 +190,14 @@ class Demo:
     def views(self) -> list[RenderableType]:
         from charging_rules.analysis.synth import SYNTHETIC_LABEL
 
-        return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), *impact_views(self.impact),
+        table = Table(title="Synthetic year vs the office's published figures (seed)",
+                      title_justify="left", header_style="bold")
+        for column in ("figure", "published", "synthetic"):
+            table.add_column(column)
+        for figure, published, value in self.calibration:
+            table.add_row(figure, published, f"{100 * value:.1f}%")
+        return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
+                *impact_views(self.impact),
                 *self.disparity.views(),
                 Text(f"Report: {self.report.html}  (CSV beside it; audit log: "
                      f"{self.audit_dir})", style="bold")]
@@ -203,6 +214,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     from charging_rules.analysis.synth import (
         POLICY_DATE,
         SYNTHETIC_LABEL,
+        calibration,
         prosecutor_decision,
         synthetic_year,
     )
@@ -248,4 +260,4 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
                           threshold=threshold, impact=change,
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
                           banner=SYNTHETIC_LABEL)
-    return Demo(out_dir, referrals, audit_dir, change, result, report)
+    return Demo(out_dir, referrals, audit_dir, change, result, report, calibration(raw))

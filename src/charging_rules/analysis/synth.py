@@ -117,3 +117,31 @@ def prosecutor_decision(rng: random.Random, recommended: str) -> tuple[str, str 
     if recommended == "decline" and rng.random() < 0.05:
         return "file", "Synthetic override: supervisor judged the conduct a public-safety risk"
     return recommended, None
+
+
+def calibration(referrals: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
+    """(figure, the office's published value, this synthetic year's value), to show the
+    generator hits the figures it claims."""
+    def share(items: list[dict[str, Any]], test: Any) -> float:
+        return sum(1 for item in items if test(item)) / len(items) if items else 0.0
+
+    def first(r: dict[str, Any]) -> dict[str, Any]:
+        charge: dict[str, Any] = r["charges"][0]
+        return charge
+
+    drug = [r for r in referrals if first(r)["category"].startswith("drug_")]
+    sales = [r for r in drug if first(r)["category"] == "drug_sale"]
+    known_sales = [r for r in sales if r["demographics"].get("race")]
+    possession = [r for r in drug if first(r)["category"] == "drug_possession"]
+    return [
+        ("referrals that are drug offenses", "one third",
+         len(drug) / len(referrals) if referrals else 0.0),
+        ("drug-sale defendants who are Black (race recorded)", "85%",
+         share(known_sales, lambda r: r["demographics"]["race"] == "Black")),
+        ("drug sales of marijuana", "most", share(sales, lambda r: first(r)["drug"] ==
+                                                  "marijuana")),
+        ("possession cases of user amounts (<= 2 g)", "majority",
+         share(possession, lambda r: first(r)["quantity_grams"] <= 2)),
+        ("drug cases with a firearm recovered", "under 5%",
+         share(drug, lambda r: r.get("firearm_recovered") is True)),
+    ]

@@ -72,15 +72,16 @@ def impact_view(result: Impact) -> Group:
     groups = Table(title=f"By group: '{result.positive}' rate and RRI (reference "
                    f"{result.before.reference if result.before else '-'})",
                    title_justify="left", header_style="bold")
-    for column in ("group", "referrals", "changed", "rate before", "rate after", "change",
-                   "RRI before", "RRI after"):
-        groups.add_column(column, justify="left" if column == "group" else "right")
+    for column in ("group", "referrals", "changed", "rate\nbefore", "rate\nafter",
+                   "change\n(points)", "RRI\nbefore", "RRI\nafter"):
+        groups.add_column(column, justify="left" if column == "group" else "right",
+                          no_wrap=True)
     rates = result.contract().get("rates", {}).get("groups", {})
     for group, counts in sorted(result.by_group.items()):
         r = rates.get(group, {})
         change = r.get("rate_change")
         groups.add_row(group, str(counts["total"]), str(counts["changed"]),
                        pct(r.get("baseline_rate")), pct(r.get("proposed_rate")),
-                       "-" if change is None else f"{100 * change:+.1f} pts",
+                       "-" if change is None else f"{100 * change:+.1f}",
                        fmt(r.get("baseline_rri")), fmt(r.get("proposed_rri")))
     return Group(head, groups)
