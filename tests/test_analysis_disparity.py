@@ -117,3 +117,15 @@ def test_group_map_csv_and_dotted_columns(tmp_path: Path) -> None:
     groups = {g["group"]: g for g in out["groups"]}
     assert groups["Black"]["rri"] == pytest.approx(2.0)
     assert out["excluded"]["unknown_group"] == 3
+
+
+def test_representation_of_a_table_against_the_acs_benchmark() -> None:
+    out = _run("disparity", str(_shared_data()), "--group", "race", "--group-map",
+               "cook-county", "--outcome", "participant_status", "--positive", "Approved",
+               "--benchmark", "jackson-county-acs2017")
+    rows = {r["group"]: r for r in out["representation"]["groups"]}
+    known = 2000 - 97  # every row with a usable race, with or without an outcome
+    assert rows["Black"]["n"] == 1339
+    assert rows["Black"]["share"] == pytest.approx(1339 / known)
+    assert rows["Black"]["representation_index"] == pytest.approx(1339 / known / 0.234)
+    assert rows["Multiracial"]["population_share"] is None  # not in the benchmark

@@ -87,7 +87,7 @@ class Tally:
     n: Counter[tuple[str | None, str | None, str]] = field(default_factory=Counter)
     positive: Counter[tuple[str | None, str | None, str]] = field(default_factory=Counter)
     unknown: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
-    missing: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
+    missing: Counter[tuple[str | None, str | None, str]] = field(default_factory=Counter)
 
     def add_all(self, cases: Iterable[Case]) -> Tally:
         n, positive, unknown, missing = self.n, self.positive, self.unknown, self.missing
@@ -95,7 +95,7 @@ class Tally:
             if group is None:
                 unknown[stratum, period] += 1
             elif outcome is None:
-                missing[stratum, period] += 1
+                missing[stratum, period, group] += 1
             else:
                 n[stratum, period, group] += 1
                 if outcome:
@@ -121,8 +121,16 @@ class Tally:
                 groups[g] += count
                 positives[g] += self.positive[s, p, g]
         unknown = sum(c for (s, p), c in self.unknown.items() if keep(s, p))
-        missing = sum(c for (s, p), c in self.missing.items() if keep(s, p))
+        missing = sum(c for (s, p, _), c in self.missing.items() if keep(s, p))
         return {g: (groups[g], positives[g]) for g in sorted(groups)}, unknown, missing
+
+    def observed(self) -> dict[str, int]:
+        """Observations per known group, with or without an outcome (for representation)."""
+        totals: Counter[str] = Counter()
+        for counter in (self.n, self.missing):
+            for (_, _, group), count in counter.items():
+                totals[group] += count
+        return dict(totals)
 
     def compare(self, reference: str | None, min_n: int, stratum: object = all,
                 period: object = all) -> Comparison:

@@ -91,16 +91,30 @@ class DisparityResult:
         return views
 
 
-def disparity_table(path: Path, spec: TableSpec, options: Options) -> DisparityResult:
+def disparity_table(path: Path, spec: TableSpec, options: Options,
+                    benchmark: str | None = None) -> DisparityResult:
     """Rates and RRIs by group in any CSV/JSONL table."""
     grouping = options.grouping()
     tally = Tally().add_all(table_cases(path, spec, grouping))
     comparison = tally.compare(options.reference, options.min_n)
     positive = "|".join(sorted(spec.positive))
+    extra: dict[str, Any] = {"input": str(path), "outcome": spec.outcome,
+                             "positive": sorted(spec.positive)}
+    tables = _representation(tally.observed(), benchmark, extra)
     return DisparityResult(f"{spec.outcome} = {positive} by {spec.group}", comparison, tally,
-                           options, grouping,
-                           {"input": str(path), "outcome": spec.outcome,
-                            "positive": sorted(spec.positive)})
+                           options, grouping, extra, tables)
+
+
+def _representation(counts: dict[str, int], benchmark: str | None,
+                    extra: dict[str, Any]) -> list[RenderableType]:
+    """Representation against the named benchmark: into `extra`, and its table."""
+    if not benchmark:
+        return []
+    bench = load_benchmark(benchmark)
+    rows = representation(counts, bench)
+    extra["representation"] = {"benchmark": bench.name, "description": bench.description,
+                               "groups": rows}
+    return [representation_table(rows, bench.name)]
 
 
 def disparity_log(records: Any, stage: str, positive: str, options: Options,
@@ -122,14 +136,9 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
               for s, t in points.tallies.items()}
     extra["decision_points"] = {s: {"definition": STAGES[s], **c.contract()}
                                 for s, c in stages.items()}
-    tables: list[RenderableType] = [comparison_table(c, f"Decision point: {STAGES[s]}")
-                                    for s, c in stages.items() if s != stage]
-    if benchmark:
-        bench = load_benchmark(benchmark)
-        rows = representation(dict(points.referred), bench)
-        extra["representation"] = {"benchmark": bench.name, "description": bench.description,
-                                   "groups": rows}
-        tables.insert(0, representation_table(rows, bench.name))
+    tables = _representation(dict(points.referred), benchmark, extra)
+    tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
+               for s, c in stages.items() if s != stage]
     return DisparityResult(f"Decision point: {STAGES[stage]}", comparison, tally, options,
                            grouping, extra, tables)
 

@@ -63,7 +63,7 @@ def disparity(
     date_column: Annotated[str | None, typer.Option("--date", help="Date column for "
                                                     "--period (tables).")] = None,
     benchmark: Annotated[str | None, typer.Option(
-        "--benchmark", help="Population benchmark for representation (audit log): builtin "
+        "--benchmark", help="Population benchmark for representation: builtin "
         "jackson-county-acs2017, kansas-city-office-39, or a YAML file.")] = None,
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
@@ -91,7 +91,7 @@ def disparity(
 
         spec = TableSpec(group, outcome, frozenset(positive), by, intersect, date_column,
                              period)
-        result = run.disparity_table(input_file, spec, options)
+        result = run.disparity_table(input_file, spec, options, benchmark)
     else:
         from charging_rules.audit.log import read_records
 
