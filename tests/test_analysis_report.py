@@ -96,7 +96,8 @@ def test_report_csvs_suppress_small_cells(demo: tuple[Path, dict[str, Any]],
                 assert value == "suppressed" or int(value) == 0 or int(value) >= 11, \
                     (name, column, value)
     html = (tmp_path / "report.html").read_text()
-    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "<svg" in html and "<script" not in html and "https://" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
 
 
 def _png_colours(path: Path) -> int:
