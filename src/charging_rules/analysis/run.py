@@ -266,7 +266,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
 
     report = build_report(audit_cases(logged, by=OFFENSE), options.grouping(),
                           out_dir / "report",
-                          threshold=threshold, impact=change,
+                          threshold=threshold, impact=change, period="quarter",
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
                           banner=SYNTHETIC_LABEL)
     return Demo(out_dir, referrals, audit_dir, change, result, report, calibration(raw))
