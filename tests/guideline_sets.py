@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "rules"
+
+
+def charging_part(dest: Path) -> Path:
+    """The shipped set without its victim-outreach guideline (and that guideline's cases and
+    fallback): what the set was before outreach, for tests about the charging guidelines."""
+    dest.mkdir(parents=True)
+    (dest / "tests").mkdir()
+    shutil.copy(ROOT / "rules" / "kc-drug-policy.yaml", dest)
+    shutil.copy(ROOT / "rules" / "tests" / "kc-drug-policy.yaml", dest / "tests")
+    lines = (ROOT / "rules" / "set.yaml").read_text().splitlines(keepends=True)
+    victim_at = next(i for i, line in enumerate(lines) if line.startswith("  victim:"))
+    assert all(line.startswith("    ") for line in lines[victim_at + 1:]), "victim: not last"
+    kept = [line for line in lines[:victim_at] if "victim-outreach.yaml" not in line]
+    (dest / "set.yaml").write_text("".join(kept))
+    return dest
+
+
+# The `rules` tests count the rules, cases and findings of the charging guidelines; outreach
+# has its own (tests/test_outreach_guideline.py, and the full set in test_outreach_cli.py).
+SHIPPED = charging_part(Path(tempfile.mkdtemp(prefix="charging-rules-shipped-")) / "rules")
 
 SET_YAML = """\
 id: crafted

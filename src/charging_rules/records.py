@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from charging_rules.errors import InputError
 from charging_rules.referral import CHARGING_OUTCOMES, Demographics, Referral
+from charging_rules.victim import OUTREACH_OUTCOMES, Victim
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,6 +31,7 @@ class RecordKind:
 
 KINDS: dict[str, RecordKind] = {
     "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES),
+    "victim": RecordKind("victim", Victim, "record_id", OUTREACH_OUTCOMES),
 }
 
 

@@ -6,6 +6,8 @@ everywhere: validate, evaluate, log, and only then report.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +68,34 @@ class Screener:
         recommendation = self.evaluator(kind_of(record).name).evaluate(record)
         if self.audit_dir is None:
             return Screened(recommendation, None)
-        if not self._archived:  # the files behind the logged sha256, for `audit replay`
-            archive.store(self.audit_dir, self.guidelines)
-            self._archived = True
+        self._archive_once(self.audit_dir)
         entry = recommendation_entry(recommendation, record, demographics, actor)
         written = log.append(self.audit_dir, entry)
         return Screened(recommendation, str(written["decision_id"]), written)
+
+    def _archive_once(self, audit_dir: Path) -> None:
+        if not self._archived:  # the files behind the logged sha256, for `audit replay`
+            archive.store(audit_dir, self.guidelines)
+            self._archived = True
+
+    def screen_many(self, items: Iterable[tuple[BaseModel, Demographics | None]], actor: str,
+                    kind: str = "referral", chunk: int = 256) -> Iterator[Screened]:
+        """`screen` for a stream: evaluated in chunks, and each chunk's recommendations
+        appended to the log as one group (one write, one fsync) before any is reported."""
+        evaluator = self.evaluator(kind)
+        iterator = iter(items)
+        while batch := list(itertools.islice(iterator, chunk)):
+            recommendations = list(evaluator.evaluate_many((r for r, _ in batch), chunk))
+            if self.audit_dir is None:
+                yield from (Screened(rec, None) for rec in recommendations)
+                continue
+            self._archive_once(self.audit_dir)
+            entries = [recommendation_entry(rec, record, demographics, actor)
+                       for rec, (record, demographics) in zip(recommendations, batch,
+                                                              strict=True)]
+            written = log.append_many(self.audit_dir, entries)
+            for rec, logged in zip(recommendations, written, strict=True):
+                yield Screened(rec, str(logged["decision_id"]), logged)
 
     def decide(self, screened: Screened, actor: str, override: str | None = None,
                reason: str | None = None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ def new_decision_id() -> str:
 
 def recommendation_entry(recommendation: Recommendation, record: BaseModel,
                          demographics: Demographics | None, actor: str) -> dict[str, Any]:
+    result = recommendation.to_dict()  # once: it is the costly part of a batch with the log
     return {
         "format": FORMAT_VERSION,
         "kind": "recommendation",
@@ -36,10 +37,10 @@ def recommendation_entry(recommendation: Recommendation, record: BaseModel,
         "demographics": None if demographics is None else demographics.model_dump(),
         "guideline_set": {"id": recommendation.guideline_set,
                           "sha256": recommendation.guideline_set_sha256,
-                          "guidelines": recommendation.to_dict()["guidelines"]},
+                          "guidelines": result.pop("guidelines")},
         "versions": {"tool": __version__, "engine": ENGINE_VERSION,
                      "python": PYTHON},
-        "result": {k: v for k, v in recommendation.to_dict().items() if k != "guidelines"},
+        "result": result,
     }
 
 

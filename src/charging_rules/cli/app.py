@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import analysis, audit, rules, screen
+from charging_rules.cli import analysis, audit, batch, intake, outreach, rules, screen
 from charging_rules.errors import ChargingRulesError
 
 Register = Callable[[typer.Typer], None]
@@ -28,6 +28,9 @@ COMMANDS: dict[str, Register] = {
     "screen": screen.register,
     "audit": audit.register,
     "rules": rules.register,
+    "outreach": outreach.register,
+    "batch": batch.register,
+    "intake": intake.register,
     **dict.fromkeys(("disparity", "impact", "report", "demo"), analysis.register),
 }
 

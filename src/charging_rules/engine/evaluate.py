@@ -9,6 +9,7 @@ facts behind the rules that split it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from charging_rules.records import KINDS, RecordKind
 
 NEEDS_INFORMATION = "needs_information"
 _ABSTAIN = "(abstain)"
+_CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
 _MAX_UNKNOWN_RULES = 12  # 4096 combinations; beyond, every unknown rule's outcome counts
 
 
@@ -75,6 +77,9 @@ class Evaluator:
         self._ruleset = CompiledRuleset(roots)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
+        self._combined: dict[tuple[Truth, ...], tuple[
+            list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]] = {}
+        self._templates: dict[tuple[Any, ...], Recommendation] = {}
 
     def evaluate(self, record: BaseModel) -> Recommendation:
         return next(iter(self.evaluate_many((record,))))
@@ -107,6 +112,28 @@ class Evaluator:
 
     def _recommend(self, record: BaseModel, fact: dict[str, Any],
                    truths: dict[str, Truth]) -> Recommendation:
+        """Everything but the record id and the missing facts depends on the truths alone,
+        and real inputs produce few distinct truth vectors: the work is done once per vector
+        (and missing-fact list) and the result is copied with the record's id."""
+        key = tuple(truths.values())
+        combined = self._combined.get(key)
+        if combined is None:
+            combined = self._combined[key] = self._combine(truths)
+        results, visited, outcomes = combined
+        missing = [] if len(outcomes) == 1 else sorted(set(self._missing_of(visited, truths,
+                                                                             fact)))
+        template = self._templates.get((key, *missing))
+        if template is None:
+            template = self._templates[(key, *missing)] = self._template(
+                results, visited, outcomes, missing, truths)
+        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
+            self._templates.clear()
+            self._combined.clear()
+        return dataclasses.replace(template, record_id=str(getattr(record,
+                                                                   self.kind.id_field)))
+
+    def _combine(self, truths: dict[str, Truth]) -> tuple[
+            list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]:
         results = [self._guideline_result(i, truths) for i in range(len(self.guidelines))]
         outcomes: dict[str, list[Rule]] = {}
         visited: list[_GuidelineResult] = []
@@ -120,19 +147,23 @@ class Evaluator:
         else:
             if self.otherwise is not None:
                 outcomes.setdefault(self.otherwise.outcome, [])
-        record_id = str(getattr(record, self.kind.id_field))
+        return results, visited, outcomes
+
+    def _template(self, results: list[_GuidelineResult], visited: list[_GuidelineResult],
+                  outcomes: dict[str, list[Rule]], missing: list[str],
+                  truths: dict[str, Truth]) -> Recommendation:
+        """The recommendation for a truth vector; its record id is filled in per record."""
+        record_id = ""
         if len(outcomes) == 1:
             outcome, deciding = next(iter(outcomes.items()))
             rule_ids = [r.id for r in deciding]
             reasons = [r.reason for r in deciding] or [
                 self.otherwise.reason if self.otherwise else "No guideline applies."]
-            missing: list[str] = []
         else:
             outcome = NEEDS_INFORMATION
             undecided = [(res, rule) for res in visited for rule in res.guideline.rules
                          if res.rules[rule.id] is Truth.UNKNOWN and res.scope is not Truth.FALSE]
             rule_ids = [rule.id for _, rule in undecided]
-            missing = sorted(set(self._missing_of(visited, truths, fact)))
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"

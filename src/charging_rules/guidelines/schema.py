@@ -122,5 +122,7 @@ class GuidelineSet:
                     return guideline, rule
         raise KeyError(rule_id)
 
-    def summary(self) -> list[dict[str, str]]:
-        return [{"id": g.id, "version": g.version, "sha256": g.sha256} for g in self.guidelines]
+    def summary(self, kind: str | None = None) -> list[dict[str, str]]:
+        """The guidelines (of one record kind, if given) as a recommendation names them."""
+        chosen = self.guidelines if kind is None else self.for_kind(kind)
+        return [{"id": g.id, "version": g.version, "sha256": g.sha256} for g in chosen]

@@ -18,7 +18,8 @@ Path = tuple[str | int, ...]
 def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     """Parse YAML; return the data and the 1-based line of every node by its path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # libyaml's composer when built in: 20x faster, and every guideline is parsed at start.
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -27,24 +28,27 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     lines: dict[Path, int] = {}
     if node is None:
         return None, lines
-    return _convert(node, (), lines, source), lines
+    scalars = yaml.constructor.SafeConstructor()
+    return _convert(node, (), lines, source, scalars), lines
 
 
-def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str) -> Any:
+def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
+             scalars: yaml.constructor.SafeConstructor) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node)  # scalars only
+            key = scalars.construct_object(key_node)
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, (*path, str(key)), lines, source)
+            out[key] = _convert(value_node, (*path, str(key)), lines, source, scalars)
             lines[(*path, str(key))] = key_node.start_mark.line + 1  # the key's line reads best
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(n, (*path, i), lines, source) for i, n in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+        return [_convert(n, (*path, i), lines, source, scalars)
+                for i, n in enumerate(node.value)]
+    return scalars.construct_object(node)
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int | None:

@@ -286,7 +286,9 @@ def coverage(guidelines: GuidelineSet, runs: list[CaseRun]) -> Coverage:
 def _count(guidelines: GuidelineSet, run: CaseRun, rules: dict[str, list[str]],
            per: dict[str, GuidelineCoverage], fallback: dict[str, list[str]]) -> None:
     name, rec = run.case.name, run.recommendation
-    decided = rec.outcome != NEEDS_INFORMATION
+    # Undecided = the engine's needs_information (it names missing facts). A rule or fallback
+    # whose own outcome is needs_information (victim outreach: ask police) did decide.
+    decided = rec.outcome != NEEDS_INFORMATION or not rec.missing
     responsible = {guidelines.rule(rule_id)[0].id for rule_id in rec.rules}
     for rule_id in rec.rules if decided else ():
         rules[rule_id].append(name)

@@ -1,0 +1,95 @@
+"""`charging-rules batch INPUT`: screen a whole file of referrals (.jsonl, .json, .csv)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from charging_rules import defaults
+from charging_rules.cli.options import (
+    DEFAULT_GUIDELINES,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    UserOpt,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from charging_rules.batch import BatchSummary, Skipped
+
+
+def _summary_table(summary: BatchSummary) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from charging_rules.render import outcome_badge
+
+    table = Table(title="Batch screening", show_footer=True)
+    table.add_column("Outcome", footer="screened")
+    table.add_column("Referrals", justify="right", footer=str(summary.screened))
+    for outcome, count in sorted(summary.outcomes.items(), key=lambda item: -item[1]):
+        table.add_row(outcome_badge(outcome), str(count))
+    for reason, count in summary.skip_reasons.most_common():
+        table.add_row(f"[red]skipped[/]: {escape(reason)}", str(count))
+    return table
+
+
+def batch(
+    source: Annotated[Path, typer.Argument(metavar="INPUT",
+                                           help="Referrals: .jsonl, .json (array) or .csv.")],
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", metavar="MAP.yaml",
+        help="Export mapping: columns of a case-management export to referral fields.")] = None,
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    audit_dir: AuditDirOpt = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Screen every referral in a file; invalid rows are reported and skipped (exit 1).
+
+    Example: charging-rules batch referrals.csv --mapping examples/mappings/cook_county_intake.yaml
+    """
+    # The library is imported here, not at the top: start-up time is part of the job.
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from charging_rules.batch import run_batch
+    from charging_rules.ingest.mapping import load_mapping
+    from charging_rules.screening import Screener
+
+    loaded = None if mapping is None else load_mapping(mapping)
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
+    err = Console(stderr=True, highlight=False)
+    progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
+                        TimeElapsedColumn(), console=err, transient=True,
+                        disable=not err.is_terminal)
+
+    def report(skip: Skipped) -> None:
+        if progress.disable:
+            sys.stderr.write(f"{source}: skipped {skip}\n")
+        else:
+            progress.console.print(f"{escape(str(source))}: skipped {escape(str(skip))}")
+
+    with progress:
+        task = progress.add_task("screening", total=None)
+        summary = run_batch(source, screener, user or defaults.actor(), loaded, report,
+                            lambda done, total: progress.update(task, completed=done,
+                                                                total=total))
+    if as_json:
+        typer.echo(json.dumps(summary.contract()))
+    else:
+        Console().print(_summary_table(summary))
+    if summary.skipped:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(batch)

@@ -1,0 +1,38 @@
+"""`charging-rules intake DIR`: work through the referral files waiting in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charging_rules import defaults
+from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, UserOpt
+
+
+def intake(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of referral files.")],
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    audit_dir: AuditDirOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Screen the referrals waiting in DIR one at a time: accept, override, skip or quit.
+
+    Example: charging-rules intake inbox/ --user jdoe
+    """
+    # The library is imported here, not at the top: start-up time is part of the job.
+    from rich.console import Console
+
+    from charging_rules.cli.intake_ui import TerminalUI, report
+    from charging_rules.intake import IntakeQueue
+    from charging_rules.screening import Screener
+
+    queue = IntakeQueue(directory, Screener.open(guidelines, audit_dir or defaults.audit_dir()),
+                        user or defaults.actor())
+    console = Console(highlight=False)
+    report(console, queue.run(TerminalUI(console)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(intake)

@@ -1,0 +1,105 @@
+"""`charging-rules outreach import|status|record`: Partners for Peace victim referrals.
+
+The outreach library and rich are imported inside each command: `screen`, which shares this
+process's start-up, never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from charging_rules import defaults
+from charging_rules.cli.options import (
+    DEFAULT_GUIDELINES,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    UserOpt,
+)
+
+outreach_app = typer.Typer(
+    name="outreach", no_args_is_help=True,
+    help="Partners for Peace: refer each week's shooting victims (or their families) to the "
+    "hub, track the year against the goal, record contact outcomes.")
+
+
+def _emit(as_json: bool, data: Callable[[], Any], view: Callable[[], Any]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data()))
+        return
+    from rich.console import Console
+
+    Console().print(view())
+
+
+@outreach_app.command("import")
+def import_(
+    lists: Annotated[list[Path], typer.Argument(
+        help="Weekly list CSV files, or directories of them.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where the hub's referral lists go.")] =
+    Path("outreach_lists"),
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    audit_dir: AuditDirOpt = None,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate weekly victim lists, log every decision, write the hub's referral lists.
+
+    A bad row or a week already imported rejects the whole import (exit 2, nothing written).
+
+    Example: charging-rules outreach import examples/outreach/
+    """
+    from charging_rules.outreach.importer import import_summary, import_weeks
+    from charging_rules.outreach.render import import_view
+
+    reports = import_weeks(lists, guidelines, audit_dir or defaults.audit_dir(), out,
+                           user or defaults.actor())
+    _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
+
+
+@outreach_app.command("status")
+def status(
+    year: Annotated[int | None, typer.Option(
+        help="ISO year [default: the year of the latest imported week].")] = None,
+    goal: Annotated[int | None, typer.Option(
+        help="Annual referral goal [default: 500, the program's 2023 goal].")] = None,
+    audit_dir: AuditDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Referrals this year against the goal, by week, with a projection and contact outcomes.
+
+    Example: charging-rules outreach status --goal 500
+    """
+    from charging_rules.outreach.render import status_view
+    from charging_rules.outreach.status import outreach_status
+
+    result = outreach_status(audit_dir or defaults.audit_dir(), year, goal)
+    _emit(as_json, result.to_dict, lambda: status_view(result))
+
+
+@outreach_app.command("record")
+def record(
+    report: Annotated[Path, typer.Argument(
+        help="The hub's report: CSV with decision_id,contact_date,outcome.")],
+    audit_dir: AuditDirOpt = None,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append the hub's contact outcomes to the audit log (rows already there are skipped).
+
+    Example: charging-rules outreach record hub-report-2023-W14.csv
+    """
+    from charging_rules.outreach.contacts import record_contacts
+    from charging_rules.outreach.render import record_view
+
+    result = record_contacts(report, audit_dir or defaults.audit_dir(), user or defaults.actor())
+    _emit(as_json, result.to_dict, lambda: record_view(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(outreach_app)

@@ -1,0 +1,1 @@
+"""Turning exports into raw rows: streaming readers and export mappings."""

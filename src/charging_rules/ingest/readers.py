@@ -1,0 +1,203 @@
+"""Streaming readers for batch input: .jsonl, .json (an array) and .csv.
+
+Each yields `(line, value)`: the 1-based line where the row starts (a spreadsheet's row
+number for CSV, the header being line 1) and the parsed value, or `Unreadable` when the row
+itself cannot be parsed. Nothing reads the whole file: memory stays flat on any input size.
+A problem with the file as a whole (missing, wrong suffix, not an array) is an `InputError`
+raised before the first row, so nothing has been screened or logged when it is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from charging_rules.errors import InputError
+
+_CHUNK = 1 << 16
+_SPACE = re.compile(r"[ \t\r\n]*").match
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A row that could not be parsed at all (bad JSON syntax, bad CSV quoting)."""
+
+    reason: str
+
+
+Row = tuple[int, Any]
+FORMATS = (".jsonl", ".json", ".csv")
+
+
+class RowSource:
+    """An open input file: its rows, and how far into the file reading has got (progress)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.format = path.suffix.lower()
+        if self.format not in FORMATS:
+            raise InputError(f"unsupported input format '{path.suffix}' (use "
+                             f"{', '.join(FORMATS)})", source=str(path))
+        try:
+            # utf-8-sig: spreadsheet exports often start with a byte-order mark
+            self._file: IO[str] = path.open(encoding="utf-8-sig", newline="")
+        except OSError as error:
+            raise InputError(f"cannot read: {error.strerror or error}", source=str(path)) from None
+        self.size = os.fstat(self._file.fileno()).st_size
+        self.header: list[str] | None = None
+        self._rows = self._open_rows()
+
+    def _open_rows(self) -> Iterator[Row]:
+        try:
+            if self.format == ".jsonl":
+                return _jsonl_rows(self._file)
+            if self.format == ".json":
+                return _json_array_rows(self._file, str(self.path))
+            reader = csv.reader(self._file, strict=True)
+            self.header = next(reader, None)
+            if not self.header:
+                raise InputError("empty CSV file: the first line must name the columns",
+                                 source=str(self.path), line=1)
+            return _csv_rows(reader, self.header)
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", source=str(self.path)) from None
+        except csv.Error as error:
+            raise InputError(f"bad CSV header: {error}", source=str(self.path), line=1) from None
+
+    def position(self) -> int:
+        """Bytes of the file read so far (read-ahead included): good enough for a progress bar."""
+        return os.lseek(self._file.fileno(), 0, os.SEEK_CUR)
+
+    def __iter__(self) -> Iterator[Row]:
+        try:
+            yield from self._rows
+        except UnicodeDecodeError as error:
+            raise InputError(f"not UTF-8 text (byte {error.start} of a read block)",
+                             source=str(self.path)) from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RowSource:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _jsonl_rows(lines: IO[str]) -> Iterator[Row]:
+    loads = json.loads
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, loads(line)
+        except json.JSONDecodeError as error:
+            yield number, Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
+
+
+def _csv_rows(reader: Any, header: list[str]) -> Iterator[Row]:
+    width = len(header)
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield start, Unreadable(f"bad CSV row: {error}")
+            start = reader.line_num + 1
+            continue
+        if cells and any(cells):
+            if len(cells) != width:
+                yield start, Unreadable(f"{len(cells)} cells where the header has {width}")
+            else:
+                yield start, dict(zip(header, cells, strict=True))
+        start = reader.line_num + 1
+
+
+class _Buffer:
+    """Text read in chunks, with the line number of the current position."""
+
+    def __init__(self, file: IO[str]):
+        self.file = file
+        self.text = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+
+    def fill(self) -> bool:
+        """Read more (dropping what was consumed); False at end of file."""
+        if self.eof:
+            return False
+        chunk = self.file.read(max(_CHUNK, len(self.text) - self.pos))
+        self.text = self.text[self.pos:] + chunk
+        self.pos = 0
+        self.eof = not chunk
+        return bool(chunk)
+
+    def skip_space(self) -> str:
+        """The next non-space character ('' at end of file), counting lines on the way."""
+        while True:
+            text = self.text
+            pos = _SPACE(text, self.pos).end()  # type: ignore[union-attr]
+            self.line += text.count("\n", self.pos, pos)
+            self.pos = pos
+            if pos < len(text):
+                return text[pos]
+            if not self.fill():
+                return ""
+
+
+def _maybe_cut(text: str, end: int) -> bool:
+    """Whether a value decoded up to `end` may be the start of a number cut by the read."""
+    return end == len(text) or (len(text) - end < 64 and text[end] in "0123456789.eE+-")
+
+
+def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
+    """A JSON array, one element at a time (json.JSONDecoder.raw_decode on a sliding buffer).
+
+    A syntax error inside the array leaves no safe place to resume, so it is reported as an
+    unreadable row and reading stops there (the rows before it stand).
+    """
+    decode = json.JSONDecoder().raw_decode
+    buffer = _Buffer(file)
+    if buffer.skip_space() != "[":
+        raise InputError("a .json input must be an array of referrals (use .jsonl for one "
+                         "object per line)", source=source, line=buffer.line)
+    buffer.pos += 1
+    expect_item = True
+    while True:
+        char = buffer.skip_space()
+        if char == "]":
+            return
+        if not expect_item:
+            if char != ",":
+                yield buffer.line, Unreadable(f"invalid JSON: expected ',' or ']', found "
+                                              f"{char!r}" if char else "unexpected end of file")
+                return
+            buffer.pos += 1
+            char = buffer.skip_space()
+        start = buffer.line
+        while True:
+            try:
+                value, end = decode(buffer.text, buffer.pos)
+            except json.JSONDecodeError as error:
+                where = buffer.text.count("\n", buffer.pos, error.pos)
+                if buffer.fill():
+                    continue
+                yield start + where, Unreadable(f"invalid JSON: {error.msg}")
+                return
+            if _maybe_cut(buffer.text, end) and buffer.fill():
+                continue  # a number may go on in the next chunk ("0" of "0.25")
+            break
+        buffer.line += buffer.text.count("\n", buffer.pos, end)
+        buffer.pos = end
+        expect_item = False
+        yield start, value

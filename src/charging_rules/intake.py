@@ -1,0 +1,264 @@
+"""The intake queue: referral files waiting in a folder, screened and decided one at a time.
+
+Each decision is durably in the audit log before its file moves to `screened/`, so a crash or
+a closed terminal between the two leaves the file waiting with its decision logged; the next
+session finds that decision by content (the logged referral and demographics, hashed) and
+files it away instead of deciding it twice. An interrupt during that critical step is held
+until the step is done. A file that fails validation goes to `rejected/` with a `.error.txt`
+beside it; nothing about it reaches the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from charging_rules.audit import log
+from charging_rules.errors import InputError
+from charging_rules.facts import to_fact
+from charging_rules.guidelines.conditions import AnyItem, Compare, Exists, describe, walk
+from charging_rules.guidelines.schema import GuidelineSet
+from charging_rules.records import kind_of, load_record_file
+from charging_rules.referral import Demographics
+from charging_rules.screening import Screened, Screener
+
+SCREENED, REJECTED, REQUESTS = "screened", "rejected", "requests"
+NEEDS_INFORMATION = "needs_information"
+
+
+def waiting(directory: Path) -> list[Path]:
+    """Referral files waiting in `directory` (not in its subfolders), oldest name first."""
+    if not directory.is_dir():
+        raise InputError("not a directory", source=str(directory))
+    return sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
+
+
+def content_key(referral: dict[str, Any], demographics: dict[str, Any] | None) -> str:
+    """What identifies a referral's content in the log, whatever its file is called."""
+    body = {"referral": referral, "demographics": demographics}
+    return hashlib.sha256(log.canonical(body)).hexdigest()
+
+
+def _key_of(record: BaseModel, demographics: Demographics | None) -> str:
+    return content_key(to_fact(record), None if demographics is None else demographics.model_dump())
+
+
+def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Content key -> its latest decision record, for the record ids and keys in `wanted`."""
+    keys_by_decision: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
+    for record in log.read_records(audit_dir):
+        keys = wanted.get(str(record.get("record_id")))
+        if not keys:
+            continue
+        if record.get("kind") == "recommendation":
+            key = content_key(record.get("referral", {}), record.get("demographics"))
+            if key in keys:
+                keys_by_decision[str(record["decision_id"])] = key
+        elif record.get("kind") in ("decision", "override"):
+            key_of_decision = keys_by_decision.get(str(record.get("decision_id")))
+            if key_of_decision is not None:
+                found[key_of_decision] = record
+    return found
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _move(path: Path, folder: Path, tag: str) -> Path:
+    """Rename into `folder` (never overwriting an earlier file of the same name)."""
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        target = folder / f"{path.stem}.{tag}{path.suffix}"
+    os.replace(path, target)
+    _fsync_dir(folder)
+    _fsync_dir(path.parent)
+    return target
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Ctrl-C or a hang-up during the block is held and raised once the block is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            raise KeyboardInterrupt
+
+
+def _hang_up(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # a closed terminal ends the session like Ctrl-C
+
+
+def fact_labels(guidelines: GuidelineSet) -> dict[str, str]:
+    """Field path ('charges[].level' for item fields) -> the policy's words for it."""
+    labels: dict[str, str] = {}
+    for guideline in guidelines.guidelines:
+        roots = [guideline.scope] if guideline.scope else []
+        for root in [*roots, *(rule.condition for rule in guideline.rules)]:
+            for cond in walk(root):
+                inner = [(f"{cond.collection}[].", cond.item)] if isinstance(cond, AnyItem) else []
+                for prefix, node in [("", cond), *inner]:
+                    if isinstance(node, Compare | Exists):
+                        labels.setdefault(prefix + node.field, describe(node))
+    return labels
+
+
+def request_text(screened: Screened, labels: dict[str, str]) -> str:
+    rec = screened.recommendation
+    lines = [f"Request for information: referral {rec.record_id}", "",
+             "The charging guidelines cannot decide this referral until these facts are "
+             "documented (missing is not the same as 'no'):", ""]
+    for path in rec.missing:
+        label = labels.get(re.sub(r"\[\d+\]", "[]", path))
+        lines.append(f"  - {path}" + (f": whether {label}" if label else ""))
+    lines += ["", "Why:", *(f"  {reason}" for reason in rec.reasons), "",
+              f"Guidelines: {rec.guideline_set} ({rec.guideline_set_sha256[:12]}); decision id "
+              f"{screened.decision_id}"]
+    return "\n".join(lines) + "\n"
+
+
+class IntakeUI(Protocol):
+    """What the queue needs from a terminal: show things, ask things. EOFError and
+    KeyboardInterrupt from any `ask_*` end the session (nothing decided is lost)."""
+
+    def rejected(self, path: Path, error: InputError, moved_to: Path) -> None: ...
+    def already_decided(self, path: Path, decision: dict[str, Any], moved_to: Path) -> None: ...
+    def show(self, path: Path, referral: dict[str, Any], screened: Screened, position: int,
+             total: int) -> None: ...
+    def ask_request(self, missing: list[str]) -> bool: ...
+    def request_written(self, path: Path) -> None: ...
+    def ask_action(self) -> str: ...
+    def ask_override(self, outcomes: tuple[str, ...], recommended: str) -> tuple[str, str]: ...
+    def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
+
+
+@dataclass
+class IntakeSummary:
+    decided: list[str] = field(default_factory=list)  # decision ids, accepted or overridden
+    skipped: list[Path] = field(default_factory=list)
+    rejected: list[Path] = field(default_factory=list)
+    already_decided: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+    remaining: int = 0
+
+
+class IntakeQueue:
+    def __init__(self, directory: Path, screener: Screener, actor: str):
+        if screener.audit_dir is None:
+            raise InputError("intake records decisions: it needs the audit log")
+        self.directory = directory
+        self.screener = screener
+        self.audit_dir: Path = screener.audit_dir
+        self.actor = actor
+        self.labels = fact_labels(screener.guidelines)
+
+    def reject(self, path: Path, error: InputError) -> Path:
+        """The error text first, then the file: a crash between leaves the file waiting."""
+        folder = self.directory / REJECTED
+        folder.mkdir(exist_ok=True)
+        _write_durably(folder / f"{path.name}.error.txt", f"{error}\n")
+        return _move(path, folder, "rejected")
+
+    def decide(self, path: Path, screened: Screened, override: str | None = None,
+               reason: str | None = None) -> tuple[dict[str, Any], Path]:
+        """Log the decision (durably), then move the file: never the other way round."""
+        with _held_interrupts():
+            record = self.screener.decide(screened, self.actor, override, reason)
+            return record, _move(path, self.directory / SCREENED, str(record["decision_id"])[:12])
+
+    def write_request(self, path: Path, screened: Screened) -> Path:
+        folder = self.directory / REQUESTS
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{path.stem}.request.txt"
+        _write_durably(target, request_text(screened, self.labels))
+        return target
+
+    def run(self, ui: IntakeUI) -> IntakeSummary:
+        """Walk the waiting files once; returns what happened (also after an interrupt)."""
+        summary = IntakeSummary()
+        files = waiting(self.directory)
+        previous = signal.signal(signal.SIGHUP, _hang_up) \
+            if threading.current_thread() is threading.main_thread() else None
+        try:
+            self._walk(files, ui, summary)
+        except (KeyboardInterrupt, EOFError):
+            summary.interrupted = True
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGHUP, previous)
+        summary.remaining = len(waiting(self.directory))
+        return summary
+
+    def _walk(self, files: list[Path], ui: IntakeUI, summary: IntakeSummary) -> None:
+        loaded: dict[Path, tuple[BaseModel, Demographics | None] | InputError] = {}
+        for path in files:
+            try:
+                loaded[path] = load_record_file(path)
+            except InputError as error:
+                loaded[path] = error
+        wanted: dict[str, set[str]] = {}
+        for item in loaded.values():
+            if not isinstance(item, InputError):
+                wanted.setdefault(str(getattr(item[0], kind_of(item[0]).id_field)),
+                                  set()).add(_key_of(*item))
+        decided = decided_in_log(self.audit_dir, wanted)
+        for position, path in enumerate(files, 1):
+            item = loaded[path]
+            if isinstance(item, InputError):
+                ui.rejected(path, item, self.reject(path, item))
+                summary.rejected.append(path)
+                continue
+            earlier = decided.get(_key_of(*item))
+            if earlier is not None:
+                moved = _move(path, self.directory / SCREENED, str(earlier["decision_id"])[:12])
+                ui.already_decided(path, earlier, moved)
+                summary.already_decided.append(path)
+                continue
+            screened = self.screener.screen(item[0], item[1], self.actor)
+            ui.show(path, to_fact(item[0]), screened, position, len(files))
+            rec = screened.recommendation
+            if rec.outcome == NEEDS_INFORMATION and rec.missing and ui.ask_request(rec.missing):
+                ui.request_written(self.write_request(path, screened))
+            action = ui.ask_action()
+            if action == "q":
+                return
+            if action == "s":
+                summary.skipped.append(path)
+                continue
+            override, reason = (None, None) if action == "a" else ui.ask_override(
+                kind_of(item[0]).outcomes, rec.outcome)
+            record, moved = self.decide(path, screened, override, reason)
+            summary.decided.append(str(record["decision_id"]))
+            ui.decided(record, moved)

@@ -1,0 +1,75 @@
+"""Export mappings: defaults, constants, value maps; any row is mapped or refused, never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from charging_rules.errors import InputError
+from charging_rules.ingest.mapping import MappingError, load_mapping
+from charging_rules.records import parse_record
+from tests.conftest import REPO, shared_data
+
+COOK = load_mapping(REPO / "examples" / "mappings" / "cook_county_intake.yaml")
+
+MAPPING = """\
+mapping: test
+referral:
+  referral_id: {column: id}
+  received: {column: date, type: date}
+  jurisdiction: {column: city, default: Kansas City}
+  agency: {value: Kansas City Missouri Police Department}
+  charges[0].category: {column: offense, values: offenses}
+  charges[1].category: {column: second, values: offenses}
+  violence.victim_injured: {column: hurt, type: boolean}
+demographics:
+  race: {column: race, values: races}
+values:
+  offenses: {PCS: drug_possession, " Assault ": violent}
+  races: {Black: Black, Unknown: null}
+"""
+
+
+def test_defaults_constants_value_maps_and_blanks(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    mapping = load_mapping(tmp_path / "m.yaml")
+    row = {"id": "R-1", "date": "2023-02-01 08:30:00", "city": " ", "offense": "pcs",
+           "second": "assault", "hurt": "", "race": "UNKNOWN"}
+    assert mapping.apply(row) == {
+        "referral_id": "R-1", "received": "2023-02-01", "jurisdiction": "Kansas City",
+        "agency": "Kansas City Missouri Police Department",
+        "charges": [{"category": "drug_possession"}, {"category": "violent"}],
+    }  # blank hurt: unknown, not false; race Unknown: no demographics at all
+    record, demographics = parse_record(mapping.apply({**row, "race": "Black"}))
+    assert demographics is not None and demographics.race == "Black"
+    assert "race" not in record.model_dump()
+
+
+cells = st.one_of(st.just(""), st.text(max_size=12),
+                  st.sampled_from(["Narcotics", "UUW - Unlawful Use of Weapon", "Chicago",
+                                   "CHICAGO PD", "2019-03-04T00:00:00", "34", "-3", "200",
+                                   "Black", "HISPANIC", "Male", "1e3", "2999-01-01"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries({c: cells for c in COOK.columns}))
+def test_any_cook_county_row_is_mapped_or_refused_with_a_reason(row: dict[str, str]) -> None:
+    try:
+        parse_record(COOK.apply(row))
+    except MappingError as error:
+        assert error.field and error.message
+    except InputError as error:
+        assert ": " in error.message  # names the field
+
+
+def test_the_cook_county_mapping_reads_only_columns_the_export_has() -> None:
+    with (shared_data() / "cook_county_sao_intake_2019_sample.csv").open() as file:
+        header = file.readline().strip().split(",")
+    COOK.check_header(header, "cook.csv")
+    assert "participant_status" not in COOK.columns
+    assert "participant_status" in COOK.ignored
+    with pytest.raises(InputError, match="race"):
+        COOK.check_header([c for c in header if c != "race"], "cook.csv")

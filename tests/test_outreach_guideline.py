@@ -1,0 +1,167 @@
+"""The Partners for Peace guideline through the real engine, and its separation from charging:
+each outcome, missing-is-not-false, and neither guideline ever touching the other's records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from charging_rules.engine.evaluate import Evaluator
+from charging_rules.guidelines.loader import check_guidelines, load_guidelines
+from charging_rules.records import parse_record
+from charging_rules.victim import Victim
+from tests.conftest import EXAMPLES, RULES, referral
+from tests.guideline_sets import charging_part
+from tests.test_engine import UNKNOWN_BASE, facts
+
+SHIPPED = load_guidelines(RULES)
+OUTREACH = Evaluator(SHIPPED, "victim")
+CHARGING = Evaluator(SHIPPED, "referral")
+
+SURVIVOR: dict[str, Any] = {
+    "incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001", "incident_date": "2023-03-01",
+    "fatal": False, "victim_contact_available": True, "previously_referred": False,
+}
+
+
+def victim(**changes: Any) -> Victim:
+    """A surviving, reachable, never-referred victim, then `changes` (None removes a fact)."""
+    data = {**SURVIVOR, **changes}
+    record, _ = parse_record({k: v for k, v in data.items() if v is not None}, "victim")
+    assert isinstance(record, Victim)
+    return record
+
+
+def decide(**changes: Any) -> tuple[str, list[str], list[str]]:
+    result = OUTREACH.evaluate(victim(**changes))
+    return result.outcome, result.rules, result.missing
+
+
+def test_a_reachable_survivor_never_referred_is_referred_now() -> None:
+    result = OUTREACH.evaluate(victim())
+    assert (result.outcome, result.rules, result.missing) == (
+        "refer_now", ["outreach-refer-victim"], [])
+    assert result.record_id == "SYN-2023-00001/SYN-V00001"
+    assert "refers victims to social workers" in result.citations[0].text
+
+
+def test_a_fatal_shooting_refers_the_family() -> None:
+    assert decide(fatal=True, victim_contact_available=None, family_contact_available=True) \
+        == ("refer_family", ["outreach-refer-family"], [])
+
+
+@pytest.mark.parametrize("fatal", [False, True])
+def test_a_referral_within_90_days_is_not_repeated(fatal: bool) -> None:
+    changes = {"fatal": fatal, "family_contact_available": True, "previously_referred": True}
+    assert decide(days_since_last_referral=90, **changes)[:2] == (
+        "already_referred", ["outreach-already-referred"])
+    assert decide(days_since_last_referral=91, **changes)[0] == (
+        "refer_family" if fatal else "refer_now")
+
+
+def test_known_absent_contact_information_gets_the_fallback_asking_police() -> None:
+    for changes in ({"victim_contact_available": False},
+                    {"fatal": True, "family_contact_available": False}):
+        result = OUTREACH.evaluate(victim(**changes))
+        assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
+        assert "Ask KCPD for contact information" in result.reasons[0]
+
+
+@pytest.mark.parametrize(("unknown", "named"), [
+    ({"fatal": None}, "fatal"),
+    ({"victim_contact_available": None}, "victim_contact_available"),
+    ({"fatal": True, "family_contact_available": None}, "family_contact_available"),
+    ({"previously_referred": None}, "previously_referred"),
+    ({"previously_referred": True}, "days_since_last_referral"),
+])
+def test_missing_is_not_false_an_unknown_that_matters_is_named(
+        unknown: dict[str, Any], named: str) -> None:
+    outcome, _rules, missing = decide(**unknown)
+    assert outcome == "needs_information"
+    assert named in missing
+
+
+def test_an_unknown_that_cannot_change_the_outcome_is_not_asked_for() -> None:
+    # A survivor referred 10 days ago: whether the family could be reached does not matter.
+    assert decide(previously_referred=True, days_since_last_referral=10) == (
+        "already_referred", ["outreach-already-referred"], [])
+    # But if the shooting may have been fatal, the family may be the one to call.
+    assert decide(fatal=None, previously_referred=True, days_since_last_referral=10)[::2] == (
+        "needs_information", ["family_contact_available", "fatal"])
+
+
+# --- the two programs never touch each other's records -----------------------------------
+
+def test_each_evaluator_holds_only_its_own_kind_of_guideline() -> None:
+    assert [g.id for g in OUTREACH.guidelines] == ["victim-outreach"]
+    assert [g.id for g in CHARGING.guidelines] == ["kc-drug-policy"]
+    assert [t.guideline for t in OUTREACH.evaluate(victim()).trace] == ["victim-outreach"]
+    record, _ = parse_record(referral())
+    assert [t.guideline for t in CHARGING.evaluate(record).trace] == ["kc-drug-policy"]
+
+
+def test_a_guideline_cannot_name_facts_or_outcomes_of_the_other_kind(tmp_path: Path) -> None:
+    text = (RULES / "victim-outreach.yaml").read_text()
+    charging_fact = tmp_path / "a.yaml"
+    charging_fact.write_text(text.replace("field: fatal\n          eq: true\n          label: "
+                                          "the shooting was fatal",
+                                          "field: firearm_recovered\n          eq: true"))
+    assert "unknown field 'firearm_recovered'" in str(check_guidelines(charging_fact)[0])
+    charging_outcome = tmp_path / "b.yaml"
+    charging_outcome.write_text(text.replace("outcome: refer_family", "outcome: file"))
+    problems = " ".join(str(p) for p in check_guidelines(charging_outcome))
+    assert "'file' is not one of this guideline's outcomes" in problems
+
+
+def _charging_view(result: Any) -> tuple[Any, ...]:
+    return (result.outcome, result.rules, result.reasons, result.missing, result.citations,
+            result.guidelines, result.trace)
+
+
+@pytest.fixture(scope="module")
+def charging_only(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
+    rules = charging_part(tmp_path_factory.mktemp("kc-only") / "rules")
+    alone = load_guidelines(rules)
+    assert [g.id for g in alone.guidelines] == ["kc-drug-policy"]
+    return Evaluator(alone, "referral")
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "referrals").glob("*.json")),
+                         ids=lambda p: p.stem)
+def test_kc_example_cases_decide_identically_with_and_without_outreach(
+        path: Path, charging_only: Evaluator) -> None:
+    record, _ = parse_record(json.loads(path.read_text()))
+    assert _charging_view(CHARGING.evaluate(record)) == \
+        _charging_view(charging_only.evaluate(record))
+
+
+@settings(max_examples=150, deadline=None)
+@given(facts)
+def test_any_referral_decides_identically_with_and_without_outreach(
+        charging_only: Evaluator, changes: dict[str, Any]) -> None:
+    record, _ = parse_record(referral(**UNKNOWN_BASE, **changes))
+    assert _charging_view(CHARGING.evaluate(record)) == \
+        _charging_view(charging_only.evaluate(record))
+
+
+def test_the_full_shipped_set_validates_passes_its_cases_and_lints_clean() -> None:
+    from typer.testing import CliRunner
+
+    from charging_rules.cli.app import app
+
+    runner = CliRunner()
+    tested = runner.invoke(app, ["rules", "test", str(RULES), "--fail-uncovered", "--json"])
+    assert tested.exit_code == 0, tested.output
+    report = json.loads(tested.stdout)
+    assert report["failed"] == 0 and report["coverage"]["uncovered"] == []
+    victim = [c for c in report["cases"] if c["file"].endswith("victim-outreach.yaml")]
+    assert {c["actual"]["outcome"] for c in victim} == {
+        "refer_now", "refer_family", "already_referred", "needs_information"}
+    assert report["coverage"]["fallback"]["victim"]  # no contact information: ask KCPD
+    linted = runner.invoke(app, ["rules", "lint", str(RULES), "--json"])
+    assert linted.exit_code == 0, linted.output
+    assert json.loads(linted.stdout)["findings"] == []
