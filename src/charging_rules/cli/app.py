@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from charging_rules.cli import audit, batch, intake, outreach, rules, screen
+from charging_rules.cli import analysis, audit, batch, intake, outreach, rules, screen
 from charging_rules.errors import ChargingRulesError
 
 Register = Callable[[typer.Typer], None]
@@ -31,6 +31,7 @@ COMMANDS: dict[str, Register] = {
     "outreach": outreach.register,
     "batch": batch.register,
     "intake": intake.register,
+    **dict.fromkeys(("disparity", "impact", "report", "demo"), analysis.register),
 }
 
 

@@ -1,0 +1,135 @@
+"""Raw demographic labels -> analysis groups, by an explicit map the analyst can read.
+
+Exports label race inconsistently ("White [Hispanic or Latino]", "HISPANIC", blank). Which
+label joins which group is a methodological choice, so it lives in a YAML or CSV file, is
+printed beside the results, and an unlisted label is an error unless the map says otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from charging_rules.errors import InputError
+
+UNKNOWN = None
+Unmapped = Literal["error", "keep", "unknown"]
+BUILTIN = {"cook-county": "group-map-cook-county.yaml", "sex": "group-map-sex.yaml"}
+_UNKNOWN_DEFAULT = ("", "unknown", "not recorded", "none", "n/a", "na", "null")
+
+
+def _key(label: object) -> str:
+    return "" if label is None else " ".join(str(label).split()).casefold()
+
+
+@dataclass
+class GroupMap:
+    """`group(label)` is the analysis group, or None (unknown: excluded, share reported)."""
+
+    name: str
+    groups: dict[str, str] = field(default_factory=dict)  # casefolded label -> group
+    unknown: frozenset[str] = frozenset(_UNKNOWN_DEFAULT)
+    unmapped: Unmapped = "keep"
+    source: str = "<identity>"
+    seen: dict[str, str | None] = field(default_factory=dict)  # raw label -> group, as used
+
+    def group(self, label: object) -> str | None:
+        raw = "" if label is None else str(label).strip()
+        if raw in self.seen:
+            return self.seen[raw]
+        key = _key(raw)
+        result: str | None
+        if key in self.groups:
+            result = self.groups[key]
+        elif key in self.unknown:
+            result = UNKNOWN
+        elif self.unmapped == "keep":
+            result = raw
+        elif self.unmapped == "unknown":
+            result = UNKNOWN
+        else:
+            raise InputError(f"label {raw!r} is not in the group map (add it to a group or "
+                             "to `unknown`)", source=self.source)
+        self.seen[raw] = result
+        return result
+
+    def used(self) -> dict[str, str]:
+        """Every raw label met so far and where it went, for the output's methods note."""
+        return {label or "(blank)": group or "(unknown: excluded)"
+                for label, group in sorted(self.seen.items())}
+
+
+def identity() -> GroupMap:
+    """Labels stand as they are; blanks and 'Unknown'-like labels are unknown."""
+    return GroupMap(name="identity")
+
+
+def load_group_map(spec: str | Path | None) -> GroupMap:
+    """A builtin map by name (cook-county, sex), a YAML/CSV file, or the identity map."""
+    if spec is None or str(spec) == "identity":
+        return identity()
+    if str(spec) in BUILTIN:
+        text = resources.files("charging_rules.data").joinpath(BUILTIN[str(spec)]).read_text()
+        return _from_yaml(yaml.safe_load(text), f"builtin:{spec}")
+    path = Path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read group map: {error}", source=str(path)) from None
+    if path.suffix.lower() == ".csv":
+        return _from_csv(text, str(path))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InputError(f"invalid YAML: {error}", source=str(path)) from None
+    return _from_yaml(data, str(path))
+
+
+def _from_yaml(data: Any, source: str) -> GroupMap:
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        raise InputError("a group map needs a `groups:` mapping of group -> [labels]",
+                         source=source)
+    unmapped = data.get("unmapped", "error")
+    if unmapped not in ("error", "keep", "unknown"):
+        raise InputError("unmapped: must be error, keep or unknown", source=source)
+    groups: dict[str, str] = {}
+    for group, labels in data["groups"].items():
+        if not isinstance(labels, list):
+            raise InputError(f"groups.{group}: expected a list of labels", source=source)
+        for label in labels:
+            _add(groups, _key(label), str(group), source)
+    unknown = data.get("unknown", [""])
+    if not isinstance(unknown, list):
+        raise InputError("unknown: expected a list of labels", source=source)
+    return GroupMap(name=str(data.get("name", source)), groups=groups,
+                    unknown=frozenset(_key(u) for u in unknown), unmapped=unmapped,
+                    source=source)
+
+
+def _from_csv(text: str, source: str) -> GroupMap:
+    """CSV columns `label,group`; an empty group means unknown (excluded)."""
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or {"label", "group"} - set(reader.fieldnames):
+        raise InputError("a CSV group map needs columns label,group", source=source)
+    groups: dict[str, str] = {}
+    unknown: set[str] = set()
+    for row in reader:
+        label, group = _key(row["label"]), (row["group"] or "").strip()
+        if group:
+            _add(groups, label, group, f"{source}:{reader.line_num}")
+        else:
+            unknown.add(label)
+    return GroupMap(name=Path(source).stem, groups=groups, unknown=frozenset(unknown),
+                    unmapped="error", source=source)
+
+
+def _add(groups: dict[str, str], key: str, group: str, source: str) -> None:
+    if key in groups and groups[key] != group:
+        raise InputError(f"label {key!r} is mapped to both {groups[key]} and {group}",
+                         source=source)
+    groups[key] = group

@@ -1,0 +1,272 @@
+"""One library call per analysis command: the CLI parses options, calls one of these, and
+renders the result (`.contract()` for --json, `.views()` for the terminal)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from charging_rules.analysis.benchmark import load_benchmark, representation
+from charging_rules.analysis.disparity import Comparison, Tally
+from charging_rules.analysis.groups import load_group_map
+from charging_rules.analysis.impact import (
+    Impact,
+    compare_outcomes,
+    impact,
+    logged_referrals,
+    read_referrals,
+)
+from charging_rules.analysis.monitor import decision_points, summary
+from charging_rules.analysis.sources import (
+    OFFENSE,
+    STAGES,
+    Grouping,
+    TableSpec,
+    audit_cases,
+    table_cases,
+)
+from charging_rules.analysis.views import comparison_table, impact_view, representation_table
+from charging_rules.errors import InputError
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every analysis shares: how groups are formed and compared."""
+
+    group_map: str | None = None
+    intersect: str | None = None  # a sex-like column crossed with the group (race x sex)
+    intersect_map: str | None = "sex"
+    reference: str | None = None
+    min_n: int = 11
+    by: str | None = None
+    period: str | None = None
+
+    def grouping(self) -> Grouping:
+        return Grouping(load_group_map(self.group_map),
+                        load_group_map(self.intersect_map) if self.intersect else None)
+
+
+@dataclass
+class DisparityResult:
+    title: str
+    comparison: Comparison
+    tally: Tally
+    options: Options
+    grouping: Grouping
+    extra: dict[str, Any] = field(default_factory=dict)
+    tables: list[RenderableType] = field(default_factory=list)
+
+    def contract(self) -> dict[str, Any]:
+        out = self.comparison.contract()
+        out["group_map"] = {"name": self.grouping.group_map.name,
+                            "labels": self.grouping.group_map.used()}
+        if self.options.by:
+            out["by"] = {"column": self.options.by, "strata": {
+                s: self.tally.compare(self.options.reference, self.options.min_n,
+                                      stratum=s).contract() for s in self.tally.strata()}}
+        if self.options.period:
+            out["period"] = {"unit": self.options.period, "periods": {
+                p: self.tally.compare(self.options.reference, self.options.min_n,
+                                      period=p).contract() for p in self.tally.periods()}}
+        return {**out, **self.extra}
+
+    def views(self) -> list[RenderableType]:
+        views: list[RenderableType] = [*self.tables, comparison_table(self.comparison,
+                                                                       self.title)]
+        for stratum in self.tally.strata():
+            views.append(comparison_table(self.tally.compare(
+                self.options.reference, self.options.min_n, stratum=stratum),
+                f"{self.title} | {self.options.by} = {stratum}"))
+        for period in self.tally.periods():
+            views.append(comparison_table(self.tally.compare(
+                self.options.reference, self.options.min_n, period=period),
+                f"{self.title} | {self.options.period} {period}"))
+        labels = ", ".join(f"{k} -> {v}" for k, v in self.grouping.group_map.used().items())
+        views.append(Text(f"Group map {self.grouping.group_map.name}: {labels}", style="dim"))
+        return views
+
+
+def disparity_table(path: Path, spec: TableSpec, options: Options,
+                    benchmark: str | None = None) -> DisparityResult:
+    """Rates and RRIs by group in any CSV/JSONL table."""
+    grouping = options.grouping()
+    tally = Tally().add_all(table_cases(path, spec, grouping))
+    comparison = tally.compare(options.reference, options.min_n)
+    positive = "|".join(sorted(spec.positive))
+    extra: dict[str, Any] = {"input": str(path), "outcome": spec.outcome,
+                             "positive": sorted(spec.positive)}
+    tables = _representation(tally.observed(), benchmark, extra)
+    return DisparityResult(f"{spec.outcome} = {positive} by {spec.group}", comparison, tally,
+                           options, grouping, extra, tables)
+
+
+def _representation(counts: dict[str, int], benchmark: str | None,
+                    extra: dict[str, Any]) -> list[RenderableType]:
+    """Representation against the named benchmark: into `extra`, and its table."""
+    if not benchmark:
+        return []
+    bench = load_benchmark(benchmark)
+    rows = representation(counts, bench)
+    extra["representation"] = {"benchmark": bench.name, "description": bench.description,
+                               "groups": rows}
+    return [representation_table(rows, bench.name)]
+
+
+def disparity_log(records: Any, stage: str, positive: str, options: Options,
+                  benchmark: str | None = None, group: str = "demographics.race"
+                  ) -> DisparityResult:
+    """One decision point of the audit log in the contract shape, with every decision point
+    (and, when named, representation against a benchmark) beside it."""
+    if stage not in STAGES or stage == "referred":
+        raise InputError(f"--stage must be one of recommendation, decision, override "
+                         f"(got {stage!r})")
+    grouping = options.grouping()
+    cases = audit_cases(records, group, options.by)
+    points = decision_points(cases, grouping, positive, options.period)
+    tally = points.tallies[stage]
+    comparison = tally.compare(options.reference, options.min_n)
+    extra: dict[str, Any] = {"stage": stage, "stage_definition": STAGES[stage],
+                             "positive": positive, "log": summary(points)}
+    stages = {s: t.compare(options.reference, options.min_n)
+              for s, t in points.tallies.items()}
+    extra["decision_points"] = {s: {"definition": STAGES[s], **c.contract()}
+                                for s, c in stages.items()}
+    tables = _representation(dict(points.referred), benchmark, extra)
+    tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
+               for s, c in stages.items() if s != stage]
+    return DisparityResult(f"Decision point: {STAGES[stage]}", comparison, tally, options,
+                           grouping, extra, tables)
+
+
+def impact_of(source: Path | None, records: Any, baseline: Path, proposed: Path,
+              options: Options, positive: str = "file") -> Impact:
+    """`source` referral file, or (None) the referral snapshots in the audit log."""
+    from charging_rules.guidelines.loader import load_guidelines
+
+    referrals = read_referrals(source) if source is not None else logged_referrals(records)
+    return impact(referrals, load_guidelines(baseline), load_guidelines(proposed),
+                  options.grouping(), positive, options.reference, options.min_n)
+
+
+def impact_views(result: Impact) -> list[RenderableType]:
+    views: list[RenderableType] = [impact_view(result)]
+    if result.after is not None:
+        views.append(comparison_table(result.after, f"Under {result.proposed.id}: "
+                                      f"'{result.positive}' rate by group"))
+    return views
+
+
+def report_of(records: Any, out_dir: Path, options: Options, *, threshold: int,
+              baseline: Path | None = None, proposed: Path | None = None,
+              title: str = "Charging decisions by race", banner: str | None = None) -> Any:
+    """The public report from an audit log; with --baseline/--proposed, the impact of that
+    guideline change on the logged referrals too."""
+    from charging_rules.analysis.report import build_report
+
+    records = list(records)
+    change = (impact_of(None, records, baseline, proposed, options)
+              if baseline is not None and proposed is not None else None)
+    grouping = options.grouping()
+    return build_report(audit_cases(records, by=options.by), grouping, out_dir,
+                        period=options.period or "month", threshold=threshold,
+                        reference=options.reference, impact=change, title=title,
+                        banner=banner)
+
+
+@dataclass
+class Demo:
+    out_dir: Path
+    referrals: Path
+    audit_dir: Path
+    impact: Impact
+    disparity: DisparityResult
+    report: Any
+    calibration: list[tuple[str, str, float]]
+
+    def contract(self) -> dict[str, Any]:
+        return {"synthetic": True, "output": str(self.out_dir),
+                "calibration": [{"figure": f, "published": p, "synthetic": v}
+                                for f, p, v in self.calibration],
+                "referrals": str(self.referrals), "audit_dir": str(self.audit_dir),
+                "report": str(self.report.html), "impact": self.impact.contract(),
+                "disparity": self.disparity.contract()}
+
+    def views(self) -> list[RenderableType]:
+        from charging_rules.analysis.synth import SYNTHETIC_LABEL
+
+        table = Table(title="Synthetic year vs the office's published figures (seed)",
+                      title_justify="left", header_style="bold")
+        for column in ("figure", "published", "synthetic"):
+            table.add_column(column)
+        for figure, published, value in self.calibration:
+            table.add_row(figure, published, f"{100 * value:.1f}%")
+        return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
+                *impact_views(self.impact),
+                *self.disparity.views(),
+                Text(f"Report: {self.report.html}  (CSV beside it; audit log: "
+                     f"{self.audit_dir})", style="bold")]
+
+
+def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: int = 2022,
+         threshold: int = 11) -> Demo:
+    """A synthetic year screened under the old practice (before the policy date) and the
+    current guideline (after), logged with synthetic prosecutor decisions; then the impact
+    of the change on the whole year, the decision points, and the public report."""
+    import json
+    import random
+
+    from charging_rules.analysis.synth import (
+        POLICY_DATE,
+        SYNTHETIC_LABEL,
+        calibration,
+        prosecutor_decision,
+        synthetic_year,
+    )
+    from charging_rules.audit import log
+    from charging_rules.audit.records import decision_entry, recommendation_entry
+    from charging_rules.engine.evaluate import Evaluator
+    from charging_rules.guidelines.loader import load_guidelines
+    from charging_rules.records import parse_record
+
+    audit_dir = out_dir / "audit_logs"
+    if log.segments(audit_dir):
+        raise InputError("already holds a demo audit log; choose another --output",
+                         source=str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = synthetic_year(count, seed)
+    referrals = out_dir / "referrals.jsonl"
+    referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
+    parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
+    sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
+    records = [record for record, _ in parsed]
+    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
+    rng = random.Random(seed)
+    entries = []
+    for r, (record, demographics), old, new in zip(raw, parsed, outcomes["before"],
+                                                   outcomes["current"], strict=True):
+        recommendation = old if r["received"] < POLICY_DATE.isoformat() else new
+        entry = recommendation_entry(recommendation, record, demographics, "synthetic-demo")
+        entries.append(entry)
+        decided = prosecutor_decision(rng, recommendation.outcome)
+        if decided is not None:
+            entries.append(decision_entry(entry, "synthetic-demo", *decided))
+    log.append_many(audit_dir, entries)
+    options = Options(group_map=None)
+    change = compare_outcomes(parsed, outcomes["before"], outcomes["current"], sets["before"],
+                              sets["current"], options.grouping())
+    logged = list(log.read_records(audit_dir))
+    result = disparity_log(logged, "recommendation", "file", options,
+                           "kansas-city-office-39")
+    from charging_rules.analysis.report import build_report
+
+    report = build_report(audit_cases(logged, by=OFFENSE), options.grouping(),
+                          out_dir / "report",
+                          threshold=threshold, impact=change, period="quarter",
+                          title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
+                          banner=SYNTHETIC_LABEL)
+    return Demo(out_dir, referrals, audit_dir, change, result, report, calibration(raw))

@@ -1,0 +1,184 @@
+"""Where observations come from: any CSV/JSONL table, or the audit log's decision points.
+
+The audit log holds, per decision_id, one recommendation and later any number of decision
+or override records; the last one is the final decision. Three decision points follow
+(OJJDP: each rate on the preceding stage): referred -> recommended to file (on referred) ->
+filed (on recommended to file, decided), and overrides (on decided).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from charging_rules.analysis.disparity import CROSS, Case, period_of
+from charging_rules.analysis.groups import GroupMap
+from charging_rules.errors import InputError
+from charging_rules.facts import MISSING, lookup
+
+Stage = Literal["referred", "recommendation", "decision", "override"]
+STAGES: dict[str, str] = {
+    "referred": "referred (all referrals; representation against a population benchmark)",
+    "recommendation": "recommended to file, of referrals",
+    "decision": "filed (final decision), of referrals recommended to file and decided",
+    "override": "overridden (final decision differs from the recommendation), of decided",
+}
+OFFENSE = "offense"  # the audit log's stratifier: the referral's first charge category
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How an observation gets its group: a race-like column, optionally crossed with sex."""
+
+    group_map: GroupMap
+    intersect_map: GroupMap | None = None
+
+    def group(self, label: object, other: object = None) -> str | None:
+        group = self.group_map.group(label)
+        if self.intersect_map is None or group is None:
+            return group
+        second = self.intersect_map.group(other)
+        return None if second is None else group + CROSS + second
+
+
+def _text(value: Any) -> str | None:
+    if value is MISSING or value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) from a .csv, .jsonl or .json (array) file, streaming."""
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
+    with handle:
+        try:
+            if path.suffix.lower() == ".csv":
+                reader = csv.DictReader(handle)
+                for row in reader:
+                    yield reader.line_num, row
+            elif path.suffix.lower() == ".json":
+                data = json.load(handle)
+                if not isinstance(data, list):
+                    raise InputError("expected a JSON array of objects", source=str(path))
+                yield from enumerate(data, start=1)
+            else:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield number, _json_line(line, path, number)
+        except json.JSONDecodeError as error:
+            raise InputError(f"invalid JSON: {error.msg}", source=str(path),
+                             line=error.lineno) from None
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise InputError(f"cannot parse: {error}", source=str(path)) from None
+
+
+def _json_line(line: str, path: Path, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"invalid JSON: {error.msg}", source=str(path), line=number) from None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Columns of a CSV/JSONL table (dotted paths reach into JSON objects)."""
+
+    group: str
+    outcome: str
+    positive: frozenset[str]
+    by: str | None = None
+    intersect: str | None = None
+    date: str | None = None
+    period: str | None = None
+
+
+def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Case]:
+    checked = False
+    for number, row in read_rows(path):
+        if not isinstance(row, dict):
+            raise InputError("expected an object per row", source=str(path), line=number)
+        if not checked:
+            checked = True
+            for column in (spec.group, spec.outcome, spec.by, spec.intersect, spec.date):
+                if column and "." not in column and column not in row:
+                    raise InputError(f"no column {column!r} (columns: {', '.join(row)})",
+                                     source=str(path))
+        outcome = _text(lookup(row, spec.outcome))
+        group = grouping.group(lookup(row, spec.group),
+                               lookup(row, spec.intersect) if spec.intersect else None)
+        day = _text(lookup(row, spec.date)) if spec.date else None
+        yield (group, None if outcome is None else outcome in spec.positive,
+               _text(lookup(row, spec.by)) if spec.by else None,
+               period_of(day, spec.period) if day and spec.period else None)
+
+
+class AuditCase:
+    """One referral's path through the decision points, as the audit log tells it.
+    (A slotted class, not a dataclass: a year of log makes a million of them.)"""
+
+    __slots__ = ("day", "final", "race", "recommended", "sex", "stratum")
+
+    def __init__(self, race: str | None, sex: str | None, stratum: str | None,
+                 day: str | None, recommended: str, final: str | None = None):
+        self.race, self.sex, self.stratum, self.day = race, sex, stratum, day
+        self.recommended, self.final = recommended, final
+
+
+def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.race",
+                by: str | None = None) -> list[AuditCase]:
+    """Join recommendations with their last decision/override record by decision_id."""
+    cases: dict[str, AuditCase] = {}
+    race_key = group.removeprefix("demographics.") if group.startswith("demographics.") else None
+    for record in records:
+        kind = record.get("kind")
+        if kind == "recommendation":
+            referral = record.get("referral") or {}
+            demographics = record.get("demographics") or {}
+            day = referral.get("received") or record.get("timestamp")
+            race = (demographics.get(race_key) if race_key and "." not in race_key
+                    else lookup(record, group))
+            cases[record["decision_id"]] = AuditCase(
+                _text(race), _text(demographics.get("sex")), _stratum(referral, by),
+                str(day)[:10] if day else None, record["result"]["outcome"])
+        elif kind in ("decision", "override"):
+            case = cases.get(record["decision_id"])
+            if case is not None:
+                case.final = record["outcome"]
+    if not cases:
+        raise InputError("the audit log holds no recommendation records to analyse")
+    return list(cases.values())
+
+
+def _stratum(referral: dict[str, Any], by: str | None) -> str | None:
+    if by is None:
+        return None
+    if by == OFFENSE:
+        charges = referral.get("charges") or []
+        return _text(charges[0].get("category")) if charges else None
+    return _text(lookup(referral, by))
+
+
+def stage_cases(cases: Iterable[AuditCase], stage: str, positive: str, grouping: Grouping,
+                period: str | None = None) -> Iterator[Case]:
+    """The observations at one decision point, each on the preceding stage's population."""
+    for case in cases:
+        if stage == "recommendation" or stage == "referred":
+            outcome: bool | None = case.recommended == positive
+        elif stage == "decision":
+            if case.recommended != positive:
+                continue
+            outcome = None if case.final is None else case.final == positive
+        elif stage == "override":
+            outcome = None if case.final is None else case.final != case.recommended
+        else:
+            raise InputError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+        yield (grouping.group(case.race, case.sex), outcome, case.stratum,
+               period_of(case.day, period) if period and case.day else None)

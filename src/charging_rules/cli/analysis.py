@@ -1,0 +1,206 @@
+"""`disparity`, `impact`, `report`, `demo`: the Crime Strategies Unit's analyses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from charging_rules import defaults
+from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.errors import InputError
+
+GroupMapOpt = Annotated[str | None, typer.Option(
+    "--group-map", help="Label -> group map: builtin cook-county or sex, or a YAML/CSV file "
+    "[default: labels as they are; blank/Unknown excluded].")]
+ReferenceOpt = Annotated[str | None, typer.Option(
+    "--reference", help="Reference group [default: White, else the largest group].")]
+MinNOpt = Annotated[int, typer.Option("--min-n", min=1, help="Groups with fewer cases are "
+                                      "flagged and not compared.")]
+ByOpt = Annotated[str | None, typer.Option(
+    "--by", help="Stratify by this column (audit log: offense = first charge category).")]
+IntersectOpt = Annotated[str | None, typer.Option(
+    "--intersect", help="Cross groups with this column (e.g. gender: race x sex). On the "
+    "audit log any value turns on race x sex.")]
+PeriodOpt = Annotated[str | None, typer.Option(
+    "--period", help="Trend by month or quarter.")]
+
+
+def _options(group_map: str | None, intersect: str | None, reference: str | None, min_n: int,
+             by: str | None, period: str | None) -> Any:
+    from charging_rules.analysis.run import Options
+
+    if period not in (None, "month", "quarter"):
+        raise InputError(f"--period must be month or quarter (got {period!r})")
+    return Options(group_map=group_map, intersect=intersect, reference=reference,
+                   min_n=min_n, by=by, period=period)
+
+
+def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        console = Console()
+        for view in views:
+            console.print(view)
+
+
+def disparity(
+    input_file: Annotated[Path | None, typer.Argument(
+        metavar="[INPUT]", help="CSV/JSONL table; without it, the audit log.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Group column (dotted paths "
+                                              "reach into JSON).")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Outcome column.")] = None,
+    positive: Annotated[list[str] | None, typer.Option(
+        "--positive", help="Outcome value counted as positive (repeatable) [audit log: "
+        "file].")] = None,
+    stage: Annotated[str, typer.Option("--stage", help="Audit log decision point: "
+                                       "recommendation, decision (final) or override.")
+                     ] = "decision",
+    date_column: Annotated[str | None, typer.Option("--date", help="Date column for "
+                                                    "--period (tables).")] = None,
+    benchmark: Annotated[str | None, typer.Option(
+        "--benchmark", help="Population benchmark for representation: builtin "
+        "jackson-county-acs2017, kansas-city-office-39, or a YAML file.")] = None,
+    group_map: GroupMapOpt = None,
+    reference: ReferenceOpt = None,
+    min_n: MinNOpt = 11,
+    by: ByOpt = None,
+    intersect: IntersectOpt = None,
+    period: PeriodOpt = None,
+    audit_dir: AuditDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rates by group, relative rate index vs a reference, Katz 95% CI, Fisher p.
+
+    Example: charging-rules disparity ../shared/data/cook_county_sao_intake_2019_sample.csv
+    --group race --group-map cook-county --outcome participant_status --positive Approved
+    """
+    from charging_rules.analysis import run
+
+    options = _options(group_map, intersect, reference, min_n, by, period)
+    if input_file is not None:
+        if not (group and outcome and positive):
+            raise InputError("a table needs --group, --outcome and --positive")
+        if period and not date_column:
+            raise InputError("--period on a table needs --date COLUMN")
+        from charging_rules.analysis.sources import TableSpec
+
+        spec = TableSpec(group, outcome, frozenset(positive), by, intersect, date_column,
+                             period)
+        result = run.disparity_table(input_file, spec, options, benchmark)
+    else:
+        from charging_rules.audit.log import read_records
+
+        result = run.disparity_log(read_records(audit_dir or defaults.audit_dir()), stage,
+                                   (positive or ["file"])[0], options, benchmark,
+                                   group or "demographics.race")
+    _show(as_json, result.contract(), result.views())
+
+
+def impact(
+    input_file: Annotated[Path | None, typer.Argument(
+        metavar="[INPUT]", help="Referrals (.jsonl/.json, demographics beside the facts); "
+        "without it, the referrals in the audit log.")] = None,
+    baseline: Annotated[Path, typer.Option("--baseline", help="Guideline set in force.")
+                        ] = DEFAULT_GUIDELINES,
+    proposed: Annotated[Path | None, typer.Option("--proposed", help="Guideline set "
+                                                  "proposed.")] = None,
+    group_map: GroupMapOpt = None,
+    reference: ReferenceOpt = None,
+    min_n: MinNOpt = 11,
+    audit_dir: AuditDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What changes, and for whom, when the guidelines change.
+
+    Example: charging-rules impact referrals.jsonl --baseline examples/guidelines/before
+    --proposed rules
+    """
+    from charging_rules.analysis import run
+    from charging_rules.audit.log import read_records
+
+    if proposed is None:
+        raise InputError("--proposed PATH is required (the guideline set to compare)")
+    options = _options(group_map, None, reference, min_n, None, None)
+    records = None if input_file else read_records(audit_dir or defaults.audit_dir())
+    result = run.impact_of(input_file, records, baseline, proposed, options)
+    _show(as_json, result.contract(), run.impact_views(result))
+
+
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for report.html "
+                                         "and the CSV behind each chart.")] = Path("report"),
+    threshold: Annotated[int, typer.Option("--threshold", min=1, help="Suppress counts "
+                                           "below this.")] = 11,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="With --proposed: show the impact of that guideline change on "
+        "the logged referrals.")] = None,
+    proposed: Annotated[Path | None, typer.Option("--proposed")] = None,
+    title: Annotated[str, typer.Option("--title")] = "Charging decisions by race",
+    group_map: GroupMapOpt = None,
+    reference: ReferenceOpt = None,
+    period: Annotated[str, typer.Option("--period", help="Trend by month or quarter.")
+                      ] = "month",
+    by_offense: Annotated[bool, typer.Option(
+        "--by-offense/--no-by-offense", help="Add rates by offense category.")] = True,
+    intersect: Annotated[bool, typer.Option(
+        "--intersect", help="Groups are race x sex.")] = False,
+    audit_dir: AuditDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Public transparency report from the audit log: self-contained HTML + CSVs.
+
+    Example: charging-rules report --output report --baseline examples/guidelines/before
+    --proposed rules
+    """
+    from charging_rules.analysis import run
+    from charging_rules.analysis.sources import OFFENSE
+    from charging_rules.audit.log import read_records
+
+    if (baseline is None) != (proposed is None):
+        raise InputError("--baseline and --proposed go together")
+    options = _options(group_map, "sex" if intersect else None, reference, 11,
+                       OFFENSE if by_offense else None, period)
+    result = run.report_of(read_records(audit_dir or defaults.audit_dir()), output, options,
+                           threshold=threshold, baseline=baseline, proposed=proposed,
+                           title=title)
+    _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
+                    "suppressed_cells": result.hidden},
+          [*result.views(), f"[bold]Report:[/] {result.html}"])
+
+
+def demo(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Directory for the synthetic referrals, audit log and report "
+        "[default: a new temporary directory].")] = None,
+    before: Annotated[Path, typer.Option("--before", help="Guideline set before the change.")
+                      ] = Path("examples/guidelines/before"),
+    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    count: Annotated[int, typer.Option("--count", min=100, max=200_000,
+                                       help="Synthetic referrals in the year.")] = 4000,
+    seed: Annotated[int, typer.Option("--seed")] = 2022,
+    as_json: JsonOpt = False,
+) -> None:
+    """SYNTHETIC demo: a year of Kansas City referrals screened before and after the drug
+    guideline; impact, decision points and the public report. No real person or case.
+
+    Example: charging-rules demo
+    """
+    import tempfile
+
+    from charging_rules.analysis import run
+
+    out = output or Path(tempfile.mkdtemp(prefix="charging-rules-demo-"))
+    result = run.demo(out, before, guidelines, count, seed)
+    _show(as_json, result.contract(), result.views())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(disparity)
+    app.command()(impact)
+    app.command()(report)
+    app.command()(demo)

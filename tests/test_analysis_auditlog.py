@@ -1,0 +1,100 @@
+"""Decision points read from a real audit log (real engine, real log), and impact on
+hand-made referrals: the figures a supervisor could count by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from charging_rules.cli.app import app
+from charging_rules.records import parse_record
+from charging_rules.screening import Screener
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
+    """A Kansas City possession referral: filed with a firearm, declined without one."""
+    body: dict[str, Any] = {
+        "referral_id": f"T-{number}", "received": "2023-03-14", "jurisdiction": "Kansas City",
+        "charges": [{"category": "drug_possession", "drug": "methamphetamine",
+                     "quantity_grams": 0.5}],
+        "firearm_recovered": firearm,
+        "violence": {"linked_to_violent_incident": False, "victim_injured": False},
+        "community_concern": {"documented": False},
+        "demographics": {"sex": "Male"} | ({"race": race} if race else {}),
+    }
+    return body
+
+
+# (race, firearm, final decision or None to accept)
+PLAN = ([("Black", True, None)] * 4 + [("Black", False, None)] * 3
+        + [("Black", False, "file")] + [("White", True, None)] + [("White", True, "decline")]
+        + [("White", False, None)] * 6 + [(None, False, None)])
+
+
+@pytest.fixture()
+def audit_dir(tmp_path: Path) -> Path:
+    screener = Screener.open(REPO / "rules", tmp_path)
+    for number, (race, firearm, override) in enumerate(PLAN):
+        record, demographics = parse_record(referral(number, race, firearm))
+        screened = screener.screen(record, demographics, "tester")
+        screener.decide(screened, "tester", override, "test override" if override else None)
+    return tmp_path
+
+
+def _stage(audit_dir: Path, stage: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir), "--stage",
+                                      stage, "--min-n", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def test_decision_points_each_on_the_preceding_stage(audit_dir: Path) -> None:
+    rec = _stage(audit_dir, "recommendation")
+    groups = {g["group"]: g for g in rec["groups"]}
+    assert (groups["Black"]["n"], groups["Black"]["positive"]) == (8, 4)
+    assert (groups["White"]["n"], groups["White"]["positive"]) == (8, 2)
+    assert groups["Black"]["rri"] == pytest.approx(2.0)
+    assert rec["excluded"]["unknown_group"] == 1
+    assert rec["log"]["unknown_group_share"] == pytest.approx(1 / 17)
+    filed = {g["group"]: g for g in _stage(audit_dir, "decision")["groups"]}
+    assert (filed["Black"]["n"], filed["Black"]["positive"]) == (4, 4)
+    assert (filed["White"]["n"], filed["White"]["positive"]) == (2, 1)
+    overrides = {g["group"]: g for g in _stage(audit_dir, "override")["groups"]}
+    assert (overrides["Black"]["n"], overrides["Black"]["positive"]) == (8, 1)
+    assert (overrides["White"]["n"], overrides["White"]["positive"]) == (8, 1)
+
+
+def test_representation_against_a_named_benchmark(audit_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
+                                      "--benchmark", "jackson-county-acs2017", "--json"])
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)["representation"]
+    black = next(g for g in rep["groups"] if g["group"] == "Black")
+    assert black["population_share"] == pytest.approx(0.234)
+    assert black["share"] == pytest.approx(0.5)
+    assert black["representation_index"] == pytest.approx(0.5 / 0.234)
+
+
+def test_impact_transitions_by_group(tmp_path: Path, audit_dir: Path) -> None:
+    path = tmp_path / "referrals.jsonl"
+    path.write_text("".join(json.dumps(referral(n, race, firearm)) + "\n"
+                            for n, (race, firearm, _) in enumerate(PLAN)))
+    for source in ([str(path)], ["--audit-dir", str(audit_dir)]):
+        result = CliRunner().invoke(app, ["impact", *source, "--baseline",
+                                          str(REPO / "examples/guidelines/before"),
+                                          "--proposed", str(REPO / "rules"), "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["total"] == 17 and out["changed"] == 11
+        assert out["transitions"] == {"file->decline": 11}
+        assert out["by_group"]["Black"] == {"total": 8, "changed": 4}
+        assert out["by_group"]["(unknown)"] == {"total": 1, "changed": 1}
+        white = out["rates"]["groups"]["White"]
+        assert (white["baseline_rate"], white["proposed_rate"]) == (1.0, 0.25)

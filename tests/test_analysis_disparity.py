@@ -1,0 +1,131 @@
+"""Disparity on the real Cook County sample: figures match an independent scipy computation,
+and the tool says how many rows had no usable race."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scipy.stats import fisher_exact
+from scipy.stats.contingency import relative_risk
+from typer.testing import CliRunner
+
+from charging_rules.cli.app import app
+
+COOK = "cook_county_sao_intake_2019_sample.csv"
+
+
+def _shared_data() -> Path:
+    """<repo>/../shared/data: the repo is cloned beside a copy of shared/."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent.parent / "shared" / "data" / COOK
+        if candidate.exists():
+            return candidate
+    pytest.fail(f"shared/data/{COOK} not found beside the repository")
+
+
+# Independent race grouping for the test (same choices as the shipped cook-county map).
+GROUPS = {"Black": "Black", "White": "White", "White [Hispanic or Latino]": "Hispanic",
+          "HISPANIC": "Hispanic", "White/Black [Hispanic or Latino]": "Hispanic",
+          "Asian": "Asian", "Biracial": "Multiracial"}
+
+
+def _run(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def test_cook_county_rates_rri_ci_match_scipy() -> None:
+    path = _shared_data()
+    out = _run("disparity", str(path), "--group", "race", "--group-map", "cook-county",
+               "--outcome", "participant_status", "--positive", "Approved",
+               "--reference", "White")
+    rows = list(csv.DictReader(path.open()))
+    counts: dict[str, list[int]] = {}
+    unknown = 0
+    for row in rows:
+        group = GROUPS.get(row["race"])
+        if group is None:
+            unknown += 1
+        elif row["participant_status"]:
+            c = counts.setdefault(group, [0, 0])
+            c[0] += 1
+            c[1] += row["participant_status"] == "Approved"
+    assert out["reference"] == "White"
+    assert out["excluded"]["unknown_group"] == unknown == 97
+    assert out["excluded"]["unknown_group_share"] == pytest.approx(unknown / len(rows))
+    ref_n, ref_pos = counts["White"]
+    by_group = {g["group"]: g for g in out["groups"]}
+    assert set(by_group) == set(counts)
+    for group, (n, pos) in counts.items():
+        got = by_group[group]
+        assert (got["n"], got["positive"]) == (n, pos)
+        assert got["rate"] == pytest.approx(pos / n)
+        if n < 11:
+            assert got["suppressed"] and got["rri"] is None
+            continue
+        rr = relative_risk(pos, n, ref_pos, ref_n)
+        ci = rr.confidence_interval(0.95)
+        assert got["rri"] == pytest.approx(rr.relative_risk)
+        assert (got["ci_low"], got["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+        p = fisher_exact([[pos, n - pos], [ref_pos, ref_n - ref_pos]]).pvalue
+        assert got["p_value"] == pytest.approx(p)
+
+
+def test_terminal_states_rows_without_usable_race() -> None:
+    result = CliRunner().invoke(app, [
+        "disparity", str(_shared_data()), "--group", "race", "--group-map", "cook-county",
+        "--outcome", "participant_status", "--positive", "Approved"])
+    assert result.exit_code == 0, result.output
+    assert "Unknown/blank group: 97 of 2000 (4.9%) excluded" in " ".join(result.output.split())
+
+
+def test_stratified_intersectional_and_trend() -> None:
+    out = _run("disparity", str(_shared_data()), "--group", "race", "--group-map",
+               "cook-county", "--outcome", "participant_status", "--positive", "Approved",
+               "--by", "offense_category", "--intersect", "gender", "--date",
+               "received_date", "--period", "quarter")
+    assert out["reference"] == "White \u00d7 Male"
+    assert set(out["period"]["periods"]) == {"2019Q1", "2019Q2", "2019Q3", "2019Q4"}
+    narcotics = out["by"]["strata"]["Narcotics"]
+    assert 0 < sum(g["n"] for g in narcotics["groups"]) <= 720
+
+
+def test_unmapped_label_is_a_clear_error(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("race,status\nMartian,Approved\n")
+    result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race",
+                                      "--group-map", "cook-county", "--outcome", "status",
+                                      "--positive", "Approved"])
+    assert result.exit_code == 2
+    assert "Martian" in result.output and "Traceback" not in result.output
+
+
+def test_group_map_csv_and_dotted_columns(tmp_path: Path) -> None:
+    gmap = tmp_path / "map.csv"
+    gmap.write_text("label,group\nB,Black\nW,White\nU,\n")
+    table = tmp_path / "t.jsonl"
+    rows = [("B", "y")] * 20 + [("W", "n")] * 15 + [("W", "y")] * 15 + [("U", "y")] * 3
+    table.write_text("".join(json.dumps({"d": {"race": r}, "o": o}) + "\n" for r, o in rows))
+    out = _run("disparity", str(table), "--group", "d.race", "--group-map", str(gmap),
+               "--outcome", "o", "--positive", "y")
+    groups = {g["group"]: g for g in out["groups"]}
+    assert groups["Black"]["rri"] == pytest.approx(2.0)
+    assert out["excluded"]["unknown_group"] == 3
+
+
+def test_representation_of_a_table_against_the_acs_benchmark() -> None:
+    out = _run("disparity", str(_shared_data()), "--group", "race", "--group-map",
+               "cook-county", "--outcome", "participant_status", "--positive", "Approved",
+               "--benchmark", "jackson-county-acs2017")
+    rows = {r["group"]: r for r in out["representation"]["groups"]}
+    known = 2000 - 97  # every row with a usable race, with or without an outcome
+    assert rows["Black"]["n"] == 1339
+    assert rows["Black"]["share"] == pytest.approx(1339 / known)
+    assert rows["Black"]["representation_index"] == pytest.approx(1339 / known / 0.234)
+    assert rows["Multiracial"]["population_share"] is None  # not in the benchmark
