@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from charging_rules import defaults
 from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, JsonOpt
@@ -43,6 +42,8 @@ def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False))
     else:
+        from rich.console import Console
+
         console = Console()
         for view in views:
             console.print(view)

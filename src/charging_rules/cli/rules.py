@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from charging_rules.cli.options import DEFAULT_GUIDELINES, JsonOpt
 from charging_rules.errors import InputError
-from charging_rules.guidelines.loader import GuidelineErrors, check_guidelines, load_guidelines
 
-if TYPE_CHECKING:  # the rulecheck modules load when a `rules` command runs, not at start-up
+if TYPE_CHECKING:  # the library and rich load when a `rules` command runs, not at start-up
+    from rich.console import Console
+
     from charging_rules.rulecheck.cases import CaseReport, CaseRun
     from charging_rules.rulecheck.diff import SetDiff
     from charging_rules.rulecheck.lint import LintReport
@@ -35,21 +35,42 @@ PathArg = Annotated[Path, typer.Argument(
 CasesOpt = Annotated[Path | None, typer.Option(
     "--cases", help="Case file or directory [default: tests/ beside the guidelines].")]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def out() -> Console:
+    return _console()
+
+
+def err() -> Console:
+    return _console(stderr=True)
 
 
 @contextmanager
 def _input_errors() -> Iterator[None]:
     """Every problem on its own `file:line: message` line, exit 2."""
+    from charging_rules.guidelines.loader import GuidelineErrors
+
     try:
         yield
     except GuidelineErrors as error:
         for problem in error.problems:
-            err.print(f"[red]{escape(str(problem))}[/]")
+            err().print(f"[red]{escape(str(problem))}[/]")
         raise typer.Exit(2) from None
     except InputError as error:
-        err.print(f"[bold red]error:[/] {escape(str(error))}")
+        err().print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
@@ -63,6 +84,8 @@ def validate(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> No
 
     Example: charging-rules rules validate rules/
     """
+    from charging_rules.guidelines.loader import check_guidelines, load_guidelines
+
     problems = check_guidelines(path)
     if as_json:
         _emit({"ok": not problems, "problems": [
@@ -70,12 +93,12 @@ def validate(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> No
     if problems:
         if not as_json:
             for problem in problems:
-                err.print(escape(str(problem)))
+                err().print(escape(str(problem)))
         raise typer.Exit(2)
     if not as_json:
         gs = load_guidelines(path)
         rules = sum(len(g.rules) for g in gs.guidelines)
-        out.print(f"ok: {gs.id} ({len(gs.guidelines)} guidelines, {rules} rules), "
+        out().print(f"ok: {gs.id} ({len(gs.guidelines)} guidelines, {rules} rules), "
                   f"sha256 {gs.sha256}")
 
 
@@ -130,6 +153,7 @@ def test(
 
     Example: charging-rules rules test rules/
     """
+    from charging_rules.guidelines.loader import load_guidelines
     from charging_rules.rulecheck.cases import case_files, run_tests
 
     with _input_errors():
@@ -148,13 +172,13 @@ def test(
         for run in report.runs:
             if run.case.file != current:
                 current = run.case.file
-                out.print(f"[bold]{escape(current)}[/]")
+                out().print(f"[bold]{escape(current)}[/]")
             for line in _run_lines(run):
-                out.print(line)
+                out().print(line)
         for line in _coverage_lines(report):
-            out.print(line)
+            out().print(line)
         style = "red" if failed else "green"
-        out.print(f"\n[bold {style}]{len(report.runs) - len(failed)} passed, "
+        out().print(f"\n[bold {style}]{len(report.runs) - len(failed)} passed, "
                   f"{len(failed)} failed[/]")
     if failed or (fail_uncovered and report.coverage.uncovered()):
         raise typer.Exit(1)
@@ -194,7 +218,7 @@ def lint_command(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -
                "findings": [f.as_dict() for f in report.findings]})
     else:
         for line in _lint_lines(report):
-            out.print(line)
+            out().print(line)
     if report.errors:
         raise typer.Exit(1)
 
@@ -241,6 +265,7 @@ def diff_command(
 
     Example: charging-rules rules diff rules/ proposed-rules/
     """
+    from charging_rules.guidelines.loader import load_guidelines
     from charging_rules.rulecheck.cases import case_files, load_cases
     from charging_rules.rulecheck.diff import cases_for_diff, diff_sets
 
@@ -252,7 +277,7 @@ def diff_command(
         _emit(diff.as_dict())
     else:
         for line in _diff_lines(diff):
-            out.print(line)
+            out().print(line)
 
 
 @rules_app.command()
@@ -265,6 +290,7 @@ def explain(
 
     Example: charging-rules rules explain rules/ --markdown > policy.md
     """
+    from charging_rules.guidelines.loader import load_guidelines
     from charging_rules.rulecheck.explain import explain_markdown
 
     with _input_errors():
@@ -274,7 +300,7 @@ def explain(
     else:
         from rich.markdown import Markdown  # markdown-it: only this command pays for it
 
-        Console(highlight=False).print(Markdown(text))
+        out().print(Markdown(text))
 
 
 def register(app: typer.Typer) -> None:
