@@ -3,14 +3,26 @@ two linear programs per hidden count over everything published."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from charging_rules.analysis.suppression import Equation, crosstab_equations, suppress
+from charging_rules.analysis.suppression import Equation, Key, suppress
+
+
+def crosstab_equations(rows: Sequence[Key], columns: Sequence[Key], cell: object = "cell",
+                       row_total: object = "row", column_total: object = "column",
+                       grand: object = "all") -> list[Equation]:
+    """Equations of a rows x columns table with row, column and grand totals. Keys are
+    (cell, row, column), (row_total, row), (column_total, column), (grand,)."""
+    equations = [Equation((row_total, r), tuple((cell, r, c) for c in columns)) for r in rows]
+    equations += [Equation((column_total, c), tuple((cell, r, c) for r in rows))
+                  for c in columns]
+    equations.append(Equation((grand,), tuple((row_total, r) for r in rows)))
+    return equations
 
 
 def _attack(values: dict[Hashable, int], equations: list[Equation],

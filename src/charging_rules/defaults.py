@@ -7,6 +7,8 @@ from pathlib import Path
 
 AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
 AUDIT_KEY_ENV = "CHARGING_RULES_AUDIT_KEY"
+# Counts below this are not compared and not published (a common public-reporting threshold).
+SMALL_CELL = 11
 GUIDELINES = Path("rules")
 
 

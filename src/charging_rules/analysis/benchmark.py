@@ -17,8 +17,6 @@ import yaml
 
 from charging_rules.errors import InputError
 
-DEFAULT_BENCHMARK = "jackson-county-acs2017"
-
 
 @dataclass(frozen=True)
 class Benchmark:

@@ -18,7 +18,6 @@ from typing import Any
 
 # Aequitas' default fairness band: a ratio outside [0.8, 1.25] is flagged as a disparity.
 BAND = (0.8, 1.25)
-DEFAULT_MIN_N = 11
 DEFAULT_REFERENCE = "White"
 CROSS = " \u00d7 "  # race x sex: "Black \u00d7 Male"
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from charging_rules.analysis.disparity import Comparison, compare
 from charging_rules.analysis.sources import Grouping, read_rows
 from charging_rules.decision import Recommendation
+from charging_rules.defaults import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.records import parse_record
@@ -83,7 +84,7 @@ def _change(rate_a: float | None, rate_b: float | None, rri_a: float | None,
 
 def impact(referrals: Iterable[Labelled], baseline: GuidelineSet, proposed: GuidelineSet,
            grouping: Grouping, positive: str = "file", reference: str | None = None,
-           min_n: int = 11) -> Impact:
+           min_n: int = SMALL_CELL) -> Impact:
     """Per-referral transitions, and each group's `positive` rate and RRI under both sets."""
     from charging_rules.engine.evaluate import Evaluator
 
@@ -98,7 +99,7 @@ def impact(referrals: Iterable[Labelled], baseline: GuidelineSet, proposed: Guid
 def compare_outcomes(items: Iterable[Labelled], before: Iterable[Recommendation],
                      after: Iterable[Recommendation], baseline: GuidelineSet,
                      proposed: GuidelineSet, grouping: Grouping, positive: str = "file",
-                     reference: str | None = None, min_n: int = 11) -> Impact:
+                     reference: str | None = None, min_n: int = SMALL_CELL) -> Impact:
     """The impact from recommendations already made under both sets (same order)."""
     result = Impact(baseline, proposed, positive)
     rates: dict[str, list[int]] = {}

@@ -31,6 +31,7 @@ from charging_rules.analysis.sources import (
     table_cases,
 )
 from charging_rules.analysis.views import comparison_table, impact_view, representation_table
+from charging_rules.defaults import SMALL_CELL
 from charging_rules.errors import InputError
 
 
@@ -42,7 +43,7 @@ class Options:
     intersect: str | None = None  # a sex-like column crossed with the group (race x sex)
     intersect_map: str | None = "sex"
     reference: str | None = None
-    min_n: int = 11
+    min_n: int = SMALL_CELL
     by: str | None = None
     period: str | None = None
 
@@ -213,7 +214,7 @@ class Demo:
 
 
 def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: int = 2022,
-         threshold: int = 11) -> Demo:
+         threshold: int = SMALL_CELL) -> Demo:
     """A synthetic year screened under the old practice (before the policy date) and the
     current guideline (after), logged with synthetic prosecutor decisions; then the impact
     of the change on the whole year, the decision points, and the public report."""

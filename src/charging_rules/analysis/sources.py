@@ -13,14 +13,13 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
 from charging_rules.errors import InputError
 from charging_rules.facts import MISSING, lookup
 
-Stage = Literal["referred", "recommendation", "decision", "override"]
 STAGES: dict[str, str] = {
     "referred": "referred (all referrals; representation against a population benchmark)",
     "recommendation": "recommended to file, of referrals",

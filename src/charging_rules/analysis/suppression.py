@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-DEFAULT_THRESHOLD = 11
+from charging_rules.defaults import SMALL_CELL
+
+DEFAULT_THRESHOLD = SMALL_CELL
 
 Key = Hashable
 
@@ -27,18 +29,6 @@ class Equation:
 
     total: Key
     parts: tuple[Key, ...]
-
-
-def crosstab_equations(rows: Sequence[Key], columns: Sequence[Key], cell: object = "cell",
-                       row_total: object = "row", column_total: object = "column",
-                       grand: object = "all") -> list[Equation]:
-    """Equations of a rows x columns table with row, column and grand totals. Keys are
-    (cell, row, column), (row_total, row), (column_total, column), (grand,)."""
-    equations = [Equation((row_total, r), tuple((cell, r, c) for c in columns)) for r in rows]
-    equations += [Equation((column_total, c), tuple((cell, r, c) for r in rows))
-                  for c in columns]
-    equations.append(Equation((grand,), tuple((row_total, r) for r in rows)))
-    return equations
 
 
 def pinned(values: Mapping[Key, int], equations: Sequence[Equation],

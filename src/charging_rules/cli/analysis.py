@@ -68,7 +68,7 @@ def disparity(
         "jackson-county-acs2017, kansas-city-office-39, or a YAML file.")] = None,
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
-    min_n: MinNOpt = 11,
+    min_n: MinNOpt = defaults.SMALL_CELL,
     by: ByOpt = None,
     intersect: IntersectOpt = None,
     period: PeriodOpt = None,
@@ -112,7 +112,7 @@ def impact(
                                                   "proposed.")] = None,
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
-    min_n: MinNOpt = 11,
+    min_n: MinNOpt = defaults.SMALL_CELL,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -136,7 +136,7 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for report.html "
                                          "and the CSV behind each chart.")] = Path("report"),
     threshold: Annotated[int, typer.Option("--threshold", min=1, help="Suppress counts "
-                                           "below this.")] = 11,
+                                           "below this.")] = defaults.SMALL_CELL,
     baseline: Annotated[Path | None, typer.Option(
         "--baseline", help="With --proposed: show the impact of that guideline change on "
         "the logged referrals.")] = None,
@@ -164,7 +164,7 @@ def report(
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
-    options = _options(group_map, "sex" if intersect else None, reference, 11,
+    options = _options(group_map, "sex" if intersect else None, reference, defaults.SMALL_CELL,
                        OFFENSE if by_offense else None, period)
     result = run.report_of(read_records(audit_dir or defaults.audit_dir()), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
