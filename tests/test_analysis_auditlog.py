@@ -71,6 +71,18 @@ def test_decision_points_each_on_the_preceding_stage(audit_dir: Path) -> None:
     assert (overrides["White"]["n"], overrides["White"]["positive"]) == (8, 1)
 
 
+def test_pending_decisions_count_every_referral(audit_dir: Path) -> None:
+    """A referral recommended to file and not yet decided is pending, with or without a
+    usable race: the log summary counts the whole log."""
+    screener = Screener.open(REPO / "rules", audit_dir)
+    for number, race in ((100, "Black"), (101, None)):
+        record, demographics = parse_record(referral(number, race, True))
+        screener.screen(record, demographics, "tester")
+    log = _stage(audit_dir, "decision")["log"]
+    assert log["pending_decisions"] == 2
+    assert (log["referred"], log["unknown_group"]) == (19, 2)
+
+
 def test_representation_against_a_named_benchmark(audit_dir: Path) -> None:
     result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
                                       "--benchmark", "jackson-county-acs2017", "--json"])
@@ -98,3 +110,12 @@ def test_impact_transitions_by_group(tmp_path: Path, audit_dir: Path) -> None:
         assert out["by_group"]["(unknown)"] == {"total": 1, "changed": 1}
         white = out["rates"]["groups"]["White"]
         assert (white["baseline_rate"], white["proposed_rate"]) == (1.0, 0.25)
+
+
+def test_impact_with_an_unknown_reference_is_an_input_error(audit_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["impact", "--audit-dir", str(audit_dir), "--baseline",
+                                      str(REPO / "examples/guidelines/before"), "--proposed",
+                                      str(REPO / "rules"), "--reference", "Whte"])
+    assert result.exit_code == 2
+    assert "--reference 'Whte' is not a group in the data (groups: Black, White)" \
+        in result.output

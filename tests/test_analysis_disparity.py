@@ -129,3 +129,36 @@ def test_representation_of_a_table_against_the_acs_benchmark() -> None:
     assert rows["Black"]["share"] == pytest.approx(1339 / known)
     assert rows["Black"]["representation_index"] == pytest.approx(1339 / known / 0.234)
     assert rows["Multiracial"]["population_share"] is None  # not in the benchmark
+
+
+def test_json_cells_are_read_as_written(tmp_path: Path) -> None:
+    """A JSON `true` outcome is counted by `--positive true`; a row missing a dotted group
+    path is unknown (excluded, counted), never a group of its own; a spreadsheet's BOM does
+    not hide the first column."""
+    table = tmp_path / "t.jsonl"
+    rows = [{"p": {"race": "Black"}, "o": True}] * 12 + [{"p": {"race": "White"}, "o": False}] \
+        * 12 + [{"p": {"race": "White"}, "o": True}] * 12 + [{"p": {}, "o": True}] * 2
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = _run("disparity", str(table), "--group", "p.race", "--outcome", "o",
+               "--positive", "true")
+    groups = {g["group"]: g for g in out["groups"]}
+    assert set(groups) == {"Black", "White"}
+    assert (groups["Black"]["positive"], groups["White"]["positive"]) == (12, 12)
+    assert groups["Black"]["rri"] == pytest.approx(2.0)
+    assert out["excluded"]["unknown_group"] == 2
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffrace,o\nBlack,y\nWhite,n\n".encode())
+    out = _run("disparity", str(bom), "--group", "race", "--outcome", "o", "--positive", "y")
+    assert {g["group"]: g["positive"] for g in out["groups"]} == {"Black": 1, "White": 0}
+
+
+@pytest.mark.parametrize("reference", ["Martian", "white"])
+def test_reference_not_in_the_data_is_an_input_error(tmp_path: Path, reference: str) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("race,o\nBlack,y\nWhite,n\n")
+    result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race", "--outcome",
+                                      "o", "--positive", "y", "--reference", reference])
+    assert result.exit_code == 2
+    assert f"--reference {reference!r} is not a group" in result.output
+    assert "Black, White" in result.output and "Traceback" not in result.output

@@ -102,3 +102,22 @@ def test_report_tables_leak_no_suppressed_count(tmp_path: Path) -> None:
         bounds = _attack(system.values, system.equations, system.hidden)
         leaks = {k: b for k, b in bounds.items() if b[1] - b[0] < 0.5}
         assert not leaks
+
+
+def test_report_total_does_not_give_away_a_small_unknown_count(tmp_path: Path) -> None:
+    """Referrals with no usable race are a published figure too: when there are fewer than
+    the threshold, the report's total (= known + unknown) must not be printed either."""
+    from charging_rules.analysis.groups import identity
+    from charging_rules.analysis.report import build_report
+    from charging_rules.analysis.sources import AuditCase, Grouping
+
+    cases = [AuditCase(race, "Male", None, "2023-03-14", "file", "file")
+             for race in ["Black"] * 40 + ["White"] * 40 + [None] * 3]
+    html = build_report(cases, Grouping(identity()), tmp_path, threshold=11).html.read_text()
+    assert "fewer than 11" in html
+    assert "83 referrals" not in html  # 80 known are published: 83 would reveal the 3
+    assert ">80<" in html  # the known total is in the decision-point table
+
+    shown = build_report(cases[:80] + [AuditCase(None, None, None, "2023-03-14", "file")] * 20,
+                         Grouping(identity()), tmp_path / "big", threshold=11)
+    assert "100 referrals" in shown.html.read_text()

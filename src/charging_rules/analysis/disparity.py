@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from charging_rules.errors import InputError
 
 # Aequitas' default fairness band: a ratio outside [0.8, 1.25] is flagged as a disparity.
 BAND = (0.8, 1.25)
@@ -149,6 +151,15 @@ def choose_reference(groups: dict[str, tuple[int, int]], reference: str | None) 
     if reference is None and groups:
         return max(groups, key=lambda g: groups[g][0])
     return None
+
+
+def check_reference(groups: Collection[str], reference: str | None) -> None:
+    """A named reference that matches no group is a typo, not a request for a table with
+    every ratio left blank: say so, naming the groups there are."""
+    if reference is not None and groups and \
+            choose_reference(dict.fromkeys(groups, (0, 0)), reference) is None:
+        raise InputError(f"--reference {reference!r} is not a group in the data (groups: "
+                         f"{', '.join(sorted(groups))})")
 
 
 def compare(groups: dict[str, tuple[int, int]], reference: str | None, min_n: int,

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from charging_rules.analysis.disparity import Comparison, compare
+from charging_rules.analysis.disparity import Comparison, check_reference, compare
 from charging_rules.analysis.sources import Grouping, read_rows
 from charging_rules.decision import Recommendation
 from charging_rules.defaults import SMALL_CELL
@@ -118,6 +118,7 @@ def compare_outcomes(items: Iterable[Labelled], before: Iterable[Recommendation]
             tally[0] += 1
             tally[1] += old.outcome == positive
             tally[2] += new.outcome == positive
+    check_reference(rates, reference)
     unknown = result.by_group.get(UNKNOWN_LABEL, Counter())["total"]
     groups = dict(sorted(rates.items()))
     result.before = compare({g: (t[0], t[1]) for g, t in groups.items()}, reference, min_n,

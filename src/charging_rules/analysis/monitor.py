@@ -45,7 +45,8 @@ def decision_points(cases: Iterable[AuditCase], grouping: Grouping, positive: st
             unknown += 1
         else:
             referred[group] += 1
-    pending = sum(tallies["decision"].missing.values())
+    # Counted on every case: the decision tally leaves out cases with no usable group.
+    pending = sum(case.recommended == positive and case.final is None for case in cases)
     return DecisionPoints(tallies, referred, unknown, pending)
 
 

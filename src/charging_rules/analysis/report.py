@@ -20,7 +20,7 @@ from typing import Any
 from rich.table import Table
 
 from charging_rules.analysis import charts
-from charging_rules.analysis.disparity import choose_reference, relative_rate
+from charging_rules.analysis.disparity import check_reference, choose_reference, relative_rate
 from charging_rules.analysis.impact import UNKNOWN_LABEL, Impact
 from charging_rules.analysis.monitor import decision_points
 from charging_rules.analysis.sources import AuditCase, Grouping
@@ -126,6 +126,7 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
                  impact: Impact | None = None, title: str = "Charging decisions by race",
                  banner: str | None = None) -> Report:
     points = decision_points(cases, grouping, positive, period)
+    check_reference(points.referred, reference)
     rec = points.tallies["recommendation"].counts()[0]
     dec = points.tallies["decision"].counts()[0]
     ovr = points.tallies["override"].counts()[0]
@@ -177,8 +178,9 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
             writer.writerows([_cell(v) for v in row] for row in chart.rows)
         csvs.append(path)
     html = out_dir / "report.html"
-    html.write_text(_html(title, banner, charts_out, points.unknown, points.total, threshold,
-                          grouping), encoding="utf-8")
+    html.write_text(_html(title, banner, charts_out, points.unknown,
+                          main.get("dp", ALL, "referred"), threshold, grouping),
+                    encoding="utf-8")
     return Report(html, csvs, charts_out, systems)
 
 
@@ -339,18 +341,23 @@ padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
 """
 
 
-def _html(title: str, banner: str | None, charts_out: list[Chart], unknown: int, total: int,
-          threshold: int, grouping: Grouping) -> str:
+def _html(title: str, banner: str | None, charts_out: list[Chart], unknown: int,
+          known: int | None, threshold: int, grouping: Grouping) -> str:
+    """`known`: the published count of referrals with a usable race (None when hidden). The
+    total is known + unknown, so it is printed only when both are shown: otherwise it would
+    give away whichever of the two is hidden."""
     shown = unknown >= threshold or unknown == 0
-    share = f"{100 * unknown / total:.1f}%" if total and shown else "share suppressed"
+    total = known + unknown if shown and known is not None else None
+    share = f"{100 * unknown / total:.1f}%" if total else "share suppressed"
     unknown_text = f"{unknown:,}" if shown else f"fewer than {threshold}"
+    counted = "" if total is None else f" {total:,} referrals."
     labels = ", ".join(f"{escape(k)} &rarr; {escape(v)}"
                        for k, v in grouping.group_map.used().items())
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{escape(title)}</h1>",
              f"<p class='muted'>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
-             f"charging-rules. {total:,} referrals.</p>"]
+             f"charging-rules.{counted}</p>"]
     if banner:
         parts.append(f"<div class='banner'>{escape(banner)}</div>")
     parts.append(

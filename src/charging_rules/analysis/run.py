@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.benchmark import load_benchmark, representation
-from charging_rules.analysis.disparity import Comparison, Tally
+from charging_rules.analysis.disparity import Comparison, Tally, check_reference
 from charging_rules.analysis.groups import load_group_map
 from charging_rules.analysis.impact import (
     Impact,
@@ -97,6 +97,7 @@ def disparity_table(path: Path, spec: TableSpec, options: Options,
     """Rates and RRIs by group in any CSV/JSONL table."""
     grouping = options.grouping()
     tally = Tally().add_all(table_cases(path, spec, grouping))
+    check_reference(tally.observed(), options.reference)
     comparison = tally.compare(options.reference, options.min_n)
     positive = "|".join(sorted(spec.positive))
     extra: dict[str, Any] = {"input": str(path), "outcome": spec.outcome,
@@ -129,6 +130,7 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
     grouping = options.grouping()
     cases = audit_cases(records, group, options.by)
     points = decision_points(cases, grouping, positive, options.period)
+    check_reference(points.referred, options.reference)
     tally = points.tallies[stage]
     comparison = tally.compare(options.reference, options.min_n)
     extra: dict[str, Any] = {"stage": stage, "stage_definition": STAGES[stage],

@@ -45,16 +45,18 @@ class Grouping:
 
 
 def _text(value: Any) -> str | None:
+    """A cell as the text an analyst types on the command line: JSON `true` is "true" (as
+    in the file), not Python's "True", so `--positive true` matches it."""
     if value is MISSING or value is None:
         return None
-    text = str(value).strip()
+    text = json.dumps(value) if isinstance(value, bool) else str(value).strip()
     return text or None
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) from a .csv, .jsonl or .json (array) file, streaming."""
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")  # spreadsheet exports: BOM
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
     with handle:
@@ -111,8 +113,8 @@ def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Cas
                     raise InputError(f"no column {column!r} (columns: {', '.join(row)})",
                                      source=str(path))
         outcome = _text(lookup(row, spec.outcome))
-        group = grouping.group(lookup(row, spec.group),
-                               lookup(row, spec.intersect) if spec.intersect else None)
+        group = grouping.group(_text(lookup(row, spec.group)),
+                               _text(lookup(row, spec.intersect)) if spec.intersect else None)
         day = _text(lookup(row, spec.date)) if spec.date else None
         yield (group, None if outcome is None else outcome in spec.positive,
                _text(lookup(row, spec.by)) if spec.by else None,

@@ -19,7 +19,7 @@ from charging_rules.errors import InputError
 from charging_rules.outreach.contacts import CONTACT_OUTCOMES
 from charging_rules.outreach.history import OutreachLog
 from charging_rules.outreach.weekly import weeks_in_year
-from charging_rules.victim import OUTREACH_OUTCOMES
+from charging_rules.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES
 
 DEFAULT_GOAL = 500
 
@@ -82,7 +82,7 @@ def outreach_status(audit_dir: Path, year: int | None = None,
     for number in range(1, last + 1):
         week = f"{year}-W{number:02d}"
         counts = by_week.get(week, Counter())
-        referrals = counts["refer_now"] + counts["refer_family"]
+        referrals = sum(counts[o] for o in REFERRAL_OUTCOMES)
         cumulative += referrals
         lines.append(WeekLine(week, week in imported, sum(counts.values()),
                               {o: counts[o] for o in OUTREACH_OUTCOMES}, referrals, cumulative,
