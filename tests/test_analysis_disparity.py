@@ -162,3 +162,15 @@ def test_reference_not_in_the_data_is_an_input_error(tmp_path: Path, reference: 
     assert result.exit_code == 2
     assert f"--reference {reference!r} is not a group" in result.output
     assert "Black, White" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("option", ["--group-map", "--benchmark"])
+def test_yaml_with_an_impossible_date_is_an_input_error(tmp_path: Path, option: str) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("race,o\nBlack,y\nWhite,n\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nupdated: 2023-02-30\n")
+    result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race", "--outcome",
+                                      "o", "--positive", "y", option, str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:" in result.output and "day is out of range" in result.output

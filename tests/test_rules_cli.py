@@ -73,6 +73,30 @@ def test_validate_as_a_user_runs_it_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ("effective: 2023-02-30", "invalid value '2023-02-30': day is out of range for month"),
+    ("effective: !!int soon", "invalid value 'soon'"),
+    ("effective: !!python/name:os.system x", "could not determine a constructor"),
+    ("? [effective, id]", "a key must be a plain value"),
+])
+def test_impossible_yaml_values_are_a_line_not_a_traceback(tmp_path: Path, line: str,
+                                                            message: str) -> None:
+    """YAML that parses but cannot be built (a date that does not exist, a tag) in a
+    guideline file and in a test case file: every rules command reports file:line."""
+    root = copy_shipped(tmp_path / "rules")
+    policy = root / "kc-drug-policy.yaml"
+    policy.write_text(policy.read_text().replace("\nversion:", f"\n{line}\nversion:", 1))
+    for command in ("validate", "lint", "test", "explain"):
+        code, out, err = invoke(command, str(root))
+        assert code == (1 if command == "lint" else 2)  # lint reports it as a finding
+        assert f"{policy}:" in out + err and message in out + err, (command, out + err)
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("kind: victim\ncases:\n  - id: a\n    victim: {incident_date: "
+                     "2023-02-30}\n    expect: {outcome: refer_now, rules: []}\n")
+    code, _, err = invoke("test", str(SHIPPED), "--cases", str(cases))
+    assert code == 2 and f"{cases}:4: invalid value '2023-02-30'" in err
+
+
 def test_ci_commands_pass_on_the_shipped_rules() -> None:
     for command in (["validate"], ["lint"], ["test", "--fail-uncovered"]):
         result = subprocess.run([sys.executable, "-m", "charging_rules", "rules", *command,

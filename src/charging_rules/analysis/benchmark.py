@@ -40,7 +40,7 @@ def load_benchmark(spec: str | Path) -> Benchmark:
     path = Path(spec)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: 2023-02-30
         raise InputError(f"cannot read benchmark (builtin: {', '.join(builtin)}): {error}",
                          source=str(path)) from None
     return _benchmark(path.stem, data, str(path))

@@ -85,7 +85,7 @@ def load_group_map(spec: str | Path | None) -> GroupMap:
         return _from_csv(text, str(path))
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2023-02-30
         raise InputError(f"invalid YAML: {error}", source=str(path)) from None
     return _from_yaml(data, str(path))
 

@@ -6,6 +6,7 @@ PyYAML silently keeps the last of two equal keys; in a policy file that would le
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -38,7 +39,10 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = scalars.construct_object(key_node)
+            key = _construct(key_node, source, scalars)
+            if not isinstance(key, Hashable):  # `? [a, b]`: a list or mapping as a key
+                raise InputError("a key must be a plain value", source=source,
+                                 line=key_node.start_mark.line + 1)
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
@@ -48,7 +52,18 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
     if isinstance(node, yaml.SequenceNode):
         return [_convert(n, (*path, i), lines, source, scalars)
                 for i, n in enumerate(node.value)]
-    return scalars.construct_object(node)
+    return _construct(node, source, scalars)
+
+
+def _construct(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConstructor) -> Any:
+    """A scalar's value; an impossible one (2023-02-30, `!!int abc`, an unknown tag) is an
+    input error on its line, not a traceback."""
+    try:
+        return scalars.construct_object(node)
+    except (ValueError, yaml.YAMLError) as error:
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(f"invalid value {node.value!r}: {problem}", source=source,
+                         line=node.start_mark.line + 1) from None
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int | None:
