@@ -147,6 +147,14 @@ def test_row_errors_name_the_line_and_the_field(tmp_path: Path, cells: str,
     assert log_lines(tmp_path) == []
 
 
+def test_blank_rows_from_a_spreadsheet_are_not_victims(tmp_path: Path) -> None:
+    """Spreadsheets save trailing rows of empty cells (",,,,") and blank lines; they list
+    nobody, so they neither reject the week nor count as victims."""
+    path = week_file(tmp_path, "w.csv", row("2023-W14", "I1", "V1", "2023-04-03"),
+                     ",,,,,,,,,,,,", "   ", ",,,,,,,,,,,,")
+    assert imported(tmp_path, path)["victims"] == 1
+
+
 def test_an_unknown_column_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.csv"
     path.write_text(HEADER.replace("fatal", "fatality") + "\n")

@@ -113,8 +113,8 @@ def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) ->
     try:
         for cells in reader:
             line, start = start, reader.line_num + 1
-            if not cells:
-                continue  # a blank line
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line, or a spreadsheet's trailing row of empty cells
             if len(cells) != len(header):
                 problems.append((line, f"expected {len(header)} cells, got {len(cells)}"))
             else:
