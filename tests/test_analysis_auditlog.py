@@ -119,3 +119,29 @@ def test_impact_with_an_unknown_reference_is_an_input_error(audit_dir: Path) -> 
     assert result.exit_code == 2
     assert "--reference 'Whte' is not a group in the data (groups: Black, White)" \
         in result.output
+
+
+def test_outreach_decisions_in_the_same_log_are_not_referrals(audit_dir: Path) -> None:
+    """The outreach program logs its victim decisions into the same audit log: they are not
+    charging referrals and must not enter a charging rate."""
+    result = CliRunner().invoke(app, [
+        "outreach", "import", str(REPO / "examples/outreach/synthetic-2023-W01.csv"),
+        "--guidelines", str(REPO / "rules"), "--audit-dir", str(audit_dir),
+        "--out", str(audit_dir / "lists")])
+    assert result.exit_code == 0, result.output
+    rec = _stage(audit_dir, "recommendation")
+    assert rec["log"]["referred"] == 17
+    assert {g["group"]: g["n"] for g in rec["groups"]} == {"Black": 8, "White": 8}
+
+
+@pytest.mark.parametrize(("positive", "message"), [
+    (["flie"], "--positive must be an outcome: file, decline"),
+    (["file", "divert"], "on the audit log --positive is one outcome"),
+])
+def test_a_positive_the_log_cannot_hold_is_an_input_error(audit_dir: Path,
+                                                          positive: list[str],
+                                                          message: str) -> None:
+    """Not a table of zero rates: a typo'd or second outcome would silently mean nothing."""
+    args = [a for p in positive for a in ("--positive", p)]
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir), *args])
+    assert result.exit_code == 2 and message in result.output

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from charging_rules.analysis.disparity import Comparison, check_reference, compare
-from charging_rules.analysis.sources import Grouping, read_rows
+from charging_rules.analysis.sources import Grouping, charging_recommendation, read_rows
 from charging_rules.decision import Recommendation
 from charging_rules.defaults import SMALL_CELL
 from charging_rules.errors import InputError
@@ -37,8 +37,7 @@ def read_referrals(path: Path) -> Iterator[Labelled]:
 def logged_referrals(records: Iterable[dict[str, Any]]) -> Iterator[Labelled]:
     """The referral snapshots of the audit log's recommendations, with their demographics."""
     for record in records:
-        if record.get("kind") == "recommendation" and record.get("record_kind",
-                                                                  "referral") == "referral":
+        if charging_recommendation(record):
             yield parse_record({**record["referral"], "demographics": record.get("demographics")},
                                "referral", f"audit record {record.get('seq')}")
 

@@ -33,6 +33,7 @@ from charging_rules.analysis.sources import (
 from charging_rules.analysis.views import comparison_table, impact_view, representation_table
 from charging_rules.defaults import SMALL_CELL
 from charging_rules.errors import InputError
+from charging_rules.referral import CHARGING_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
     if stage not in STAGES or stage == "referred":
         raise InputError(f"--stage must be one of recommendation, decision, override "
                          f"(got {stage!r})")
+    if positive not in CHARGING_OUTCOMES:
+        raise InputError(f"--positive must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
+                         f"(got {positive!r})")
     grouping = options.grouping()
     cases = audit_cases(records, group, options.by)
     points = decision_points(cases, grouping, positive, options.period)

@@ -133,6 +133,14 @@ class AuditCase:
         self.recommended, self.final = recommended, final
 
 
+def charging_recommendation(record: dict[str, Any]) -> bool:
+    """A referral's recommendation. The log also holds other record kinds (outreach victims,
+    whose outcomes are refer_now and the like): counted as referrals, they would dilute every
+    charging rate."""
+    return record.get("kind") == "recommendation" and \
+        record.get("record_kind", "referral") == "referral"
+
+
 def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.race",
                 by: str | None = None) -> list[AuditCase]:
     """Join recommendations with their last decision/override record by decision_id."""
@@ -140,7 +148,7 @@ def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.ra
     race_key = group.removeprefix("demographics.") if group.startswith("demographics.") else None
     for record in records:
         kind = record.get("kind")
-        if kind == "recommendation":
+        if charging_recommendation(record):
             referral = record.get("referral") or {}
             demographics = record.get("demographics") or {}
             day = referral.get("received") or record.get("timestamp")
@@ -154,7 +162,7 @@ def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.ra
             if case is not None:
                 case.final = record["outcome"]
     if not cases:
-        raise InputError("the audit log holds no recommendation records to analyse")
+        raise InputError("the audit log holds no referral recommendations to analyse")
     return list(cases.values())
 
 

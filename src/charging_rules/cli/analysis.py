@@ -96,6 +96,9 @@ def disparity(
     else:
         from charging_rules.audit.log import read_records
 
+        if positive and len(positive) > 1:
+            raise InputError("on the audit log --positive is one outcome (a rate of one "
+                             "decision)")
         result = run.disparity_log(read_records(audit_dir or defaults.audit_dir()), stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
