@@ -155,3 +155,18 @@ def test_report_renders_in_headless_chromium(demo: tuple[Path, dict[str, Any]],
                           "--dump-dom", Path(payload["report"]).as_uri()],
                          check=True, capture_output=True, timeout=90, text=True).stdout
     assert dom.count("<svg") == 6 and "<rect" in dom and "<circle" in dom
+
+
+@pytest.mark.parametrize("command", ["report", "demo"])
+def test_an_output_that_is_a_file_is_an_input_error(demo: tuple[Path, dict[str, Any]],
+                                                     tmp_path: Path, command: str) -> None:
+    out, _ = demo
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    args = ["--audit-dir", str(out / "audit_logs")] if command == "report" else \
+        ["--count", "100", "--before", str(REPO / "examples/guidelines/before"),
+         "--guidelines", str(REPO / "rules")]
+    result = CliRunner().invoke(app, [command, *args, "--output", str(taken)])
+    assert result.exit_code == 2, result.output
+    assert f"{taken}: cannot write the {command}" in result.output
+    assert taken.read_text() == "not a directory"

@@ -25,6 +25,7 @@ from charging_rules.analysis.impact import UNKNOWN_LABEL, Impact
 from charging_rules.analysis.monitor import decision_points
 from charging_rules.analysis.sources import AuditCase, Grouping
 from charging_rules.analysis.suppression import DEFAULT_THRESHOLD, Equation, suppress
+from charging_rules.errors import InputError
 
 SUPPRESSED = "suppressed"
 ALL = "All"
@@ -168,20 +169,30 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
         system.suppress(threshold)
         systems.append(system)
         charts_out.append(_impact_chart(system, impact))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csvs = []
-    for chart in charts_out:
-        path = out_dir / f"{chart.name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(chart.header)
-            writer.writerows([_cell(v) for v in row] for row in chart.rows)
-        csvs.append(path)
-    html = out_dir / "report.html"
-    html.write_text(_html(title, banner, charts_out, points.unknown,
-                          main.get("dp", ALL, "referred"), threshold, grouping),
-                    encoding="utf-8")
+    page = _html(title, banner, charts_out, points.unknown, main.get("dp", ALL, "referred"),
+                 threshold, grouping)
+    html, csvs = _write(out_dir, charts_out, page)
     return Report(html, csvs, charts_out, systems)
+
+
+def _write(out_dir: Path, charts_out: list[Chart], page: str) -> tuple[Path, list[Path]]:
+    """report.html and one CSV per chart; an unwritable --output is an input error."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        csvs = []
+        for chart in charts_out:
+            path = out_dir / f"{chart.name}.csv"
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(chart.header)
+                writer.writerows([_cell(v) for v in row] for row in chart.rows)
+            csvs.append(path)
+        html = out_dir / "report.html"
+        html.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write the report: {error.strerror or error}",
+                         source=str(out_dir)) from None
+    return html, csvs
 
 
 def _split(main: System, name: str, groups: list[str],

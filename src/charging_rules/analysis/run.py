@@ -244,10 +244,14 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     if log.segments(audit_dir):
         raise InputError("already holds a demo audit log; choose another --output",
                          source=str(out_dir))
-    out_dir.mkdir(parents=True, exist_ok=True)
     raw = synthetic_year(count, seed)
     referrals = out_dir / "referrals.jsonl"
-    referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write the demo: {error.strerror or error}",
+                         source=str(out_dir)) from None
     parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
     sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
     records = [record for record, _ in parsed]
