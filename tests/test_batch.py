@@ -158,6 +158,9 @@ def test_a_broken_json_array_keeps_the_rows_before_and_reports_where(tmp_path: P
     ("in.txt", "x", "unsupported input format"),
     ("in.json", '{"referral_id": "X"}', "must be an array"),
     ("in.csv", "referral_id,colour\nR-1,red\n", "column 'colour' is not a referral field"),
+    # Past the model's 100 charges: refused up front, not a list of 10^9 charges built.
+    ("in.csv", "referral_id,charges[999999999].category\nR-1,violent\n",
+     "column 'charges[999999999].category' is not a referral field"),
 ])
 def test_a_bad_file_is_exit_2_and_nothing_is_logged(tmp_path: Path, name: str, content: str,
                                                     message: str) -> None:
@@ -211,6 +214,8 @@ def test_a_value_missing_from_a_value_map_is_reported_not_guessed(tmp_path: Path
      "'jurisdiction'"),
     (MAPPING.replace("mapping: test", "mapping: test\ncolumns: 3"), "map.yaml:2: columns: "
      "unknown key"),
+    (MAPPING.replace("charges[0]", "charges[100]"), "map.yaml:6: referral: "
+     "'charges[100].category' is not a field"),
 ])
 def test_a_bad_mapping_is_exit_2_with_file_and_line(tmp_path: Path, body: str,
                                                     message: str) -> None:
