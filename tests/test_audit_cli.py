@@ -199,6 +199,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None
         (["audit", "show", "ffffffffffff"], "no decision"),
         (["audit", "list", "--since", "yesterday"], "--since"),
         (["audit", "checkpoint", "--out", "x.jsonl"], "key"),
+        (["audit", "export", "--out", str(office.audit / "no" / "such" / "x.csv")],
+         "cannot write: No such file or directory"),
     ]:
         result = office.process(*args)
         assert result.returncode == 2, (args, result.stderr)

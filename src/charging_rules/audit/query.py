@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from charging_rules.audit.lock import FILE_MODE
 from charging_rules.audit.log import parse_line, read_lines
 from charging_rules.errors import InputError
 
@@ -186,3 +188,14 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
+                mask_demographics: bool = False) -> int:
+    """`export` into a file created owner-only (an export can hold demographics)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
+        return export(selected, handle, fmt, mask_demographics)
