@@ -143,6 +143,26 @@ def test_invalid_rows_are_reported_skipped_and_not_logged(tmp_path: Path) -> Non
     assert [r["record_id"] for r in log.read_records(tmp_path / "audit")] == ["OK-1", "OK-5"]
 
 
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON, nested past the decoder's recursion limit
+
+
+@pytest.mark.parametrize(("name", "content", "skip"), [
+    ("in.jsonl", f"{json.dumps(referral())}\n{DEEP}\n", "line 2: (row): invalid JSON: nested "
+     "too deeply"),
+    ("in.json", f"[{json.dumps(referral())},\n{DEEP}]", "line 2: (row): invalid JSON: nested "
+     "too deeply"),
+    # A second array appended to the file: its rows would otherwise go unread, unreported.
+    ("in.json", f"[{json.dumps(referral())}]\n[{json.dumps(referral())}]",
+     "line 2: (row): invalid JSON: more data after the closing ']'"),
+])
+def test_unreadable_json_is_a_skipped_row_not_a_crash(tmp_path: Path, name: str, content: str,
+                                                      skip: str) -> None:
+    (tmp_path / name).write_text(content)
+    result = batch(tmp_path / name, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["screened"] == 1
+    assert skip in result.stderr
+
+
 def test_a_broken_json_array_keeps_the_rows_before_and_reports_where(tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     good = json.dumps([referral(referral_id="A-1"), referral(referral_id="A-2")], indent=1)

@@ -55,12 +55,15 @@ def test_rejected_files_of_one_name_each_keep_their_file_and_reason(tmp_path: Pa
     for attempt in range(3):
         (inbox / "same.json").write_text(f'{{"referral_id": "R-{attempt}"')  # broken JSON
         _queue(inbox, tmp_path / "audit").run(Accepting())
+    (inbox / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # past recursion limit
+    _queue(inbox, tmp_path / "audit").run(Accepting())
     rejected = sorted((inbox / "rejected").iterdir())
-    referrals = [p for p in rejected if p.suffix == ".json"]
+    referrals = [p for p in rejected if p.name.startswith("same.") and p.suffix == ".json"]
     assert sorted(p.read_text()[-4:-1] for p in referrals) == ["R-0", "R-1", "R-2"]
     for path in referrals:  # each reason sits beside the file it explains
         assert "same.json" in path.with_name(f"{path.name}.error.txt").read_text()
-    assert len(rejected) == 6
+    assert "nested too deeply" in (inbox / "rejected" / "deep.json.error.txt").read_text()
+    assert len(rejected) == 8
     assert not list(log.read_records(tmp_path / "audit"))
 
 
