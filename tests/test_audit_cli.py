@@ -206,3 +206,33 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
     assert stored_lines(office.audit) == before
+
+
+MALFORMED: dict[str, tuple[int, dict[str, Any], str]] = {
+    # line index, members replaced, what the message names
+    "result removed": (0, {"result": None}, "result"),
+    "guideline set not an object": (0, {"guideline_set": "x"}, "guideline_set"),
+    "charges not a list": (0, {"referral": {"charges": "x"}}, "referral.charges"),
+    "decision without its outcome": (1, {"outcome": None}, "outcome"),
+    "reasons not text": (0, {"result": {"outcome": "file", "reasons": 5}}, "result is malformed"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_record_is_a_failed_check_not_a_crash(tmp_path: Path, name: str) -> None:
+    """An edited (even re-hashed) record makes list/show/export fail with one line naming it
+    (exit 1: the log's integrity, not the user's input), never a traceback."""
+    office = Office(tmp_path)
+    index, changes, named = MALFORMED[name]
+    lines = stored_lines(office.audit)
+    record = {**json.loads(lines[index]), **changes}
+    lines[index] = log.encode({k: v for k, v in record.items()  # None: member removed
+                               if v is not None and k != "hash"})[0]
+    rewrite(office.audit, lines)
+    commands = [["audit", "show", office.ids[0]]] if "reasons" in name else [
+        ["audit", "list"], ["audit", "export"], ["audit", "show", office.ids[0]]]
+    for args in commands:
+        result = office.process(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+        assert named in result.stderr and "audit verify" in result.stderr
