@@ -208,6 +208,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None
     assert stored_lines(office.audit) == before
 
 
+def _forge(office: Office, index: int, changes: dict[str, Any]) -> None:
+    """Rewrite one record with `changes` (None: member removed) and a hash to match."""
+    lines = stored_lines(office.audit)
+    record = {**json.loads(lines[index]), **changes}
+    lines[index] = log.encode({k: v for k, v in record.items()
+                               if v is not None and k != "hash"})[0]
+    rewrite(office.audit, lines)
+
+
 MALFORMED: dict[str, tuple[int, dict[str, Any], str]] = {
     # line index, members replaced, what the message names
     "result removed": (0, {"result": None}, "result"),
@@ -224,11 +233,7 @@ def test_a_malformed_record_is_a_failed_check_not_a_crash(tmp_path: Path, name: 
     (exit 1: the log's integrity, not the user's input), never a traceback."""
     office = Office(tmp_path)
     index, changes, named = MALFORMED[name]
-    lines = stored_lines(office.audit)
-    record = {**json.loads(lines[index]), **changes}
-    lines[index] = log.encode({k: v for k, v in record.items()  # None: member removed
-                               if v is not None and k != "hash"})[0]
-    rewrite(office.audit, lines)
+    _forge(office, index, changes)
     commands = [["audit", "show", office.ids[0]]] if "reasons" in name else [
         ["audit", "list"], ["audit", "export"], ["audit", "show", office.ids[0]]]
     for args in commands:
@@ -236,3 +241,18 @@ def test_a_malformed_record_is_a_failed_check_not_a_crash(tmp_path: Path, name: 
         assert result.returncode == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
         assert named in result.stderr and "audit verify" in result.stderr
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"record_kind": "zzz"}, "unknown record kind 'zzz'"),
+    ({"referral": None}, "cannot be replayed"),
+    ({"guideline_set": {"id": "x", "sha256": "../../x"}}, "not a guideline set sha256"),
+])
+def test_a_record_that_cannot_be_replayed_fails_the_check(tmp_path: Path,
+                                                          changes: dict[str, Any],
+                                                          named: str) -> None:
+    office = Office(tmp_path)
+    _forge(office, 0, changes)
+    result = office.process("audit", "replay", office.ids[0])
+    assert result.returncode == 1 and named in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
