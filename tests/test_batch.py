@@ -253,3 +253,12 @@ def test_a_mapping_naming_an_absent_column_fails_before_any_row(tmp_path: Path) 
     assert result.exit_code == 2
     assert "reads column(s) the input does not have: city" in result.stderr
     assert not (tmp_path / "audit").exists()
+
+
+def test_a_user_name_that_is_not_utf8_is_exit_2_and_nothing_is_logged(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in argv (a mis-set locale) arrive as lone surrogates."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(referral()) + "\n")
+    result = batch(source, "--user", "\udcff", audit=tmp_path / "audit")
+    assert result.exit_code == 2 and "not valid UTF-8" in result.stderr
+    assert not list(log.read_records(tmp_path / "audit"))
