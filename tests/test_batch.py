@@ -236,6 +236,12 @@ def test_a_value_missing_from_a_value_map_is_reported_not_guessed(tmp_path: Path
      "unknown key"),
     (MAPPING.replace("charges[0]", "charges[100]"), "map.yaml:6: referral: "
      "'charges[100].category' is not a field"),
+    # YAML that PyYAML itself cannot build: still file:line, never a traceback
+    (MAPPING.replace("    PCS:", "    [PCS]:"), "map.yaml:10: a key must be a plain value"),
+    (MAPPING.replace("mapping: test", "mapping: test\ndescription: 2023-02-30"),
+     "map.yaml:2: invalid YAML value: day is out of range"),
+    (MAPPING.replace("mapping: test", "mapping: test\ndescription: !!python/name:os.system"),
+     "map.yaml:2: invalid YAML value: could not determine a constructor"),
 ])
 def test_a_bad_mapping_is_exit_2_with_file_and_line(tmp_path: Path, body: str,
                                                     message: str) -> None:
