@@ -181,6 +181,8 @@ def test_a_broken_json_array_keeps_the_rows_before_and_reports_where(tmp_path: P
     # Past the model's 100 charges: refused up front, not a list of 10^9 charges built.
     ("in.csv", "referral_id,charges[999999999].category\nR-1,violent\n",
      "column 'charges[999999999].category' is not a referral field"),
+    ("in.csv", "referral_id,received,referral_id\nR-1,2023-01-01,R-2\n",
+     "in.csv:1: column(s) named twice: referral_id"),
 ])
 def test_a_bad_file_is_exit_2_and_nothing_is_logged(tmp_path: Path, name: str, content: str,
                                                     message: str) -> None:
@@ -236,6 +238,8 @@ def test_a_value_missing_from_a_value_map_is_reported_not_guessed(tmp_path: Path
      "unknown key"),
     (MAPPING.replace("charges[0]", "charges[100]"), "map.yaml:6: referral: "
      "'charges[100].category' is not a field"),
+    (MAPPING.replace("{column: city}", "{first_of: []}"), "map.yaml:5: "
+     "referral.jurisdiction.first_of: List should have at least 1 item"),
     # YAML that PyYAML itself cannot build: still file:line, never a traceback
     (MAPPING.replace("    PCS:", "    [PCS]:"), "map.yaml:10: a key must be a plain value"),
     (MAPPING.replace("mapping: test", "mapping: test\ndescription: 2023-02-30"),

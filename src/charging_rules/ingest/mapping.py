@@ -59,7 +59,7 @@ class SourceSpec(_Spec):
 
 
 class FieldRule(SourceSpec):
-    first_of: list[SourceSpec] | None = None
+    first_of: Annotated[list[SourceSpec], Field(min_length=1)] | None = None
 
 
 class MappingSpec(_Spec):

@@ -65,6 +65,10 @@ class RowSource:
             if not self.header:
                 raise InputError("empty CSV file: the first line must name the columns",
                                  source=str(self.path), line=1)
+            twice = sorted({c for c in self.header if self.header.count(c) > 1})
+            if twice:  # a row would keep only the last cell of each: which one was meant?
+                raise InputError(f"column(s) named twice: {', '.join(twice)}",
+                                 source=str(self.path), line=1)
             return _csv_rows(reader, self.header)
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", source=str(self.path)) from None
