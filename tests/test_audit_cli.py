@@ -201,6 +201,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None
         (["audit", "checkpoint", "--out", "x.jsonl"], "key"),
         (["audit", "export", "--out", str(office.audit / "no" / "such" / "x.csv")],
          "cannot write: No such file or directory"),
+        # a mistyped --audit-dir naming a file: not an intact, empty log
+        (["audit", "verify", "--audit-dir", str(office.root / "kc-1.json")], "not a directory"),
     ]:
         result = office.process(*args)
         assert result.returncode == 2, (args, result.stderr)

@@ -272,3 +272,13 @@ def test_a_user_name_that_is_not_utf8_is_exit_2_and_nothing_is_logged(tmp_path: 
     result = batch(source, "--user", "\udcff", audit=tmp_path / "audit")
     assert result.exit_code == 2 and "not valid UTF-8" in result.stderr
     assert not list(log.read_records(tmp_path / "audit"))
+
+
+def test_an_audit_dir_that_is_a_file_is_exit_2_and_the_file_is_untouched(
+        tmp_path: Path) -> None:
+    source, not_a_dir = tmp_path / "in.jsonl", tmp_path / "notes.txt"
+    source.write_text(json.dumps(referral()) + "\n")
+    not_a_dir.write_text("mine")
+    result = batch(source, audit=not_a_dir)
+    assert result.exit_code == 2 and "notes.txt: not a directory" in result.stderr
+    assert not_a_dir.read_text() == "mine"
