@@ -199,8 +199,67 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None
         (["audit", "show", "ffffffffffff"], "no decision"),
         (["audit", "list", "--since", "yesterday"], "--since"),
         (["audit", "checkpoint", "--out", "x.jsonl"], "key"),
+        (["audit", "export", "--out", str(office.audit / "no" / "such" / "x.csv")],
+         "cannot write: No such file or directory"),
+        # a mistyped --audit-dir naming a file: not an intact, empty log
+        (["audit", "verify", "--audit-dir", str(office.root / "kc-1.json")], "not a directory"),
     ]:
         result = office.process(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
     assert stored_lines(office.audit) == before
+
+
+def _forge(office: Office, index: int, changes: dict[str, Any]) -> None:
+    """Rewrite one record with `changes` (None: member removed) and a hash to match."""
+    lines = stored_lines(office.audit)
+    record = {**json.loads(lines[index]), **changes}
+    lines[index] = log.encode({k: v for k, v in record.items()
+                               if v is not None and k != "hash"})[0]
+    rewrite(office.audit, lines)
+
+
+def _failed_check(office: Office, *args: str) -> Any:
+    """Exit 1 with one line on stderr; an uncaught exception would be `result.exception`."""
+    result = runner.invoke(app, [*args, "--audit-dir", str(office.audit)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (
+        args, result.exception)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result
+
+
+MALFORMED: dict[str, tuple[int, dict[str, Any], str]] = {
+    # line index, members replaced, what the message names
+    "result removed": (0, {"result": None}, "result"),
+    "guideline set not an object": (0, {"guideline_set": "x"}, "guideline_set"),
+    "charges not a list": (0, {"referral": {"charges": "x"}}, "referral.charges"),
+    "decision without its outcome": (1, {"outcome": None}, "outcome"),
+    "reasons not text": (0, {"result": {"outcome": "file", "reasons": 5}}, "result is malformed"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_record_is_a_failed_check_not_a_crash(tmp_path: Path, name: str) -> None:
+    """An edited (even re-hashed) record makes list/show/export fail with one line naming it
+    (exit 1: the log's integrity, not the user's input), never a traceback."""
+    office = Office(tmp_path)
+    index, changes, named = MALFORMED[name]
+    _forge(office, index, changes)
+    commands = [["audit", "show", office.ids[0]]] if "reasons" in name else [
+        ["audit", "list"], ["audit", "export"], ["audit", "show", office.ids[0]]]
+    for args in commands:
+        result = _failed_check(office, *args)
+        assert named in result.stderr and "audit verify" in result.stderr
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"record_kind": "zzz"}, "unknown record kind 'zzz'"),
+    ({"referral": None}, "cannot be replayed"),
+    ({"guideline_set": {"id": "x", "sha256": "../../x"}}, "not a guideline set sha256"),
+])
+def test_a_record_that_cannot_be_replayed_fails_the_check(tmp_path: Path,
+                                                          changes: dict[str, Any],
+                                                          named: str) -> None:
+    office = Office(tmp_path)
+    _forge(office, 0, changes)
+    assert named in _failed_check(office, "audit", "replay", office.ids[0]).stderr

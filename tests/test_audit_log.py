@@ -90,7 +90,7 @@ def test_segments_rotate_and_read_as_one_stream(tmp_path: Path) -> None:
     assert later[-1] == records[-1] and len(later) < len(records)
 
 
-def test_four_processes_append_concurrently_without_loss_or_interleaving(
+def test_five_processes_append_concurrently_without_loss_or_interleaving(
         tmp_path: Path) -> None:
     audit_dir, acks = tmp_path / "audit_logs", tmp_path / "acks"
     procs = [writer(audit_dir, acks.with_suffix(f".{n}"), f"w{n}", groups=40, size=1 + n % 3,

@@ -213,3 +213,16 @@ def test_a_tampered_log_is_never_sealed(tmp_path: Path) -> None:
     rewrite(audit_dir, [*lines[:2], *lines[3:]])
     report, sealed = checkpoint.seal_head(audit_dir, pins, KEY)
     assert sealed is None and not report.ok and not pins.exists()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 9), min_size=1))
+def test_every_edited_record_is_reported_at_its_line(edited: set[int]) -> None:
+    """Edits side by side are separate problems: one must not hide the next."""
+    lines = list(_original())
+    for index in edited:
+        lines[index] = lines[index].replace(b'"actor":"', b'"actor":"x', 1)
+    with tempfile.TemporaryDirectory() as directory:
+        rewrite(Path(directory), lines)
+        report = verify(Path(directory))
+    assert found(report) == [(index + 1, "edited") for index in sorted(edited)]

@@ -143,6 +143,26 @@ def test_invalid_rows_are_reported_skipped_and_not_logged(tmp_path: Path) -> Non
     assert [r["record_id"] for r in log.read_records(tmp_path / "audit")] == ["OK-1", "OK-5"]
 
 
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON, nested past the decoder's recursion limit
+
+
+@pytest.mark.parametrize(("name", "content", "skip"), [
+    ("in.jsonl", f"{json.dumps(referral())}\n{DEEP}\n", "line 2: (row): invalid JSON: nested "
+     "too deeply"),
+    ("in.json", f"[{json.dumps(referral())},\n{DEEP}]", "line 2: (row): invalid JSON: nested "
+     "too deeply"),
+    # A second array appended to the file: its rows would otherwise go unread, unreported.
+    ("in.json", f"[{json.dumps(referral())}]\n[{json.dumps(referral())}]",
+     "line 2: (row): invalid JSON: more data after the closing ']'"),
+])
+def test_unreadable_json_is_a_skipped_row_not_a_crash(tmp_path: Path, name: str, content: str,
+                                                      skip: str) -> None:
+    (tmp_path / name).write_text(content)
+    result = batch(tmp_path / name, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["screened"] == 1
+    assert skip in result.stderr
+
+
 def test_a_broken_json_array_keeps_the_rows_before_and_reports_where(tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     good = json.dumps([referral(referral_id="A-1"), referral(referral_id="A-2")], indent=1)
@@ -158,6 +178,11 @@ def test_a_broken_json_array_keeps_the_rows_before_and_reports_where(tmp_path: P
     ("in.txt", "x", "unsupported input format"),
     ("in.json", '{"referral_id": "X"}', "must be an array"),
     ("in.csv", "referral_id,colour\nR-1,red\n", "column 'colour' is not a referral field"),
+    # Past the model's 100 charges: refused up front, not a list of 10^9 charges built.
+    ("in.csv", "referral_id,charges[999999999].category\nR-1,violent\n",
+     "column 'charges[999999999].category' is not a referral field"),
+    ("in.csv", "referral_id,received,referral_id\nR-1,2023-01-01,R-2\n",
+     "in.csv:1: column(s) named twice: referral_id"),
 ])
 def test_a_bad_file_is_exit_2_and_nothing_is_logged(tmp_path: Path, name: str, content: str,
                                                     message: str) -> None:
@@ -211,6 +236,16 @@ def test_a_value_missing_from_a_value_map_is_reported_not_guessed(tmp_path: Path
      "'jurisdiction'"),
     (MAPPING.replace("mapping: test", "mapping: test\ncolumns: 3"), "map.yaml:2: columns: "
      "unknown key"),
+    (MAPPING.replace("charges[0]", "charges[100]"), "map.yaml:6: referral: "
+     "'charges[100].category' is not a field"),
+    (MAPPING.replace("{column: city}", "{first_of: []}"), "map.yaml:5: "
+     "referral.jurisdiction.first_of: List should have at least 1 item"),
+    # YAML that PyYAML itself cannot build: still file:line, never a traceback
+    (MAPPING.replace("    PCS:", "    [PCS]:"), "map.yaml:10: a key must be a plain value"),
+    (MAPPING.replace("mapping: test", "mapping: test\ndescription: 2023-02-30"),
+     "map.yaml:2: invalid value '2023-02-30': day is out of range"),
+    (MAPPING.replace("mapping: test", "mapping: test\ndescription: !!python/name:os.system"),
+     "map.yaml:2: invalid value '': could not determine a constructor"),
 ])
 def test_a_bad_mapping_is_exit_2_with_file_and_line(tmp_path: Path, body: str,
                                                     message: str) -> None:
@@ -228,3 +263,22 @@ def test_a_mapping_naming_an_absent_column_fails_before_any_row(tmp_path: Path) 
     assert result.exit_code == 2
     assert "reads column(s) the input does not have: city" in result.stderr
     assert not (tmp_path / "audit").exists()
+
+
+def test_a_user_name_that_is_not_utf8_is_exit_2_and_nothing_is_logged(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in argv (a mis-set locale) arrive as lone surrogates."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(referral()) + "\n")
+    result = batch(source, "--user", "\udcff", audit=tmp_path / "audit")
+    assert result.exit_code == 2 and "not valid UTF-8" in result.stderr
+    assert not list(log.read_records(tmp_path / "audit"))
+
+
+def test_an_audit_dir_that_is_a_file_is_exit_2_and_the_file_is_untouched(
+        tmp_path: Path) -> None:
+    source, not_a_dir = tmp_path / "in.jsonl", tmp_path / "notes.txt"
+    source.write_text(json.dumps(referral()) + "\n")
+    not_a_dir.write_text("mine")
+    result = batch(source, audit=not_a_dir)
+    assert result.exit_code == 2 and "notes.txt: not a directory" in result.stderr
+    assert not_a_dir.read_text() == "mine"

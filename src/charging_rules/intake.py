@@ -5,16 +5,19 @@ a closed terminal between the two leaves the file waiting with its decision logg
 session finds that decision by content (the logged referral and demographics, hashed) and
 files it away instead of deciding it twice. An interrupt during that critical step is held
 until the step is done. A file that fails validation goes to `rejected/` with a `.error.txt`
-beside it; nothing about it reaches the audit log.
+beside it; nothing about it reaches the audit log. Several sessions may work one folder: each
+file is locked while a session handles it, and the others pass over it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import signal
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from charging_rules.audit import log
+from charging_rules.audit.lock import fsync_dir
 from charging_rules.errors import InputError
 from charging_rules.facts import to_fact
 from charging_rules.guidelines.conditions import AnyItem, Compare, Exists, describe, walk
@@ -72,14 +76,6 @@ def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, di
     return found
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durably(path: Path, text: str) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write(text)
@@ -87,15 +83,18 @@ def _write_durably(path: Path, text: str) -> None:
         os.fsync(out.fileno())
 
 
-def _move(path: Path, folder: Path, tag: str) -> Path:
-    """Rename into `folder` (never overwriting an earlier file of the same name)."""
+def _destination(path: Path, folder: Path, tag: str) -> Path:
+    """Where `path` goes in `folder`: its own name, else tagged (`tag` must be unique, so
+    an earlier file of the same name is never overwritten)."""
     folder.mkdir(exist_ok=True)
     target = folder / path.name
-    if target.exists():
-        target = folder / f"{path.stem}.{tag}{path.suffix}"
+    return folder / f"{path.stem}.{tag}{path.suffix}" if target.exists() else target
+
+
+def _move(path: Path, target: Path) -> Path:
     os.replace(path, target)
-    _fsync_dir(folder)
-    _fsync_dir(path.parent)
+    fsync_dir(target.parent)
+    fsync_dir(path.parent)
     return target
 
 
@@ -115,6 +114,31 @@ def _held_interrupts() -> Iterator[None]:
             signal.signal(sig, handler)
         if held:
             raise KeyboardInterrupt
+
+
+@contextmanager
+def _claimed(path: Path) -> Iterator[bool]:
+    """Whether this session may handle `path`: it is still waiting, and no other session on
+    the folder holds it. Held (flock, released on exit even after a crash) until the block
+    ends, so two prosecutors working one folder never screen or decide a referral twice."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # another session filed it away
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another session has it on screen
+            yield False
+            return
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        yield current == os.fstat(fd).st_ino  # not filed away between the open and the lock
+    finally:
+        os.close(fd)
 
 
 def _hang_up(_signum: int, _frame: object) -> None:
@@ -186,17 +210,20 @@ class IntakeQueue:
 
     def reject(self, path: Path, error: InputError) -> Path:
         """The error text first, then the file: a crash between leaves the file waiting."""
-        folder = self.directory / REJECTED
-        folder.mkdir(exist_ok=True)
-        _write_durably(folder / f"{path.name}.error.txt", f"{error}\n")
-        return _move(path, folder, "rejected")
+        target = _destination(path, self.directory / REJECTED, uuid.uuid4().hex[:12])
+        _write_durably(target.with_name(f"{target.name}.error.txt"), f"{error}\n")
+        return _move(path, target)
 
     def decide(self, path: Path, screened: Screened, override: str | None = None,
                reason: str | None = None) -> tuple[dict[str, Any], Path]:
         """Log the decision (durably), then move the file: never the other way round."""
         with _held_interrupts():
             record = self.screener.decide(screened, self.actor, override, reason)
-            return record, _move(path, self.directory / SCREENED, str(record["decision_id"])[:12])
+            return record, self._file_away(path, record)
+
+    def _file_away(self, path: Path, decision: dict[str, Any]) -> Path:
+        tag = str(decision["decision_id"])[:12]
+        return _move(path, _destination(path, self.directory / SCREENED, tag))
 
     def write_request(self, path: Path, screened: Screened) -> Path:
         folder = self.directory / REQUESTS
@@ -235,30 +262,39 @@ class IntakeQueue:
                                   set()).add(_key_of(*item))
         decided = decided_in_log(self.audit_dir, wanted)
         for position, path in enumerate(files, 1):
-            item = loaded[path]
-            if isinstance(item, InputError):
-                ui.rejected(path, item, self.reject(path, item))
-                summary.rejected.append(path)
-                continue
-            earlier = decided.get(_key_of(*item))
-            if earlier is not None:
-                moved = _move(path, self.directory / SCREENED, str(earlier["decision_id"])[:12])
-                ui.already_decided(path, earlier, moved)
-                summary.already_decided.append(path)
-                continue
-            screened = self.screener.screen(item[0], item[1], self.actor)
-            ui.show(path, to_fact(item[0]), screened, position, len(files))
-            rec = screened.recommendation
-            if rec.outcome == NEEDS_INFORMATION and rec.missing and ui.ask_request(rec.missing):
-                ui.request_written(self.write_request(path, screened))
-            action = ui.ask_action()
-            if action == "q":
-                return
-            if action == "s":
-                summary.skipped.append(path)
-                continue
-            override, reason = (None, None) if action == "a" else ui.ask_override(
-                kind_of(item[0]).outcomes, rec.outcome)
-            record, moved = self.decide(path, screened, override, reason)
-            summary.decided.append(str(record["decision_id"]))
-            ui.decided(record, moved)
+            with _claimed(path) as mine:
+                if mine and not self._handle(path, loaded[path], decided, position,
+                                             len(files), ui, summary):
+                    return
+
+    def _handle(self, path: Path, item: tuple[BaseModel, Demographics | None] | InputError,
+                decided: dict[str, dict[str, Any]], position: int, total: int, ui: IntakeUI,
+                summary: IntakeSummary) -> bool:
+        """One waiting file, claimed by this session; False when the prosecutor quits."""
+        if isinstance(item, InputError):
+            ui.rejected(path, item, self.reject(path, item))
+            summary.rejected.append(path)
+            return True
+        earlier = decided.get(_key_of(*item))
+        if earlier is not None:
+            moved = self._file_away(path, earlier)
+            ui.already_decided(path, earlier, moved)
+            summary.already_decided.append(path)
+            return True
+        screened = self.screener.screen(item[0], item[1], self.actor)
+        ui.show(path, to_fact(item[0]), screened, position, total)
+        rec = screened.recommendation
+        if rec.outcome == NEEDS_INFORMATION and rec.missing and ui.ask_request(rec.missing):
+            ui.request_written(self.write_request(path, screened))
+        action = ui.ask_action()
+        if action == "q":
+            return False
+        if action == "s":
+            summary.skipped.append(path)
+            return True
+        override, reason = (None, None) if action == "a" else ui.ask_override(
+            kind_of(item[0]).outcomes, rec.outcome)
+        record, moved = self.decide(path, screened, override, reason)
+        summary.decided.append(str(record["decision_id"]))
+        ui.decided(record, moved)
+        return True

@@ -93,4 +93,6 @@ def load_record_file(
     except json.JSONDecodeError as error:
         raise InputError(f"invalid JSON: {error.msg}", source=str(path),
                          line=error.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply", source=str(path)) from None
     return parse_record(data, kind, str(path))

@@ -9,6 +9,7 @@ directory renamed into place) and idempotent, so concurrent screeners need no lo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -54,6 +55,8 @@ def _store(audit_dir: Path, guidelines: GuidelineSet) -> Path:
 
 def load(audit_dir: Path, sha256: str) -> GuidelineSet:
     """The archived set, checked to still hash to `sha256` (an altered archive is refused)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):  # it names a directory: no "../"
+        raise AuditLogError(f"{sha256[:80]!r} is not a guideline set sha256")
     directory = archived_path(audit_dir, sha256)
     if not directory.is_dir():
         raise AuditLogError(f"{directory}: guideline set {sha256[:12]} is not archived")

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from charging_rules.errors import InputError
+
 LOCK_NAME = ".lock"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -26,7 +28,10 @@ def ensure_dir(directory: Path) -> None:
     if directory.is_dir():
         return
     ensure_dir(directory.parent)
-    directory.mkdir(mode=DIR_MODE, exist_ok=True)
+    try:
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)
+    except FileExistsError:  # exist_ok forgives an existing directory only
+        raise InputError("not a directory", source=str(directory)) from None
 
 
 def fsync_dir(directory: Path) -> None:

@@ -74,8 +74,10 @@ def segment_name(first_seq: int) -> str:
 
 
 def segments(audit_dir: Path) -> list[Path]:
-    """The log's segment files, oldest first."""
+    """The log's segment files, oldest first (none yet: no directory)."""
     if not audit_dir.is_dir():
+        if audit_dir.exists():  # a mistyped --audit-dir must not read as an intact, empty log
+            raise InputError("not a directory", source=str(audit_dir))
         return []
     return sorted(audit_dir.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
 

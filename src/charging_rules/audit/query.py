@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TextIO
 
-from charging_rules.audit.log import parse_line, read_lines
+from typing_extensions import TypedDict
+
+from charging_rules.audit.lock import FILE_MODE
+from charging_rules.audit.log import AuditLogError, parse_line, read_lines
 from charging_rules.errors import InputError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 DECISION_KINDS = ("decision", "override")
 MASK = "[masked]"
@@ -119,11 +127,75 @@ class Filters:
                 or (len(wanted) >= 6 and str(gset["sha256"]).startswith(wanted)))
 
 
+class _Logged(TypedDict):
+    seq: int
+    hash: str
+    decision_id: str
+    timestamp: str
+
+
+class _Result(TypedDict):
+    outcome: str
+    rules: NotRequired[list[str]]
+    missing: NotRequired[list[str]]
+
+
+class _GuidelineRef(TypedDict):
+    id: str
+    version: str
+
+
+class _GuidelineSet(TypedDict):
+    id: str
+    sha256: str
+    guidelines: NotRequired[list[_GuidelineRef]]
+
+
+class _Referral(TypedDict):
+    charges: NotRequired[list[dict[str, Any]]]
+
+
+class _RecommendationShape(_Logged):
+    result: _Result
+    guideline_set: _GuidelineSet
+    referral: NotRequired[_Referral | None]
+    demographics: NotRequired[dict[str, Any] | None]
+
+
+class _DecisionShape(_Logged):
+    outcome: str
+
+
+@cache
+def _shapes() -> dict[str, TypeAdapter[Any]]:
+    from pydantic import TypeAdapter  # only when the log is read back
+
+    decision = TypeAdapter(_DecisionShape)
+    return {"recommendation": TypeAdapter(_RecommendationShape), "decision": decision,
+            "override": decision}
+
+
 def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[dict[str, Any]]:
-    """Records whose canonical line contains one of `markers` (cheap test before parsing)."""
+    """Records whose canonical line contains one of `markers` (cheap test before parsing),
+    checked to have the members Row reads: an edited record is a failed check naming its
+    line, not a crash."""
+    from pydantic import ValidationError
+
+    shapes = _shapes()
     for where, line in read_lines(audit_dir, since):
         if any(marker in line for marker in markers):
-            yield parse_line(where, line)
+            record = parse_line(where, line)
+            shape = shapes.get(str(record.get("kind")))
+            try:
+                if shape is not None:
+                    shape.validate_python(record)
+            except ValidationError as error:
+                problem = error.errors(include_url=False)[0]
+                field = ".".join(map(str, problem["loc"]))
+                raise AuditLogError(f"{where}: malformed {record['kind']} record ({field}: "
+                                    f"{problem['msg']}); run 'charging-rules audit verify'"
+                                    ) from None
+            yield record
 
 
 def rows(audit_dir: Path, filters: Filters = Filters()) -> Iterator[Row]:
@@ -186,3 +258,14 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
+                mask_demographics: bool = False) -> int:
+    """`export` into a file created owner-only (an export can hold demographics)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
+        return export(selected, handle, fmt, mask_demographics)

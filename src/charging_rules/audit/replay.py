@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charging_rules.audit import archive
+from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row, find
 from charging_rules.decision import Recommendation
 from charging_rules.engine.evaluate import Evaluator
-from charging_rules.records import parse_record
+from charging_rules.errors import InputError
+from charging_rules.records import KINDS, parse_record
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ def replay(audit_dir: Path, decision_id: str) -> Replay:
     row = find(audit_dir, decision_id)
     logged = row.recommendation
     guidelines = archive.load(audit_dir, str(logged["guideline_set"]["sha256"]))
-    kind = str(logged["record_kind"])
-    record, _ = parse_record(logged["referral"], kind, f"audit record seq {logged['seq']}")
+    kind = str(logged.get("record_kind"))
+    where = f"audit record seq {logged['seq']}"
+    if kind not in KINDS:
+        raise AuditLogError(f"{where}: unknown record kind {kind!r}")
+    try:
+        record, _ = parse_record(logged.get("referral"), kind, where)
+    except InputError as error:  # the log's content, not the user's input: a failed check
+        raise AuditLogError(f"the logged record cannot be replayed: {error}") from None
     return Replay(row, Evaluator(guidelines, kind).evaluate(record))

@@ -192,7 +192,9 @@ def _diagnose(files: list[Path], suspects: list[int]) -> list[Problem]:
     found: dict[int, _Problem] = {}
     handled: set[int] = set()
     for number in suspects:
-        if number in handled or (number - 1 in found and not lines[number].good):
+        # Unparseable right after a problem: the rest of that line (a newline inserted into
+        # it). A record whose hash fails is its own edit, even right after another.
+        if number in handled or (number - 1 in found and not lines[number].record):
             continue
         problem, covers = _classify(lines, number)
         if problem is not None and problem.line not in found:
@@ -226,8 +228,8 @@ def _classify(lines: dict[int, _Line], number: int) -> tuple[_Problem | None, se
                     {number + 1})
         detail = ("not a JSON record with seq, prev_hash and hash" if not x.record
                   else "its contents do not match its hash (the record was edited)")
-        covers = {number + 1} if nx is not None and (
-            _follows(x, nx) or (nx.record and nx.seq == p.seq + 2)) else set()
+        covers = {number + 1} if nx is not None and nx.good and (
+            _follows(x, nx) or nx.seq == p.seq + 2) else set()
         return _Problem(number, "edited", f"{x.where}: {detail}"), covers
     if not p.good and number > 1:
         return None, set()  # explained by the problem at the line before

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row
 from charging_rules.audit.replay import Replay
 from charging_rules.audit.verify import Report
@@ -38,10 +39,18 @@ def decisions_table(selected: Iterable[Row]) -> Table:
 
 
 def recommendation_of(row: Row) -> Recommendation:
-    """The logged result as a Recommendation again (its guidelines are logged beside it)."""
+    """The logged result as a Recommendation again (its guidelines are logged beside it).
+    An edited result that no longer reads as one is a failed check, not a crash."""
+    from pydantic import ValidationError
+
     rec = row.recommendation
-    return Recommendation.from_dict(
-        {**rec["result"], "guidelines": rec["guideline_set"].get("guidelines", [])})
+    try:
+        return Recommendation.from_dict(
+            {**rec["result"], "guidelines": rec["guideline_set"].get("guidelines", [])})
+    except ValidationError as error:
+        raise AuditLogError(f"decision {row.decision_id} (seq {rec['seq']}): the logged result "
+                            f"is malformed ({error.error_count()} problem(s)); run "
+                            "'charging-rules audit verify'") from None
 
 
 def decision_view(row: Row) -> RenderableType:

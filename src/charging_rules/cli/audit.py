@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -159,7 +158,6 @@ def export(audit_dir: AuditDirOpt = None,
     Example: charging-rules audit export --format csv --out decisions.csv --mask-demographics
     """
     from charging_rules.audit import query
-    from charging_rules.audit.lock import FILE_MODE
 
     filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
                             guideline_version)
@@ -167,9 +165,7 @@ def export(audit_dir: AuditDirOpt = None,
     if out is None:
         query.export(selected, sys.stdout, fmt, mask_demographics)
         return
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
-        count = query.export(selected, handle, fmt, mask_demographics)
+    count = query.export_file(selected, out, fmt, mask_demographics)
     typer.echo(f"wrote {count} decisions to {out}", err=True)
 
 

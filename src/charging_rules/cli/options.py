@@ -18,7 +18,21 @@ AuditDirOpt = Annotated[
                  help="Audit log directory [default: ./audit_logs]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def loggable_text(value: str | None) -> str | None:
+    """Text bound for the audit log must be valid UTF-8: bytes that are not (a mis-set
+    locale) reach Python as lone surrogates, which the log cannot store."""
+    if value is not None:
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise typer.BadParameter("not valid UTF-8 text") from None
+    return value
+
+
 UserOpt = Annotated[
-    str | None, typer.Option("--user", help="Who is deciding [default: your login name].")
+    str | None, typer.Option("--user", help="Who is deciding [default: your login name].",
+                             callback=loggable_text)
 ]
 DEFAULT_GUIDELINES = GUIDELINES

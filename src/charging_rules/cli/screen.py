@@ -15,6 +15,7 @@ from charging_rules.cli.options import (
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    loggable_text,
 )
 from charging_rules.errors import InputError
 
@@ -30,7 +31,7 @@ def screen(
         str | None, typer.Option("--override", metavar="OUTCOME", help="Record an override.")
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (required with "
-                                                "--override).")] = None,
+                                                "--override).", callback=loggable_text)] = None,
     trace: Annotated[bool, typer.Option(help="Show how every rule was evaluated.")] = True,
     as_json: JsonOpt = False,
 ) -> None:

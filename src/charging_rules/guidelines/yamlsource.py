@@ -6,7 +6,6 @@ PyYAML silently keeps the last of two equal keys; in a policy file that would le
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -39,10 +38,10 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: a list as a key
+                raise InputError("a key must be a plain value, not a list or mapping",
+                                 source=source, line=key_node.start_mark.line + 1)
             key = _construct(key_node, source, scalars)
-            if not isinstance(key, Hashable):  # `? [a, b]`: a list or mapping as a key
-                raise InputError("a key must be a plain value", source=source,
-                                 line=key_node.start_mark.line + 1)
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)

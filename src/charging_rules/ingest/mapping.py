@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from charging_rules.errors import InputError
@@ -58,7 +59,7 @@ class SourceSpec(_Spec):
 
 
 class FieldRule(SourceSpec):
-    first_of: list[SourceSpec] | None = None
+    first_of: Annotated[list[SourceSpec], Field(min_length=1)] | None = None
 
 
 class MappingSpec(_Spec):
@@ -198,6 +199,12 @@ _REFERRAL = vocabulary(Referral)
 _DEMOGRAPHICS = vocabulary(Demographics)
 _REQUIRED = {"referral_id", "received", "jurisdiction", "charges[].category"}
 
+# The referral model's max_length per collection. `_put` fills every index below the one a
+# path names, so a path past it (charges[99999999]) would exhaust memory on the first row.
+_MAX_ITEMS = {name: min([m.max_length for m in Referral.model_fields[name].metadata
+                         if isinstance(m, MaxLen)], default=1 << 31)
+              for name in _REFERRAL.collections}
+
 
 def _field_spec(path: str, demographics: bool) -> tuple[FieldSpec | None, tuple[tuple[str,
                                                                               int | None], ...]]:
@@ -211,6 +218,8 @@ def _field_spec(path: str, demographics: bool) -> tuple[FieldSpec | None, tuple[
         return _DEMOGRAPHICS.fields.get(path), (("demographics", None), *steps)
     head, index = steps[0]
     if index is not None and len(steps) == 2 and head in _REFERRAL.collections:
+        if index >= _MAX_ITEMS[head]:
+            return None, ()
         return _REFERRAL.collections[head].get(steps[1][0]), tuple(steps)
     if any(i is not None for _, i in steps):
         return None, ()

@@ -32,6 +32,7 @@ class Unreadable:
 
 
 Row = tuple[int, Any]
+TOO_DEEP = "invalid JSON: nested too deeply"
 FORMATS = (".jsonl", ".json", ".csv")
 
 
@@ -63,6 +64,10 @@ class RowSource:
             self.header = next(reader, None)
             if not self.header:
                 raise InputError("empty CSV file: the first line must name the columns",
+                                 source=str(self.path), line=1)
+            twice = sorted({c for c in self.header if self.header.count(c) > 1})
+            if twice:  # a row would keep only the last cell of each: which one was meant?
+                raise InputError(f"column(s) named twice: {', '.join(twice)}",
                                  source=str(self.path), line=1)
             return _csv_rows(reader, self.header)
         except UnicodeDecodeError:
@@ -100,6 +105,8 @@ def _jsonl_rows(lines: IO[str]) -> Iterator[Row]:
             yield number, loads(line)
         except json.JSONDecodeError as error:
             yield number, Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
+        except RecursionError:
+            yield number, Unreadable(TOO_DEEP)
 
 
 def _csv_rows(reader: Any, header: list[str]) -> Iterator[Row]:
@@ -164,7 +171,8 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
     """A JSON array, one element at a time (json.JSONDecoder.raw_decode on a sliding buffer).
 
     A syntax error inside the array leaves no safe place to resume, so it is reported as an
-    unreadable row and reading stops there (the rows before it stand).
+    unreadable row and reading stops there (the rows before it stand). So is anything after
+    the closing bracket: a second array appended to the file would otherwise go unread.
     """
     decode = json.JSONDecoder().raw_decode
     buffer = _Buffer(file)
@@ -176,6 +184,9 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
     while True:
         char = buffer.skip_space()
         if char == "]":
+            buffer.pos += 1
+            if buffer.skip_space():
+                yield buffer.line, Unreadable("invalid JSON: more data after the closing ']'")
             return
         if not expect_item:
             if char != ",":
@@ -188,6 +199,9 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
         while True:
             try:
                 value, end = decode(buffer.text, buffer.pos)
+            except RecursionError:
+                yield start, Unreadable(TOO_DEEP)
+                return
             except json.JSONDecodeError as error:
                 where = buffer.text.count("\n", buffer.pos, error.pos)
                 if buffer.fill():
