@@ -45,7 +45,6 @@ from charging_rules.records import KINDS, RecordKind
 NEEDS_INFORMATION = "needs_information"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
-_MAX_UNKNOWN_RULES = 12  # 4096 combinations; beyond, every unknown rule's outcome counts
 
 
 @dataclass(frozen=True)
@@ -217,17 +216,20 @@ class Evaluator:
 
 
 def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[Rule]]:
-    """Every assignment of the unknown rules: the list of rules that hold in it."""
-    known = [r for r in rules if truths[r.id] is Truth.TRUE]
+    """The rules that hold in enough assignments of the unknown rules to reach every outcome
+    any assignment reaches, in rule order: none of the unknowns, each one alone, all of them.
+
+    Linear, not 2^n: under FIRST and PRIORITY the deciding rule of any assignment is the
+    deciding rule of the known rules plus one of its unknowns; under UNIQUE a conflict is
+    possible exactly when it arises with every unknown rule holding.
+    """
+    known = {r.id for r in rules if truths[r.id] is Truth.TRUE}
     unknown = [r for r in rules if truths[r.id] is Truth.UNKNOWN]
-    if len(unknown) > _MAX_UNKNOWN_RULES:
-        yield known
-        for rule in unknown:
-            yield [*known, rule]
-        return
-    for mask in range(2 ** len(unknown)):
-        chosen = {r.id for bit, r in enumerate(unknown) if mask >> bit & 1}
-        yield [r for r in rules if r in known or r.id in chosen]
+    yield [r for r in rules if r.id in known]
+    for extra in unknown:
+        yield [r for r in rules if r.id in known or r is extra]
+    if len(unknown) > 1:
+        yield [r for r in rules if truths[r.id] is not Truth.FALSE]
 
 
 def choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
