@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, RULES
+from tests.conftest import EXAMPLES, RULES, referral
 from tests.test_guideline_loader import BAD
 from tests.test_referral import MALFORMED
 
@@ -83,6 +83,7 @@ BAD_USAGE = [
     (["--override", "prosecute", "--reason", "x"], "'prosecute' is not an outcome"),
     (["--override", "file", "--reason", "x", "--accept"], "exclude each other"),
     (["--accept", "--no-log"], "need the audit log"),
+    (["--override", "decline", "--reason", "x"], "'decline' is the recommendation"),
 ]
 
 
@@ -95,10 +96,19 @@ def test_bad_decisions_are_refused_and_nothing_is_logged(
     assert log_lines(tmp_path / "audit") == []
 
 
+ODD_JSON = {
+    "json syntax": '{"referral_id": "KC-1",',
+    "nested 100000 deep": "[" * 100_000 + "]" * 100_000,
+    "5000-digit number": json.dumps(referral())[:-1] + ', "x": ' + "9" * 5000 + "}",
+    "line break in a key": json.dumps(referral(**{"fire\narm": True})),
+    "a string": '"KC-1"',
+}
+
+
 @pytest.mark.parametrize("content", [
-    '{"referral_id": "KC-1",',
+    *ODD_JSON.values(),
     *(json.dumps(data) for _, data, _ in MALFORMED),
-], ids=["json syntax", *(name for name, _, _ in MALFORMED)])
+], ids=[*ODD_JSON, *(name for name, _, _ in MALFORMED)])
 def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
         tmp_path: Path, content: str) -> None:
     file = tmp_path / "bad.json"

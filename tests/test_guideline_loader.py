@@ -108,6 +108,18 @@ BAD = [
     ("charge field at top level", GOOD.replace("field: firearm_recovered", "field: charges"), 12,
      "use any_charge"),
     ("bad hit policy", GOOD.replace("hit_policy: first", "hit_policy: all"), 8, "hit_policy"),
+    ("impossible date", GOOD.replace("2023-01-01", "2023-13-01"), 4, "invalid value '2023-13-01'"),
+    ("integer too long for Python", GOOD.replace("version: \"1\"", "version: " + "9" * 5000), 3,
+     "invalid value '9999"),
+    ("a list as a key", GOOD.replace("      field: firearm_recovered\n", "      [a]: 1\n"), 12,
+     "a key must be a plain value"),
+    ("NaN", GOOD.replace("field: firearm_recovered\n      eq: true",
+                         "field: defendant.age\n      lt: .nan"), 13, "is a number, got nan"),
+    ("infinity", GOOD.replace("field: firearm_recovered\n      eq: true",
+                              "field: defendant.age\n      lt: .inf"), 13, "is a number, got inf"),
+    ("a time for a date", GOOD.replace("field: firearm_recovered\n      eq: true",
+                                       "field: received\n      lt: 2023-01-01 10:00:00"), 13,
+     "'received' is a date"),
 ]
 
 

@@ -38,7 +38,10 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = scalars.construct_object(key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise InputError("a key must be a plain value, not a list or mapping",
+                                 source=source, line=key_node.start_mark.line + 1)
+            key = _scalar(key_node, source, scalars)
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
@@ -48,7 +51,18 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
     if isinstance(node, yaml.SequenceNode):
         return [_convert(n, (*path, i), lines, source, scalars)
                 for i, n in enumerate(node.value)]
-    return scalars.construct_object(node)
+    return _scalar(node, source, scalars)
+
+
+def _scalar(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConstructor) -> Any:
+    # A scalar that looks like a date or an integer but is not one (2024-13-01, or more digits
+    # than Python converts) is refused by the constructor with a bare ValueError.
+    try:
+        return scalars.construct_object(node)
+    except (ValueError, yaml.YAMLError) as error:
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(f"invalid value {str(node.value)[:40]!r}: {problem}", source=source,
+                         line=node.start_mark.line + 1) from None
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int | None:
