@@ -319,6 +319,23 @@ def test_many_unknown_rules_before_one_that_holds_need_information(
     assert (aged.outcome, aged.rules) == ("file", ["k"])
 
 
+def test_an_unknown_rule_behind_one_that_holds_is_not_asked_about(tmp_path: Path) -> None:
+    path = tmp_path / "behind.yaml"
+    path.write_text(POLICY.split("rules:")[0].format(policy="first") + "rules:\n"
+                    "  - {id: young, when: {field: defendant.age, lt: 18}, outcome: divert, "
+                    "reason: young}\n"
+                    "  - {id: kc, when: {field: jurisdiction, eq: Kansas City}, outcome: file, "
+                    "reason: kc}\n"
+                    "  - {id: gun, when: {field: firearm_recovered, eq: true}, outcome: decline, "
+                    "reason: gun}\n")
+    result = Evaluator(load_guidelines(path)).evaluate(
+        parse_record(referral(firearm_recovered=None))[0])
+    # The firearm cannot matter: 'kc' holds before 'gun' is reached, whatever it says.
+    assert (result.outcome, result.rules, result.missing) == (
+        "needs_information", ["young"], ["defendant.age"])
+    assert not any("gun" in reason for reason in result.reasons)
+
+
 def _decided(guideline: Guideline, holding: list[Rule]) -> str:
     """What the hit policy makes of the rules that hold (any UNIQUE conflict is one result:
     the fallback)."""

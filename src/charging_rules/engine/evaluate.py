@@ -160,14 +160,12 @@ class Evaluator:
                 self.otherwise.reason if self.otherwise else "No guideline applies."]
         else:
             outcome = NEEDS_INFORMATION
-            undecided = [(res, rule) for res in visited for rule in res.guideline.rules
-                         if res.rules[rule.id] is Truth.UNKNOWN and res.scope is not Truth.FALSE]
-            rule_ids = [rule.id for _, rule in undecided]
+            deciding = [rule for res in visited for rule in _open_rules(res)]
+            rule_ids = [rule.id for rule in deciding]
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
-                        for _, rule in undecided]
-            deciding = [rule for _, rule in undecided]
+                        for rule in deciding]
         return Recommendation(
             record_id=record_id, kind=self.kind.name, outcome=outcome, rules=rule_ids,
             reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
@@ -190,9 +188,8 @@ class Evaluator:
         for res in visited:
             g_index = self.guidelines.index(res.guideline)
             roots = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
-            if res.scope is not Truth.FALSE:
-                roots += [f"g{g_index}.r{i}" for i, rule in enumerate(res.guideline.rules)
-                          if res.rules[rule.id] is Truth.UNKNOWN]
+            roots += [f"g{g_index}.r{res.guideline.rules.index(rule)}"
+                      for rule in _open_rules(res)]
             for root in roots:
                 yield from _unknown_fields(self._layout[root], truths, fact)
 
@@ -230,6 +227,20 @@ def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[
         yield [r for r in rules if r.id in known or r is extra]
     if len(unknown) > 1:
         yield [r for r in rules if truths[r.id] is not Truth.FALSE]
+
+
+def _open_rules(res: _GuidelineResult) -> list[Rule]:
+    """The unknown rules of an applicable guideline that decide in some world: under FIRST
+    and PRIORITY an unknown rule behind one that holds can change nothing, so its facts are
+    not worth asking for."""
+    if res.scope is Truth.FALSE:
+        return []
+    rules = res.guideline.rules
+    unknown = [r for r in rules if res.rules[r.id] is Truth.UNKNOWN]
+    if res.guideline.hit_policy == "unique":
+        return unknown
+    return [r for r in unknown if r in choose(res.guideline, [
+        x for x in rules if x is r or res.rules[x.id] is Truth.TRUE])]
 
 
 def choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:
