@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
+from charging_rules.guidelines.loader import load_guidelines
 from tests.conftest import EXAMPLES, RULES, referral
 from tests.test_guideline_loader import BAD
 from tests.test_referral import MALFORMED
@@ -150,3 +151,19 @@ def test_the_audit_dir_comes_from_the_environment(tmp_path: Path) -> None:
                            env={"CHARGING_RULES_AUDIT_DIR": str(tmp_path / "env-audit")})
     assert result.exit_code == 0
     assert len(log_lines(tmp_path / "env-audit")) == 1
+
+
+def test_guideline_text_that_looks_like_rich_markup_is_shown_as_written(tmp_path: Path) -> None:
+    guideline = tmp_path / "g.yaml"
+    guideline.write_text(
+        'id: g\ntitle: t\nversion: "[/x]"\neffective: 2023-01-01\n'
+        'source: {citation: "[/c]", text: "[bold]t"}\nhit_policy: first\nrules:\n'
+        '  - {id: kc, when: {field: jurisdiction, eq: Kansas City}, outcome: file,\n'
+        '     reason: "[/r]", cite: "[/z]"}\n')
+    result = runner.invoke(app, ["screen", str(SALE), "--guidelines", str(guideline),
+                                 "--no-log"])
+    assert result.exit_code == 0, result.output
+    for literal in ("v[/x]", "[bold]t", "[/r]", "[/z]"):
+        assert literal in result.stdout
+    # The set's hash prefix is printed in brackets, which rich used to take for a style tag.
+    assert f"[{load_guidelines(guideline).sha256[:12]}]" in result.stdout
