@@ -411,3 +411,13 @@ def test_screening_fails_when_durable_rules_cannot_be_imported() -> None:
     normal = subprocess.run([sys.executable, "-c", "import sys\n" + script.split("\n", 1)[1]],
                             capture_output=True, text=True)
     assert normal.returncode == 0, normal.stderr
+
+
+def test_a_record_no_guideline_decides_and_no_fallback_covers_says_so() -> None:
+    # Victim records against the KC drug policy alone: no guideline, no fallback, and
+    # nothing missing; the reason must not claim facts are missing.
+    victim, _ = parse_record({"incident_id": "SYN-1", "victim_id": "V1",
+                              "incident_date": "2023-03-01"}, "victim")
+    result = Evaluator(load_guidelines(RULES / "kc-drug-policy.yaml"), "victim").evaluate(victim)
+    assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
+    assert "no fallback" in result.reasons[0]

@@ -161,3 +161,10 @@ def test_a_set_needs_a_fallback_for_each_record_kind(tmp_path: Path) -> None:
     write(tmp_path, "id: s\ntitle: s\ncombine: first-applicable\nguidelines: [g.yaml]\n",
           "set.yaml")
     assert "no fallback outcome for 'referral'" in str(check_guidelines(tmp_path)[0])
+
+
+def test_a_single_guideline_file_falls_back_within_its_own_record_kind() -> None:
+    victim = load_guidelines(RULES / "victim-outreach.yaml")
+    assert set(victim.otherwise) == {"victim"}
+    assert victim.otherwise["victim"].outcome == "needs_information"
+    assert set(load_guidelines(RULES / "kc-drug-policy.yaml").otherwise) == {"referral"}

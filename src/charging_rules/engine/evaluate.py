@@ -158,6 +158,10 @@ class Evaluator:
             rule_ids = [r.id for r in deciding]
             reasons = [r.reason for r in deciding] or [
                 self.otherwise.reason if self.otherwise else "No guideline applies."]
+        elif not outcomes:  # no guideline decided and the set has no fallback for this kind
+            outcome, deciding, rule_ids = NEEDS_INFORMATION, [], []
+            reasons = [f"No guideline decides {self.kind.name} records like this one and the "
+                       f"guideline set names no fallback for them."]
         else:
             outcome = NEEDS_INFORMATION
             deciding = [rule for res in visited for rule in _open_rules(res)]
