@@ -85,6 +85,7 @@ BAD_USAGE = [
     (["--override", "file", "--reason", "x", "--accept"], "exclude each other"),
     (["--accept", "--no-log"], "need the audit log"),
     (["--override", "decline", "--reason", "x"], "'decline' is the recommendation"),
+    (["--accept", "--reason", "agreed"], "--reason explains an --override"),
 ]
 
 

@@ -44,6 +44,8 @@ def screen(
 
     if accept and override:
         raise InputError("--accept and --override exclude each other")
+    if reason is not None and not override:  # it would be dropped without a word
+        raise InputError("--reason explains an --override; give both (or neither)")
     if no_log and (accept or override):
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")

@@ -190,6 +190,10 @@ def parse(raw: Any, vocab: Vocabulary, path: Path, report: Report,
     if not isinstance(raw, dict):
         report(path, "a condition must be a mapping (all/any/not/any_<item>/field)")
         return None
+    not_text = [key for key in raw if not isinstance(key, str)]
+    if not_text:  # YAML reads `1:` or `null:` as a number or null
+        report(path, f"condition keys must be text, got {not_text[0]!r}")
+        return None
     label = raw.get("label")
     if label is not None and not isinstance(label, str):
         report((*path, "label"), "label must be text")
