@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, RULES
+from charging_rules.guidelines.loader import load_guidelines
+from tests.conftest import EXAMPLES, RULES, referral
 from tests.test_guideline_loader import BAD
 from tests.test_referral import MALFORMED
 
@@ -83,6 +84,8 @@ BAD_USAGE = [
     (["--override", "prosecute", "--reason", "x"], "'prosecute' is not an outcome"),
     (["--override", "file", "--reason", "x", "--accept"], "exclude each other"),
     (["--accept", "--no-log"], "need the audit log"),
+    (["--override", "decline", "--reason", "x"], "'decline' is the recommendation"),
+    (["--accept", "--reason", "agreed"], "--reason explains an --override"),
 ]
 
 
@@ -95,10 +98,19 @@ def test_bad_decisions_are_refused_and_nothing_is_logged(
     assert log_lines(tmp_path / "audit") == []
 
 
+ODD_JSON = {
+    "json syntax": '{"referral_id": "KC-1",',
+    "nested 100000 deep": "[" * 100_000 + "]" * 100_000,
+    "5000-digit number": json.dumps(referral())[:-1] + ', "x": ' + "9" * 5000 + "}",
+    "line break in a key": json.dumps(referral(**{"fire\narm": True})),
+    "a string": '"KC-1"',
+}
+
+
 @pytest.mark.parametrize("content", [
-    '{"referral_id": "KC-1",',
+    *ODD_JSON.values(),
     *(json.dumps(data) for _, data, _ in MALFORMED),
-], ids=["json syntax", *(name for name, _, _ in MALFORMED)])
+], ids=[*ODD_JSON, *(name for name, _, _ in MALFORMED)])
 def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
         tmp_path: Path, content: str) -> None:
     file = tmp_path / "bad.json"
@@ -140,3 +152,19 @@ def test_the_audit_dir_comes_from_the_environment(tmp_path: Path) -> None:
                            env={"CHARGING_RULES_AUDIT_DIR": str(tmp_path / "env-audit")})
     assert result.exit_code == 0
     assert len(log_lines(tmp_path / "env-audit")) == 1
+
+
+def test_guideline_text_that_looks_like_rich_markup_is_shown_as_written(tmp_path: Path) -> None:
+    guideline = tmp_path / "g.yaml"
+    guideline.write_text(
+        'id: g\ntitle: t\nversion: "[/x]"\neffective: 2023-01-01\n'
+        'source: {citation: "[/c]", text: "[bold]t"}\nhit_policy: first\nrules:\n'
+        '  - {id: kc, when: {field: jurisdiction, eq: Kansas City}, outcome: file,\n'
+        '     reason: "[/r]", cite: "[/z]"}\n')
+    result = runner.invoke(app, ["screen", str(SALE), "--guidelines", str(guideline),
+                                 "--no-log"])
+    assert result.exit_code == 0, result.output
+    for literal in ("v[/x]", "[bold]t", "[/r]", "[/z]"):
+        assert literal in result.stdout
+    # The set's hash prefix is printed in brackets, which rich used to take for a style tag.
+    assert f"[{load_guidelines(guideline).sha256[:12]}]" in result.stdout

@@ -3,6 +3,9 @@ and agreement between durable_rules and the language's reference semantics."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charging_rules.engine.durable import CompiledRuleset
-from charging_rules.engine.evaluate import Evaluator
+from charging_rules.engine.evaluate import Evaluator, _worlds, choose
 from charging_rules.facts import to_fact, vocabulary
 from charging_rules.guidelines import conditions
-from charging_rules.guidelines.conditions import AnyItem, Condition, Truth, kleene
+from charging_rules.guidelines.conditions import AnyItem, Compare, Condition, Truth, kleene
 from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.guidelines.schema import Guideline, Rule
 from charging_rules.records import parse_record
 from charging_rules.referral import Referral
 from tests.conftest import REPO, RULES, referral
@@ -287,6 +291,110 @@ def test_unique_hit_policy_conflict_falls_back_to_review(tmp_path: Path) -> None
     assert outcome(unique, **both)[0] == "review"
 
 
+def _many_unknown_rules(tmp_path: Path, policy_name: str, unknown: int) -> Evaluator:
+    """`unknown` rules on the defendant's age (unknown when it is missing), alternating
+    decline/divert, then a rule that holds for every Kansas City referral: file."""
+    priority = (lambda p: f", priority: {p}") if policy_name == "priority" else (lambda p: "")
+    lines = [POLICY.split("rules:")[0].format(policy=policy_name) + "rules:"]
+    lines += [f"  - {{id: u{i}, when: {{field: defendant.age, lt: {i + 1}}}, "
+              f"outcome: {('decline', 'divert')[i % 2]}, reason: r{priority(50 + i)}}}"
+              for i in range(unknown)]
+    lines.append(f"  - {{id: k, when: {{field: jurisdiction, eq: Kansas City}}, outcome: file, "
+                 f"reason: r{priority(1)}}}")
+    path = tmp_path / f"many-{policy_name}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return Evaluator(load_guidelines(path))
+
+
+@pytest.mark.parametrize("policy_name", ["first", "priority", "unique"])
+@pytest.mark.parametrize("unknown", [3, 15])
+def test_many_unknown_rules_before_one_that_holds_need_information(
+        tmp_path: Path, policy_name: str, unknown: int) -> None:
+    # Any of the unknown rules could take precedence over (or conflict with) the one that
+    # holds, however many there are: the outcome is not settled until the age is known.
+    evaluator = _many_unknown_rules(tmp_path, policy_name, unknown)
+    result = evaluator.evaluate(parse_record(referral())[0])
+    assert (result.outcome, result.missing) == ("needs_information", ["defendant.age"])
+    aged = evaluator.evaluate(parse_record(referral(defendant={"age": 40}))[0])
+    assert (aged.outcome, aged.rules) == ("file", ["k"])
+
+
+def test_an_unknown_rule_behind_one_that_holds_is_not_asked_about(tmp_path: Path) -> None:
+    path = tmp_path / "behind.yaml"
+    path.write_text(POLICY.split("rules:")[0].format(policy="first") + "rules:\n"
+                    "  - {id: young, when: {field: defendant.age, lt: 18}, outcome: divert, "
+                    "reason: young}\n"
+                    "  - {id: kc, when: {field: jurisdiction, eq: Kansas City}, outcome: file, "
+                    "reason: kc}\n"
+                    "  - {id: gun, when: {field: firearm_recovered, eq: true}, outcome: decline, "
+                    "reason: gun}\n")
+    result = Evaluator(load_guidelines(path)).evaluate(
+        parse_record(referral(firearm_recovered=None))[0])
+    # The firearm cannot matter: 'kc' holds before 'gun' is reached, whatever it says.
+    assert (result.outcome, result.rules, result.missing) == (
+        "needs_information", ["young"], ["defendant.age"])
+    assert not any("gun" in reason for reason in result.reasons)
+
+
+def _decided(guideline: Guideline, holding: list[Rule]) -> str:
+    """What the hit policy makes of the rules that hold (any UNIQUE conflict is one result:
+    the fallback)."""
+    outcomes = {r.outcome for r in choose(guideline, holding)}
+    return "(none)" if not outcomes else outcomes.pop() if len(outcomes) == 1 else "(conflict)"
+
+
+def _brute_force_outcomes(guideline: Guideline, truths: dict[str, Truth]) -> set[str]:
+    unknown = [r for r in guideline.rules if truths[r.id] is Truth.UNKNOWN]
+    found = set()
+    for held in itertools.product((False, True), repeat=len(unknown)):
+        chosen_ids = {r.id for r, h in zip(unknown, held, strict=True) if h}
+        holding = [r for r in guideline.rules
+                   if truths[r.id] is Truth.TRUE or r.id in chosen_ids]
+        found.add(_decided(guideline, holding))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["first", "priority", "unique"]),
+       st.lists(st.tuples(st.sampled_from(list(Truth)), st.sampled_from(["file", "decline",
+                                                                           "divert"]),
+                          st.integers(0, 3)), min_size=1, max_size=7))
+def test_the_worlds_considered_reach_every_outcome_of_every_assignment(
+        policy_name: str, spec: list[tuple[Truth, str, int]]) -> None:
+    rules = tuple(Rule(f"r{i}", Compare("firearm_recovered", "eq", True), outcome, "reason",
+                       None, priority) for i, (_, outcome, priority) in enumerate(spec))
+    guideline = dataclasses.replace(KC.guidelines[0], hit_policy=policy_name, rules=rules)
+    truths = {f"r{i}": truth for i, (truth, _, _) in enumerate(spec)}
+    considered = {_decided(guideline, world) for world in _worlds(rules, truths)}
+    assert considered == _brute_force_outcomes(guideline, truths)
+
+
+def test_a_guideline_number_in_exponent_notation_reaches_durable_rules(tmp_path: Path) -> None:
+    # durable_rules' JSON parser refuses 1e-20; Python writes 1.0e-20 that way.
+    path = tmp_path / "tiny.yaml"
+    path.write_text(POLICY.split("rules:")[0].format(policy="first") + "rules:\n"
+                    "  - {id: tiny, when: {any_charge: {field: quantity_grams, gt: 1.0e-20}},"
+                    " outcome: file, reason: r}\n")
+    assert outcome(Evaluator(load_guidelines(path))) == ("file", ["tiny"])
+
+
+def test_a_record_that_leaves_every_condition_unknown_needs_information(tmp_path: Path) -> None:
+    # durable_rules crashed the process (free(): invalid pointer) when the first fact of a
+    # ruleset matched no rule, so this runs the CLI in a process of its own.
+    guideline = tmp_path / "age.yaml"
+    guideline.write_text(POLICY.split("rules:")[0].format(policy="first") + "rules:\n"
+                         "  - {id: young, when: {field: defendant.age, lt: 18}, "
+                         "outcome: divert, reason: r}\n")
+    referral_file = tmp_path / "r.json"
+    referral_file.write_text(json.dumps(referral()))
+    done = subprocess.run([sys.executable, "-m", "charging_rules", "screen", str(referral_file),
+                           "--guidelines", str(guideline), "--no-log", "--json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["outcome"], out["missing"]) == ("needs_information", ["defendant.age"])
+
+
 # --- the engine really is durable_rules -------------------------------------------------
 
 def test_screening_fails_when_durable_rules_cannot_be_imported() -> None:
@@ -303,3 +411,13 @@ def test_screening_fails_when_durable_rules_cannot_be_imported() -> None:
     normal = subprocess.run([sys.executable, "-c", "import sys\n" + script.split("\n", 1)[1]],
                             capture_output=True, text=True)
     assert normal.returncode == 0, normal.stderr
+
+
+def test_a_record_no_guideline_decides_and_no_fallback_covers_says_so() -> None:
+    # Victim records against the KC drug policy alone: no guideline, no fallback, and
+    # nothing missing; the reason must not claim facts are missing.
+    victim, _ = parse_record({"incident_id": "SYN-1", "victim_id": "V1",
+                              "incident_date": "2023-03-01"}, "victim")
+    result = Evaluator(load_guidelines(RULES / "kc-drug-policy.yaml"), "victim").evaluate(victim)
+    assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
+    assert "no fallback" in result.reasons[0]

@@ -108,6 +108,21 @@ BAD = [
     ("charge field at top level", GOOD.replace("field: firearm_recovered", "field: charges"), 12,
      "use any_charge"),
     ("bad hit policy", GOOD.replace("hit_policy: first", "hit_policy: all"), 8, "hit_policy"),
+    ("impossible date", GOOD.replace("2023-01-01", "2023-13-01"), 4, "invalid value '2023-13-01'"),
+    ("integer too long for Python", GOOD.replace("version: \"1\"", "version: " + "9" * 5000), 3,
+     "invalid value '9999"),
+    ("a list as a key", GOOD.replace("      field: firearm_recovered\n", "      [a]: 1\n"), 12,
+     "a key must be a plain value"),
+    ("NaN", GOOD.replace("field: firearm_recovered\n      eq: true",
+                         "field: defendant.age\n      lt: .nan"), 13, "is a number, got nan"),
+    ("infinity", GOOD.replace("field: firearm_recovered\n      eq: true",
+                              "field: defendant.age\n      lt: .inf"), 13, "is a number, got inf"),
+    ("a number as a condition key",
+     GOOD.replace("      eq: true\n", "      eq: true\n      1: true\n"), 11,
+     "condition keys must be text, got 1"),
+    ("a time for a date", GOOD.replace("field: firearm_recovered\n      eq: true",
+                                       "field: received\n      lt: 2023-01-01 10:00:00"), 13,
+     "'received' is a date"),
 ]
 
 
@@ -149,3 +164,10 @@ def test_a_set_needs_a_fallback_for_each_record_kind(tmp_path: Path) -> None:
     write(tmp_path, "id: s\ntitle: s\ncombine: first-applicable\nguidelines: [g.yaml]\n",
           "set.yaml")
     assert "no fallback outcome for 'referral'" in str(check_guidelines(tmp_path)[0])
+
+
+def test_a_single_guideline_file_falls_back_within_its_own_record_kind() -> None:
+    victim = load_guidelines(RULES / "victim-outreach.yaml")
+    assert set(victim.otherwise) == {"victim"}
+    assert victim.otherwise["victim"].outcome == "needs_information"
+    assert set(load_guidelines(RULES / "kc-drug-policy.yaml").otherwise) == {"referral"}

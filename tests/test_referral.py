@@ -55,6 +55,8 @@ MALFORMED = [
      "charges[0].category: required field"),
     ("unknown demographics key", referral(demographics={"skin": "x"}),
      "demographics.skin: unknown field"),
+    ("demographics not an object", referral(demographics="Black"),
+     "demographics: Input should be a valid dictionary"),
     ("quantity as text", referral(charges=[{"category": "drug_sale", "quantity_grams": "2g"}]),
      "charges[0].quantity_grams"),
     ("id with spaces", referral(referral_id="KC 1"), "referral_id"),
@@ -84,5 +86,5 @@ def test_json_syntax_errors_name_the_line(tmp_path: Path) -> None:
 def test_a_json_array_is_not_a_referral(tmp_path: Path) -> None:
     file = tmp_path / "r.json"
     file.write_text(json.dumps([referral()]))
-    with pytest.raises(InputError, match="expected a JSON object, got list"):
+    with pytest.raises(InputError, match="expected a JSON object, got an array"):
         load_record_file(file)

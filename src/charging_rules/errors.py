@@ -26,7 +26,15 @@ class InputError(ChargingRulesError):
         where = self.source or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
-        return f"{where}: {self.message}" if where else self.message
+        return _one_line(f"{where}: {self.message}" if where else self.message)
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters: a key or file name from the input
+    may hold them, and the error must stay one line on stderr."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class EngineError(ChargingRulesError):

@@ -42,11 +42,13 @@ def kind_of(record: BaseModel) -> RecordKind:
     raise TypeError(f"not a record kind: {type(record).__name__}")
 
 
-def format_validation_error(error: ValidationError) -> str:
-    """One line: the first problem's field path and message, and how many more there are."""
+def format_validation_error(error: ValidationError, root: str = "") -> str:
+    """One line: the first problem's field path (under `root`, the object validated) and
+    message, and how many more there are."""
     problems = error.errors(include_url=False)
     first = problems[0]
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+    path = path.lstrip(".")
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown field (not in the referral contract)"
@@ -58,26 +60,31 @@ def format_validation_error(error: ValidationError) -> str:
     return f"{path or '(record)'}: {message}{more}"
 
 
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true/false", type(None): "null"}
+
+
 def parse_record(
     data: Any, kind: RecordKind | str = "referral", source: str = "<input>"
 ) -> tuple[BaseModel, Demographics | None]:
     """Validate one record; `InputError` names the source and field on any problem."""
     kind = KINDS[kind] if isinstance(kind, str) else kind
     if not isinstance(data, dict):
-        raise InputError(f"expected a JSON object, got {type(data).__name__}", source=source)
+        raise InputError(f"expected a JSON object, got {_JSON_TYPES.get(type(data), 'a value')}",
+                         source=source)
     body = dict(data)
     raw_demographics = body.pop("demographics", None)
     record = _validate(kind.model, body, source, "")
     if raw_demographics is None:
         return record, None
-    return record, _validate(Demographics, raw_demographics, source, "demographics.")
+    return record, _validate(Demographics, raw_demographics, source, "demographics")
 
 
-def _validate(model: type[M], data: Any, source: str, prefix: str) -> M:
+def _validate(model: type[M], data: Any, source: str, root: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InputError(prefix + format_validation_error(error), source=source) from None
+        raise InputError(format_validation_error(error, root), source=source) from None
 
 
 def load_record_file(
@@ -95,4 +102,6 @@ def load_record_file(
                          line=error.lineno) from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply", source=str(path)) from None
+    except ValueError as error:  # a number with more digits than Python converts
+        raise InputError(f"invalid JSON: {str(error).split(':')[0]}", source=str(path)) from None
     return parse_record(data, kind, str(path))

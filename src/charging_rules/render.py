@@ -1,4 +1,8 @@
-"""Rich views: what an intake prosecutor reads in the terminal."""
+"""Rich views: what an intake prosecutor reads in the terminal.
+
+Every string from a referral or a guideline goes in as `Text`, never as a plain str: rich
+reads `[...]` in a str as markup, so a guideline version "[/x]" crashed the view and the
+"[<sha256 prefix>]" of the set vanished whenever it began with a letter."""
 
 from __future__ import annotations
 
@@ -59,9 +63,9 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("Referral", rec.record_id)
+    head.add_row("Referral", Text(rec.record_id))
     head.add_row("Recommendation", outcome_badge(rec.outcome))
-    head.add_row("Deciding rules", ", ".join(rec.rules) or "(none: fallback)")
+    head.add_row("Deciding rules", Text(", ".join(rec.rules) or "(none: fallback)"))
     head.add_row("Reasons", Text("\n".join(f"• {r}" for r in rec.reasons)))
     if rec.missing:
         head.add_row("Facts to request", Text("\n".join(f"• {m}" for m in rec.missing),
@@ -69,8 +73,10 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     else:
         head.add_row("Facts to request", Text("none", style="dim"))
     versions = ", ".join(f"{g.id} v{g.version}" for g in rec.guidelines)
-    head.add_row("Guidelines", f"{rec.guideline_set} [{rec.guideline_set_sha256[:12]}] {versions}")
-    head.add_row("Decision id", decision_id or Text("not logged (--no-log)", style="dim"))
+    head.add_row("Guidelines",
+                 Text(f"{rec.guideline_set} [{rec.guideline_set_sha256[:12]}] {versions}"))
+    head.add_row("Decision id", Text(decision_id) if decision_id else
+                 Text("not logged (--no-log)", style="dim"))
     parts: list[RenderableType] = [head]
     seen: set[str] = set()
     for citation in rec.citations:
@@ -78,8 +84,8 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
             continue
         seen.add(citation.guideline)
         parts.append(Panel(Text(citation.text, style="italic"),
-                           title=f"Guideline text: {citation.guideline}",
-                           subtitle=citation.citation, border_style="dim"))
+                           title=Text(f"Guideline text: {citation.guideline}"),
+                           subtitle=Text(citation.citation), border_style="dim"))
     if show_trace:
         parts.append(trace_tree(rec))
     return Panel(Group(*parts), title="charging-rules screen", border_style="blue")

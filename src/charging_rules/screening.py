@@ -63,9 +63,13 @@ class Screener:
             self._evaluators[kind] = Evaluator(self.guidelines, kind)
         return self._evaluators[kind]
 
-    def screen(self, record: BaseModel, demographics: Demographics | None,
-               actor: str) -> Screened:
+    def screen(self, record: BaseModel, demographics: Demographics | None, actor: str, *,
+               override: str | None = None, reason: str | None = None) -> Screened:
+        """Evaluate and log. An override the caller is about to record is checked against
+        the recommendation first, so a refused one (e.g. the outcome recommended) exits
+        before anything is logged."""
         recommendation = self.evaluator(kind_of(record).name).evaluate(record)
+        check_decision(recommendation.kind, recommendation.outcome, override, reason)
         if self.audit_dir is None:
             return Screened(recommendation, None)
         self._archive_once(self.audit_dir)

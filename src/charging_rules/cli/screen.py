@@ -40,20 +40,20 @@ def screen(
     Example: charging-rules screen examples/referrals/kc-sale-no-violence.json --accept
     """
     # The library is imported here, not at the top: start-up time is part of the job.
-    from charging_rules.records import kind_of, load_record_file
-    from charging_rules.screening import Screener, check_decision
+    from charging_rules.records import load_record_file
+    from charging_rules.screening import Screener
 
     if accept and override:
         raise InputError("--accept and --override exclude each other")
+    if reason is not None and not override:  # it would be dropped without a word
+        raise InputError("--reason explains an --override; give both (or neither)")
     if no_log and (accept or override):
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")
     record, demographics = load_record_file(referral)
     screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
     actor = user or defaults.actor()
-    if override:
-        check_decision(kind_of(record).name, "", override, reason)
-    screened = screener.screen(record, demographics, actor)
+    screened = screener.screen(record, demographics, actor, override=override, reason=reason)
     if accept or override:
         screener.decide(screened, actor, override, reason)
     if as_json:

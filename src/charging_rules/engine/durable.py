@@ -21,7 +21,9 @@ evaluation gets a fresh session id and its state is deleted afterwards (the 1024
 limit, #250, #376); rulesets are named by content hash (#262); calls are serialized by a lock;
 `$or` alternatives may match a node more than once. A `$nex`-only rule would also match
 durable's own session-state object, so every rule requires a marker attribute that only our
-facts carry.
+facts carry. A session whose facts matched no rule has no state, and deleting it crashes the
+process; so a sentinel rule matches every fact we assert (a referral that leaves every
+condition unknown is exactly the case missing-is-not-false exists for).
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ ENGINE_VERSION = "durable_rules 2.0.28"
 _MARKER = "cr_fact"
 _ITEM = "cr_item"
 _QUANTIFIED = "cr_q_"
+_SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
 _lock = threading.Lock()
-_registered: dict[str, Any] = {}  # ruleset name -> durable Ruleset (never registered twice)
+_registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
 
 _SWAP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt",
@@ -103,6 +106,9 @@ class CompiledRuleset:
             for suffix, positive in (("|t", True), ("|f", False)):
                 match = {"$and": [marker, _expression(node.condition, positive, ids)]}
                 definition[node.id + suffix] = {"all": [{"m": match}]}
+        if nodes:
+            definition[_SENTINEL] = {"all": [{"m": {"$or": [{"$ex": {_MARKER: 1}},
+                                                              {"$ex": {_ITEM: 1}}]}}]}
         text = json.dumps(definition, sort_keys=True)
         self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
         self.nodes = tuple(node.id for node in nodes)
@@ -113,12 +119,13 @@ class CompiledRuleset:
         self._definition = definition
 
     def _handle(self) -> Any:
-        ruleset = _registered.get(self.name)
-        if ruleset is None:
-            actions = {rule: {**body, "run": _never_called}
-                       for rule, body in self._definition.items()}
-            ruleset = _registered[self.name] = _durable.Ruleset(self.name, None, actions)
-        return ruleset._handle
+        handle = _registered.get(self.name)
+        if handle is None:
+            # Not `durable.engine.Ruleset`: it serializes with json.dumps, whose exponents
+            # durable's parser refuses (a guideline comparing with 1.0e-20).
+            handle = _registered[self.name] = _durable.durable_rules_engine.create_ruleset(
+                self.name, _dumps(self._definition))
+        return handle
 
     def evaluate(self, fact: dict[str, Any]) -> dict[str, Truth]:
         """Truth of every node for this fact; nodes durable_rules did not match are unknown."""
@@ -224,16 +231,14 @@ def _exists(per_item: dict[tuple[str, int], Truth], node_id: str, items: Any) ->
     return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.FALSE
 
 
-def _never_called(_closure: Any) -> None:  # pragma: no cover - actions are drained, not run
-    raise EngineError("durable_rules action dispatched outside the engine adapter")
-
-
 def _truths(names: Iterable[str]) -> Iterator[tuple[str, Truth]]:
     """(node, truth) per matched rule name; durable_rules expands `$or` into one rule per
     alternative, so a node may come more than once (only both polarities is an error)."""
     seen: dict[str, Truth] = {}
     for name in names:
         node, _, polarity = name.rpartition("|")
+        if not node:  # the sentinel
+            continue
         value = Truth.TRUE if polarity == "t" else Truth.FALSE
         if seen.get(node) is ~value:
             raise EngineError(f"durable_rules matched both truth values of {node}")

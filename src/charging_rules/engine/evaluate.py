@@ -45,7 +45,6 @@ from charging_rules.records import KINDS, RecordKind
 NEEDS_INFORMATION = "needs_information"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
-_MAX_UNKNOWN_RULES = 12  # 4096 combinations; beyond, every unknown rule's outcome counts
 
 
 @dataclass(frozen=True)
@@ -159,16 +158,18 @@ class Evaluator:
             rule_ids = [r.id for r in deciding]
             reasons = [r.reason for r in deciding] or [
                 self.otherwise.reason if self.otherwise else "No guideline applies."]
+        elif not outcomes:  # no guideline decided and the set has no fallback for this kind
+            outcome, deciding, rule_ids = NEEDS_INFORMATION, [], []
+            reasons = [f"No guideline decides {self.kind.name} records like this one and the "
+                       f"guideline set names no fallback for them."]
         else:
             outcome = NEEDS_INFORMATION
-            undecided = [(res, rule) for res in visited for rule in res.guideline.rules
-                         if res.rules[rule.id] is Truth.UNKNOWN and res.scope is not Truth.FALSE]
-            rule_ids = [rule.id for _, rule in undecided]
+            deciding = [rule for res in visited for rule in _open_rules(res)]
+            rule_ids = [rule.id for rule in deciding]
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
-                        for _, rule in undecided]
-            deciding = [rule for _, rule in undecided]
+                        for rule in deciding]
         return Recommendation(
             record_id=record_id, kind=self.kind.name, outcome=outcome, rules=rule_ids,
             reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
@@ -191,9 +192,8 @@ class Evaluator:
         for res in visited:
             g_index = self.guidelines.index(res.guideline)
             roots = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
-            if res.scope is not Truth.FALSE:
-                roots += [f"g{g_index}.r{i}" for i, rule in enumerate(res.guideline.rules)
-                          if res.rules[rule.id] is Truth.UNKNOWN]
+            roots += [f"g{g_index}.r{res.guideline.rules.index(rule)}"
+                      for rule in _open_rules(res)]
             for root in roots:
                 yield from _unknown_fields(self._layout[root], truths, fact)
 
@@ -217,17 +217,34 @@ class Evaluator:
 
 
 def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[Rule]]:
-    """Every assignment of the unknown rules: the list of rules that hold in it."""
-    known = [r for r in rules if truths[r.id] is Truth.TRUE]
+    """The rules that hold in enough assignments of the unknown rules to reach every outcome
+    any assignment reaches, in rule order: none of the unknowns, each one alone, all of them.
+
+    Linear, not 2^n: under FIRST and PRIORITY the deciding rule of any assignment is the
+    deciding rule of the known rules plus one of its unknowns; under UNIQUE a conflict is
+    possible exactly when it arises with every unknown rule holding.
+    """
+    known = {r.id for r in rules if truths[r.id] is Truth.TRUE}
     unknown = [r for r in rules if truths[r.id] is Truth.UNKNOWN]
-    if len(unknown) > _MAX_UNKNOWN_RULES:
-        yield known
-        for rule in unknown:
-            yield [*known, rule]
-        return
-    for mask in range(2 ** len(unknown)):
-        chosen = {r.id for bit, r in enumerate(unknown) if mask >> bit & 1}
-        yield [r for r in rules if r in known or r.id in chosen]
+    yield [r for r in rules if r.id in known]
+    for extra in unknown:
+        yield [r for r in rules if r.id in known or r is extra]
+    if len(unknown) > 1:
+        yield [r for r in rules if truths[r.id] is not Truth.FALSE]
+
+
+def _open_rules(res: _GuidelineResult) -> list[Rule]:
+    """The unknown rules of an applicable guideline that decide in some world: under FIRST
+    and PRIORITY an unknown rule behind one that holds can change nothing, so its facts are
+    not worth asking for."""
+    if res.scope is Truth.FALSE:
+        return []
+    rules = res.guideline.rules
+    unknown = [r for r in rules if res.rules[r.id] is Truth.UNKNOWN]
+    if res.guideline.hit_policy == "unique":
+        return unknown
+    return [r for r in unknown if r in choose(res.guideline, [
+        x for x in rules if x is r or res.rules[x.id] is Truth.TRUE])]
 
 
 def choose(guideline: Guideline, holding: list[Rule]) -> list[Rule]:

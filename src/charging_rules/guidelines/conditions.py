@@ -8,9 +8,10 @@ static analysis (`rules lint`) and the engine's cross-check tests use.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
 from charging_rules.facts import MISSING, FieldSpec, Vocabulary, lookup, protected_term
@@ -189,6 +190,10 @@ def parse(raw: Any, vocab: Vocabulary, path: Path, report: Report,
     if not isinstance(raw, dict):
         report(path, "a condition must be a mapping (all/any/not/any_<item>/field)")
         return None
+    not_text = [key for key in raw if not isinstance(key, str)]
+    if not_text:  # YAML reads `1:` or `null:` as a number or null
+        report(path, f"condition keys must be text, got {not_text[0]!r}")
+        return None
     label = raw.get("label")
     if label is not None and not isinstance(label, str):
         report((*path, "label"), "label must be text")
@@ -289,10 +294,15 @@ def _value_problem(spec: FieldSpec, op: str, value: Any) -> str | None:
             return f"'{spec.path}' is true/false: it has no order for '{op}'"
         return None if isinstance(value, bool) else f"'{spec.path}' is true/false, got {value!r}"
     if spec.kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        # NaN and infinity are YAML numbers (.nan, .inf) but no record holds them, and
+        # durable_rules cannot parse them (NaN crashes it).
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.isfinite(value))
         return None if ok else f"'{spec.path}' is a number, got {value!r}"
     if spec.kind == "date":
-        ok = isinstance(value, date) or (isinstance(value, str) and _is_iso_date(value))
+        # YAML reads `2024-01-01 10:00` as a datetime (a date subclass): a time is not a date.
+        ok = (isinstance(value, date) and not isinstance(value, datetime)) or (
+            isinstance(value, str) and _is_iso_date(value))
         return None if ok else f"'{spec.path}' is a date (YYYY-MM-DD), got {value!r}"
     if not isinstance(value, str):
         return f"'{spec.path}' is text, got {value!r}"

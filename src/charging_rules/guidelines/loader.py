@@ -30,6 +30,8 @@ from charging_rules.records import KINDS
 
 SET_FILE = "set.yaml"
 SINGLE_FILE_FALLBACK = Otherwise("review", "No rule of this guideline decides: standard review.")
+# Kinds without a "review" outcome (victim outreach) fall back to asking for more.
+OTHER_KIND_FALLBACK = Otherwise("needs_information", "No rule of this guideline decides.")
 
 
 class GuidelineErrors(InputError):
@@ -132,9 +134,18 @@ def _load(path: Path, problems: Problems) -> GuidelineSet | None:
     files = {path.name: canonical_bytes(raw)}
     return GuidelineSet(
         id=guideline.id, title=guideline.title, combine="first-applicable",
-        guidelines=(guideline,), otherwise={"referral": SINGLE_FILE_FALLBACK},
+        guidelines=(guideline,), otherwise={guideline.applies_to: _single_file_fallback(
+            guideline.applies_to)},
         sha256=set_sha256(files), files=files,
     )
+
+
+def _single_file_fallback(kind: str) -> Otherwise:
+    """A lone file has no set.yaml to name its fallback; it was keyed to referrals only, so a
+    lone victim guideline had none."""
+    if SINGLE_FILE_FALLBACK.outcome in KINDS[kind].outcomes:
+        return SINGLE_FILE_FALLBACK
+    return OTHER_KIND_FALLBACK
 
 
 def _load_directory(directory: Path, problems: Problems) -> GuidelineSet | None:

@@ -61,7 +61,7 @@ def _construct(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConst
         return scalars.construct_object(node)
     except (ValueError, yaml.YAMLError) as error:
         problem = getattr(error, "problem", None) or str(error)
-        raise InputError(f"invalid value {node.value!r}: {problem}", source=source,
+        raise InputError(f"invalid value {str(node.value)[:40]!r}: {problem}", source=source,
                          line=node.start_mark.line + 1) from None
 
 
