@@ -37,7 +37,7 @@ from typing import Any
 
 import durable.engine as _durable
 
-from charging_rules.errors import EngineError
+from charging_rules.errors import EngineError, InputError
 from charging_rules.guidelines.conditions import (
     All,
     AnyItem,
@@ -55,6 +55,10 @@ _MARKER = "cr_fact"
 _ITEM = "cr_item"
 _QUANTIFIED = "cr_q_"
 _SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
+# Measured limits of durable_rules 2.0.28, past which it fails inside C (error 303, heap
+# corruption, a hang) instead of answering: a set that would cross them is refused up front.
+MAX_ENGINE_RULES = 256
+MAX_TESTS_PER_FACT = 128  # distinct comparisons on one attribute (e.g. age < 1 ... age < 64)
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
@@ -109,6 +113,7 @@ class CompiledRuleset:
         if nodes:
             definition[_SENTINEL] = {"all": [{"m": {"$or": [{"$ex": {_MARKER: 1}},
                                                               {"$ex": {_ITEM: 1}}]}}]}
+        _check_size(definition)
         text = json.dumps(definition, sort_keys=True)
         self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
         self.nodes = tuple(node.id for node in nodes)
@@ -166,6 +171,35 @@ class CompiledRuleset:
         for node_id, value in _truths(fired):
             truth[node_id] = value
         return truth
+
+
+def _tests(expression: Any, found: dict[str, set[str]]) -> None:
+    """Collect the distinct comparison each attribute is put to in a durable expression."""
+    if isinstance(expression, list):
+        for part in expression:
+            _tests(part, found)
+        return
+    for key, value in expression.items():
+        if key in ("$and", "$or", "all", "m"):
+            _tests(value, found)
+        elif key.startswith("$"):
+            for attribute, operand in value.items():
+                found.setdefault(attribute, set()).add(f"{key} {operand!r}")
+        elif key not in ("run",):
+            found.setdefault(key, set()).add(f"= {value!r}")
+
+
+def _check_size(definition: dict[str, Any]) -> None:
+    if len(definition) > MAX_ENGINE_RULES:
+        raise InputError(f"this guideline set compiles to {len(definition)} durable_rules rules; "
+                         f"the engine fails above {MAX_ENGINE_RULES}: split or simplify it")
+    found: dict[str, set[str]] = {}
+    _tests(list(definition.values()), found)
+    for attribute, tests in found.items():
+        if len(tests) > MAX_TESTS_PER_FACT:
+            raise InputError(f"'{attribute}' is compared {len(tests)} different ways; "
+                             f"durable_rules fails above {MAX_TESTS_PER_FACT}: use fewer "
+                             "thresholds (e.g. ranges) for it")
 
 
 def _assert(handle: Any, fact: dict[str, Any]) -> list[str]:
