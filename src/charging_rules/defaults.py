@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 AUDIT_DIR_ENV = "CHARGING_RULES_AUDIT_DIR"
 AUDIT_KEY_ENV = "CHARGING_RULES_AUDIT_KEY"
+# Formats `audit export` writes.
+ExportFormat = Literal["csv", "jsonl"]
 # Counts below this are not compared and not published (a common public-reporting threshold).
 SMALL_CELL = 11
 GUIDELINES = Path("rules")

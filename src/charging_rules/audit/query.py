@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TextIO
+from typing import TYPE_CHECKING, Any, NotRequired, TextIO
 
 from typing_extensions import TypedDict
 
 from charging_rules.audit.lock import FILE_MODE
 from charging_rules.audit.log import AuditLogError, parse_line, read_lines
+from charging_rules.defaults import ExportFormat
 from charging_rules.errors import InputError
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ EXPORT_COLUMNS = (
     "decided_by", "decided_at", "reason", "rules", "missing", "guideline_set",
     "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq",
 )
-ExportFormat = Literal["csv", "jsonl"]  # also spelled out in cli/audit.py (kept light)
 
 
 @dataclass(frozen=True)

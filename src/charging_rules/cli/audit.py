@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +37,6 @@ GuidelineOpt = Annotated[str | None, typer.Option(
     "--guideline-version", help="Set id, sha256 prefix, guideline version or id@version.")]
 
 
-ExportFormat = Literal["csv", "jsonl"]
 
 
 def _dir(audit_dir: Path | None) -> Path:
@@ -145,7 +144,7 @@ def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
 
 @audit_app.command()
 def export(audit_dir: AuditDirOpt = None,
-           fmt: Annotated[ExportFormat, typer.Option("--format")] = "csv",
+           fmt: Annotated[defaults.ExportFormat, typer.Option("--format")] = "csv",
            out: Annotated[Path | None, typer.Option(
                "--out", help="File to write (created owner-only) [default: stdout].")] = None,
            mask_demographics: Annotated[bool, typer.Option(

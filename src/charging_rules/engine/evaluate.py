@@ -156,8 +156,11 @@ class Evaluator:
         if len(outcomes) == 1:
             outcome, deciding = next(iter(outcomes.items()))
             rule_ids = [r.id for r in deciding]
-            reasons = [r.reason for r in deciding] or [
-                self.otherwise.reason if self.otherwise else "No guideline applies."]
+            if deciding:
+                reasons = [r.reason for r in deciding]
+            else:  # only the set's fallback decides without a rule
+                assert self.otherwise is not None
+                reasons = [self.otherwise.reason]
         elif not outcomes:  # no guideline decided and the set has no fallback for this kind
             outcome, deciding, rule_ids = NEEDS_INFORMATION, [], []
             reasons = [f"No guideline decides {self.kind.name} records like this one and the "
