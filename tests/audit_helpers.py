@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
-from charging_rules.audit.verify import Report
+from charging_rules.audit.verify import VerifyReport
 
 
 def stored_lines(audit_dir: Path) -> list[bytes]:
@@ -47,6 +47,6 @@ def synthetic_log(audit_dir: Path, count: int) -> list[dict[str, Any]]:
          "result": {"outcome": "file"}, "n": i} for i in range(count)])
 
 
-def found(report: Report) -> list[tuple[int, str]]:
+def found(report: VerifyReport) -> list[tuple[int, str]]:
     """(line, kind) of every problem verify reported."""
     return [(p.line, p.kind) for p in report.problems]

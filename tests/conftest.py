@@ -11,15 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules"
 EXAMPLES = REPO / "examples"
+# Real public data (attribution in examples/data/README.md).
+DATA = EXAMPLES / "data"
+COOK_COUNTY = DATA / "cook_county_sao_intake_2019_sample.csv"
 
 
-def shared_data() -> Path:
-    """../shared/data beside the checkout (CI clones the repo next to a copy of shared/)."""
-    for base in (REPO.parent, *REPO.parents):
-        candidate = base / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/data not found beside the repository")
 
 
 KC_DRUG_SALE: dict[str, Any] = {

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from charging_rules.records import parse_record
-from charging_rules.screening import Screener
+from charging_rules.model.kinds import parse_record
+from charging_rules.screening.screener import Screener
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,18 +14,7 @@ from scipy.stats.contingency import relative_risk
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-
-COOK = "cook_county_sao_intake_2019_sample.csv"
-
-
-def _shared_data() -> Path:
-    """<repo>/../shared/data: the repo is cloned beside a copy of shared/."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent.parent / "shared" / "data" / COOK
-        if candidate.exists():
-            return candidate
-    pytest.fail(f"shared/data/{COOK} not found beside the repository")
-
+from tests.conftest import COOK_COUNTY
 
 # Independent race grouping for the test (same choices as the shipped cook-county map).
 GROUPS = {"Black": "Black", "White": "White", "White [Hispanic or Latino]": "Hispanic",
@@ -41,7 +30,7 @@ def _run(*args: str) -> dict[str, Any]:
 
 
 def test_cook_county_rates_rri_ci_match_scipy() -> None:
-    path = _shared_data()
+    path = COOK_COUNTY
     out = _run("disparity", str(path), "--group", "race", "--group-map", "cook-county",
                "--outcome", "participant_status", "--positive", "Approved",
                "--reference", "White")
@@ -79,14 +68,14 @@ def test_cook_county_rates_rri_ci_match_scipy() -> None:
 
 def test_terminal_states_rows_without_usable_race() -> None:
     result = CliRunner().invoke(app, [
-        "disparity", str(_shared_data()), "--group", "race", "--group-map", "cook-county",
+        "disparity", str(COOK_COUNTY), "--group", "race", "--group-map", "cook-county",
         "--outcome", "participant_status", "--positive", "Approved"])
     assert result.exit_code == 0, result.output
     assert "Unknown/blank group: 97 of 2000 (4.9%) excluded" in " ".join(result.output.split())
 
 
 def test_stratified_intersectional_and_trend() -> None:
-    out = _run("disparity", str(_shared_data()), "--group", "race", "--group-map",
+    out = _run("disparity", str(COOK_COUNTY), "--group", "race", "--group-map",
                "cook-county", "--outcome", "participant_status", "--positive", "Approved",
                "--by", "offense_category", "--intersect", "gender", "--date",
                "received_date", "--period", "quarter")
@@ -120,7 +109,7 @@ def test_group_map_csv_and_dotted_columns(tmp_path: Path) -> None:
 
 
 def test_representation_of_a_table_against_the_acs_benchmark() -> None:
-    out = _run("disparity", str(_shared_data()), "--group", "race", "--group-map",
+    out = _run("disparity", str(COOK_COUNTY), "--group", "race", "--group-map",
                "cook-county", "--outcome", "participant_status", "--positive", "Approved",
                "--benchmark", "jackson-county-acs2017")
     rows = {r["group"]: r for r in out["representation"]["groups"]}

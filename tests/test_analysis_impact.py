@@ -14,11 +14,11 @@ from pytest import approx
 from charging_rules.analysis.groups import identity
 from charging_rules.analysis.impact import UNKNOWN_LABEL, compare_outcomes
 from charging_rules.analysis.sources import Grouping
-from charging_rules.decision import Recommendation
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
-from charging_rules.records import parse_record
-from charging_rules.referral import CHARGING_OUTCOMES, Demographics
+from charging_rules.model.kinds import parse_record
+from charging_rules.model.recommendation import Recommendation
+from charging_rules.model.referral import CHARGING_OUTCOMES, Demographics
 
 REPO = Path(__file__).resolve().parents[1]
 RECORD, _ = parse_record({"referral_id": "P-1", "received": "2023-03-14",

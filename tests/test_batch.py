@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.audit import log
-from charging_rules.batch import Skipped, run_batch
 from charging_rules.cli.app import app
 from charging_rules.ingest.mapping import load_mapping
-from charging_rules.screening import Screener
-from tests.conftest import REPO, RULES, referral, shared_data
+from charging_rules.screening.batch import Skipped, run_batch
+from charging_rules.screening.screener import Screener
+from tests.conftest import COOK_COUNTY, REPO, RULES, referral
 
 runner = CliRunner()
-COOK = shared_data() / "cook_county_sao_intake_2019_sample.csv"
+COOK = COOK_COUNTY
 COOK_MAPPING = REPO / "examples" / "mappings" / "cook_county_intake.yaml"
 
 

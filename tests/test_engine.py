@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from charging_rules.engine.durable import CompiledRuleset
 from charging_rules.engine.evaluate import Evaluator, _worlds, choose
-from charging_rules.facts import to_fact, vocabulary
 from charging_rules.guidelines import conditions
 from charging_rules.guidelines.conditions import AnyItem, Compare, Condition, Truth, kleene
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import Guideline, Rule
-from charging_rules.records import parse_record
-from charging_rules.referral import Referral
+from charging_rules.model.facts import to_fact, vocabulary
+from charging_rules.model.kinds import parse_record
+from charging_rules.model.referral import Referral
 from tests.conftest import REPO, RULES, referral
 
 KC = Evaluator(load_guidelines(RULES))

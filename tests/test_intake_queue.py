@@ -11,8 +11,8 @@ from typing import Any
 
 from charging_rules.audit import log
 from charging_rules.errors import InputError
-from charging_rules.intake import IntakeQueue
-from charging_rules.screening import Screened, Screener
+from charging_rules.screening.intake import IntakeQueue
+from charging_rules.screening.screener import Screened, Screener
 from tests.conftest import REPO, RULES
 
 EXAMPLE = REPO / "examples" / "referrals" / "kc-sale-firearm.json"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import MappingError, load_mapping
-from charging_rules.records import parse_record
-from tests.conftest import REPO, shared_data
+from charging_rules.model.kinds import parse_record
+from tests.conftest import COOK_COUNTY, REPO
 
 COOK = load_mapping(REPO / "examples" / "mappings" / "cook_county_intake.yaml")
 
@@ -66,7 +66,7 @@ def test_any_cook_county_row_is_mapped_or_refused_with_a_reason(row: dict[str, s
 
 
 def test_the_cook_county_mapping_reads_only_columns_the_export_has() -> None:
-    with (shared_data() / "cook_county_sao_intake_2019_sample.csv").open() as file:
+    with (COOK_COUNTY).open() as file:
         header = file.readline().strip().split(",")
     COOK.check_header(header, "cook.csv")
     assert "participant_status" not in COOK.columns

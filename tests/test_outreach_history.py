@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charging_rules.errors import InputError
+from charging_rules.model.victim import OUTREACH_OUTCOMES, VictimListing
 from charging_rules.outreach.history import LoggedDecision, OutreachLog
 from charging_rules.outreach.weekly import read_week, week_bounds
-from charging_rules.victim import OUTREACH_OUTCOMES, VictimListing
 
 INCIDENT = date(2023, 6, 1)
 days_before = st.integers(-60, 400)  # negative: an incident after this one

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from charging_rules.errors import InputError
-from charging_rules.records import load_record_file, parse_record
-from charging_rules.referral import Referral
+from charging_rules.model.kinds import load_record_file, parse_record
+from charging_rules.model.referral import Referral
 from tests.conftest import EXAMPLES, referral
 
 

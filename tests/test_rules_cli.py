@@ -17,8 +17,8 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from charging_rules.records import KINDS, RecordKind
-from charging_rules.referral import Fact
+from charging_rules.model.kinds import KINDS, RecordKind
+from charging_rules.model.referral import Fact
 from tests.guideline_sets import ROOT, SHIPPED, copy_shipped, guideline, mutate_rule
 
 runner = CliRunner()

@@ -18,8 +18,8 @@ from charging_rules.cli.app import app
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.conditions import AnyItem, Condition, children, kleene
 from charging_rules.guidelines.loader import load_guidelines
-from charging_rules.records import KINDS, RecordKind, parse_record
-from charging_rules.referral import Fact
+from charging_rules.model.kinds import KINDS, RecordKind, parse_record
+from charging_rules.model.referral import Fact
 from charging_rules.rulecheck import lint as lint_module
 from charging_rules.rulecheck.factspace import build
 from charging_rules.rulecheck.lint import Finding, lint

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
-from charging_rules.referral import CHARGING_OUTCOMES
+from charging_rules.model.referral import CHARGING_OUTCOMES
 from tests.guideline_sets import SHIPPED, copy_shipped, guideline, mutate_rule, write_set
 
 runner = CliRunner()

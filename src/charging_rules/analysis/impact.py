@@ -13,12 +13,12 @@ from pydantic import BaseModel
 
 from charging_rules.analysis.disparity import Comparison, check_reference, compare
 from charging_rules.analysis.sources import Grouping, charging_recommendation, read_rows
-from charging_rules.decision import Recommendation
-from charging_rules.defaults import SMALL_CELL
+from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.guidelines.schema import GuidelineSet
-from charging_rules.records import parse_record
-from charging_rules.referral import Demographics
+from charging_rules.model.kinds import parse_record
+from charging_rules.model.recommendation import Recommendation
+from charging_rules.model.referral import Demographics
 
 UNKNOWN_LABEL = "(unknown)"
 

@@ -94,7 +94,7 @@ class Chart:
 
 
 @dataclass
-class Report:
+class PublicReport:
     html: Path
     csvs: list[Path]
     charts: list[Chart]
@@ -125,7 +125,7 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
                  positive: str = "file", period: str = "month",
                  threshold: int = DEFAULT_THRESHOLD, reference: str | None = None,
                  impact: Impact | None = None, title: str = "Charging decisions by race",
-                 banner: str | None = None) -> Report:
+                 banner: str | None = None) -> PublicReport:
     points = decision_points(cases, grouping, positive, period)
     check_reference(points.referred, reference)
     rec = points.tallies["recommendation"].counts()[0]
@@ -172,7 +172,7 @@ def build_report(cases: Sequence[AuditCase], grouping: Grouping, out_dir: Path, 
     page = _html(title, banner, charts_out, points.unknown, main.get("dp", ALL, "referred"),
                  threshold, grouping)
     html, csvs = _write(out_dir, charts_out, page)
-    return Report(html, csvs, charts_out, systems)
+    return PublicReport(html, csvs, charts_out, systems)
 
 
 def _write(out_dir: Path, charts_out: list[Chart], page: str) -> tuple[Path, list[Path]]:

@@ -31,9 +31,9 @@ from charging_rules.analysis.sources import (
     table_cases,
 )
 from charging_rules.analysis.views import comparison_table, impact_view, representation_table
-from charging_rules.defaults import SMALL_CELL
+from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
-from charging_rules.referral import CHARGING_OUTCOMES
+from charging_rules.model.referral import CHARGING_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -235,10 +235,10 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
         synthetic_year,
     )
     from charging_rules.audit import log
-    from charging_rules.audit.records import decision_entry, recommendation_entry
+    from charging_rules.audit.entries import decision_entry, recommendation_entry
     from charging_rules.engine.evaluate import Evaluator
     from charging_rules.guidelines.loader import load_guidelines
-    from charging_rules.records import parse_record
+    from charging_rules.model.kinds import parse_record
 
     audit_dir = out_dir / "audit_logs"
     if log.segments(audit_dir):

@@ -18,7 +18,7 @@ from typing import Any
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
 from charging_rules.errors import InputError
-from charging_rules.facts import MISSING, lookup
+from charging_rules.model.facts import MISSING, lookup
 
 STAGES: dict[str, str] = {
     "referred": "referred (all referrals; representation against a population benchmark)",

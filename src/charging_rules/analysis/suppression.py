@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-from charging_rules.defaults import SMALL_CELL
+from charging_rules.config import SMALL_CELL
 
 DEFAULT_THRESHOLD = SMALL_CELL
 

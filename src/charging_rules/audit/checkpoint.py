@@ -19,8 +19,8 @@ from typing import Any
 
 from charging_rules.audit.lock import ensure_dir
 from charging_rules.audit.log import FORMAT_VERSION, canonical, write_all
-from charging_rules.audit.verify import Checkpoint, Problem, Report, verify
-from charging_rules.defaults import AUDIT_KEY_ENV
+from charging_rules.audit.verify import Checkpoint, Problem, VerifyReport, verify
+from charging_rules.config import AUDIT_KEY_ENV
 from charging_rules.errors import InputError
 
 KEY_ENV = AUDIT_KEY_ENV
@@ -87,7 +87,8 @@ def read(path: Path, key: bytes) -> tuple[list[Checkpoint], list[str]]:
     return good, bad
 
 
-def verify_against(audit_dir: Path, checkpoint_file: Path | None, key: bytes | None) -> Report:
+def verify_against(audit_dir: Path, checkpoint_file: Path | None,
+                   key: bytes | None) -> VerifyReport:
     """Verify the chain and, given a checkpoint file, that the log still holds every
     checkpoint in it (a checkpoint whose seal fails is itself a problem)."""
     if checkpoint_file is None or key is None:
@@ -99,7 +100,7 @@ def verify_against(audit_dir: Path, checkpoint_file: Path | None, key: bytes | N
 
 
 def seal_head(audit_dir: Path, checkpoint_file: Path, key: bytes
-              ) -> tuple[Report, dict[str, Any] | None]:
+              ) -> tuple[VerifyReport, dict[str, Any] | None]:
     """Checkpoint the head, but only of a log that verifies (with the earlier checkpoints):
     sealing a tampered log would vouch for the tampering."""
     report = verify_against(audit_dir, checkpoint_file, key)

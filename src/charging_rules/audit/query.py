@@ -8,6 +8,7 @@ Decisions come after their recommendation in the log, so the join is two streami
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -20,9 +21,10 @@ from typing import TYPE_CHECKING, Any, NotRequired, TextIO
 
 from typing_extensions import TypedDict
 
+from charging_rules.audit import log
 from charging_rules.audit.lock import FILE_MODE
 from charging_rules.audit.log import AuditLogError, parse_line, read_lines
-from charging_rules.defaults import ExportFormat
+from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
 
 if TYPE_CHECKING:
@@ -269,3 +271,28 @@ def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
         raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
     with open(fd, "w", encoding="utf-8", newline="") as handle:
         return export(selected, handle, fmt, mask_demographics)
+
+
+def content_key(referral: dict[str, Any], demographics: dict[str, Any] | None) -> str:
+    """What identifies a referral's content in the log, whatever its file is called."""
+    body = {"referral": referral, "demographics": demographics}
+    return hashlib.sha256(log.canonical(body)).hexdigest()
+
+
+def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Content key -> its latest decision record, for the record ids and keys in `wanted`."""
+    keys_by_decision: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
+    for record in log.read_records(audit_dir):
+        keys = wanted.get(str(record.get("record_id")))
+        if not keys:
+            continue
+        if record.get("kind") == "recommendation":
+            key = content_key(record.get("referral", {}), record.get("demographics"))
+            if key in keys:
+                keys_by_decision[str(record["decision_id"])] = key
+        elif record.get("kind") in ("decision", "override"):
+            key_of_decision = keys_by_decision.get(str(record.get("decision_id")))
+            if key_of_decision is not None:
+                found[key_of_decision] = record
+    return found

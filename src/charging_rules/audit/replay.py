@@ -13,10 +13,10 @@ from pathlib import Path
 from charging_rules.audit import archive
 from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row, find
-from charging_rules.decision import Recommendation
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
-from charging_rules.records import KINDS, parse_record
+from charging_rules.model.kinds import KINDS, parse_record
+from charging_rules.model.recommendation import Recommendation
 
 
 @dataclass(frozen=True)

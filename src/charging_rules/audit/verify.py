@@ -42,7 +42,7 @@ class Problem:
 
 
 @dataclass
-class Report:
+class VerifyReport:
     records: int
     problems: list[Problem] = field(default_factory=list)
     head_seq: int = 0
@@ -95,7 +95,7 @@ def _follows(before: _Line | None, after: _Line | None) -> bool:
             and after.prev in (before.stored, before.computed))
 
 
-def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> Report:
+def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
     """Check the whole log (and, given checkpoints, that it still contains them)."""
     pins = {c.seq: c for c in checkpoints}
     files = segments(audit_dir)
@@ -128,7 +128,7 @@ def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> Report:
         return verify(audit_dir, pins.values())  # a writer was mid-append; it has finished
     records = number - (torn is not None)
     head = seq if type(seq) is int and seq > 0 else 0
-    report = Report(records, _diagnose(files, suspects), head, prev)
+    report = VerifyReport(records, _diagnose(files, suspects), head, prev)
     if torn is not None:
         report.problems.append(Problem(torn[0], "torn_tail", (
             f"{torn[1].name}: the last line is incomplete (a write interrupted by a crash, "
@@ -150,7 +150,7 @@ def _completed(audit_dir: Path, path: Path, offset: int) -> bool:
 
 
 def _check_pins(pins: dict[int, Checkpoint], at_pin: dict[int, tuple[int, str]],
-                report: Report) -> list[Problem]:
+                report: VerifyReport) -> list[Problem]:
     problems: list[Problem] = []
     matched = 0
     for seq in sorted(pins):

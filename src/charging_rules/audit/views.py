@@ -1,5 +1,5 @@
 """Rich views of the audit log for supervisors: decision lists, one decision in full, the
-integrity report. The recommendation itself is drawn by render.py, as `screen` shows it."""
+integrity report. The recommendation itself is drawn by engine/views.py, as `screen` shows it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from rich.text import Text
 from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row
 from charging_rules.audit.replay import Replay
-from charging_rules.audit.verify import Report
-from charging_rules.decision import Recommendation
-from charging_rules.render import outcome_badge, recommendation_view
+from charging_rules.audit.verify import VerifyReport
+from charging_rules.engine.views import outcome_badge, recommendation_view
+from charging_rules.model.recommendation import Recommendation
 
 STATUS_STYLE = {"pending": "dim", "accepted": "green", "overridden": "bold yellow"}
 
@@ -86,7 +86,7 @@ def decision_view(row: Row) -> RenderableType:
     return Panel(Group(*parts), title=f"Decision {row.decision_id}", border_style="blue")
 
 
-def verify_view(report: Report) -> RenderableType:
+def verify_view(report: VerifyReport) -> RenderableType:
     if report.ok:
         return Text(f"✔ audit log intact: {report.records} records, chain verified",
                     style="bold green")

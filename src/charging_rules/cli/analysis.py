@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, JsonOpt
 from charging_rules.errors import InputError
 
@@ -68,7 +68,7 @@ def disparity(
         "jackson-county-acs2017, kansas-city-office-39, or a YAML file.")] = None,
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
-    min_n: MinNOpt = defaults.SMALL_CELL,
+    min_n: MinNOpt = config.SMALL_CELL,
     by: ByOpt = None,
     intersect: IntersectOpt = None,
     period: PeriodOpt = None,
@@ -77,7 +77,7 @@ def disparity(
 ) -> None:
     """Rates by group, relative rate index vs a reference, Katz 95% CI, Fisher p.
 
-    Example: charging-rules disparity ../shared/data/cook_county_sao_intake_2019_sample.csv
+    Example: charging-rules disparity examples/data/cook_county_sao_intake_2019_sample.csv
     --group race --group-map cook-county --outcome participant_status --positive Approved
     """
     from charging_rules.analysis import run
@@ -99,7 +99,7 @@ def disparity(
         if positive and len(positive) > 1:
             raise InputError("on the audit log --positive is one outcome (a rate of one "
                              "decision)")
-        result = run.disparity_log(read_records(audit_dir or defaults.audit_dir()), stage,
+        result = run.disparity_log(read_records(audit_dir or config.audit_dir()), stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
     _show(as_json, result.contract(), result.views())
@@ -115,7 +115,7 @@ def impact(
                                                   "proposed.")] = None,
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
-    min_n: MinNOpt = defaults.SMALL_CELL,
+    min_n: MinNOpt = config.SMALL_CELL,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -130,7 +130,7 @@ def impact(
     if proposed is None:
         raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(audit_dir or defaults.audit_dir())
+    records = None if input_file else read_records(audit_dir or config.audit_dir())
     result = run.impact_of(input_file, records, baseline, proposed, options)
     _show(as_json, result.contract(), run.impact_views(result))
 
@@ -139,7 +139,7 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for report.html "
                                          "and the CSV behind each chart.")] = Path("report"),
     threshold: Annotated[int, typer.Option("--threshold", min=1, help="Suppress counts "
-                                           "below this.")] = defaults.SMALL_CELL,
+                                           "below this.")] = config.SMALL_CELL,
     baseline: Annotated[Path | None, typer.Option(
         "--baseline", help="With --proposed: show the impact of that guideline change on "
         "the logged referrals.")] = None,
@@ -167,9 +167,9 @@ def report(
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
-    options = _options(group_map, "sex" if intersect else None, reference, defaults.SMALL_CELL,
+    options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
                        OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(audit_dir or defaults.audit_dir()), output, options,
+    result = run.report_of(read_records(audit_dir or config.audit_dir()), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
     _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import AuditDirOpt, JsonOpt, UserOpt
 
 # The library (and rich) are imported inside each command: every command's start-up pays
@@ -23,7 +23,7 @@ CheckpointOpt = Annotated[Path | None, typer.Option(
     "--checkpoint", metavar="FILE", envvar="CHARGING_RULES_CHECKPOINT_FILE",
     help="Sealed checkpoints (keep them outside audit_logs/).")]
 KeyFileOpt = Annotated[Path | None, typer.Option(
-    "--key-file", help=f"HMAC key for checkpoints [default: ${defaults.AUDIT_KEY_ENV}].")]
+    "--key-file", help=f"HMAC key for checkpoints [default: ${config.AUDIT_KEY_ENV}].")]
 DecisionArg = Annotated[str, typer.Argument(help="Decision id (or a unique 6+ char prefix).")]
 SinceOpt = Annotated[datetime | None, typer.Option(
     "--since", formats=["%Y-%m-%d"], help="From this UTC date (inclusive).")]
@@ -40,7 +40,7 @@ GuidelineOpt = Annotated[str | None, typer.Option(
 
 
 def _dir(audit_dir: Path | None) -> Path:
-    return audit_dir or defaults.audit_dir()
+    return audit_dir or config.audit_dir()
 
 
 def _day(value: datetime | None) -> date | None:
@@ -88,7 +88,7 @@ def repair(audit_dir: AuditDirOpt = None, user: UserOpt = None,
     """
     from charging_rules.audit import log
 
-    record = log.repair(_dir(audit_dir), user or defaults.actor())
+    record = log.repair(_dir(audit_dir), user or config.actor())
     message = ("nothing to repair: the log ends with a complete record" if record is None
                else f"moved {record['bytes']} torn bytes to {record['quarantine']}; "
                f"logged repair record seq {record['seq']}")
@@ -144,7 +144,7 @@ def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
 
 @audit_app.command()
 def export(audit_dir: AuditDirOpt = None,
-           fmt: Annotated[defaults.ExportFormat, typer.Option("--format")] = "csv",
+           fmt: Annotated[config.ExportFormat, typer.Option("--format")] = "csv",
            out: Annotated[Path | None, typer.Option(
                "--out", help="File to write (created owner-only) [default: stdout].")] = None,
            mask_demographics: Annotated[bool, typer.Option(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -21,14 +21,14 @@ from charging_rules.cli.options import (
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from charging_rules.batch import BatchSummary, Skipped
+    from charging_rules.screening.batch import BatchSummary, Skipped
 
 
 def _summary_table(summary: BatchSummary) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from charging_rules.render import outcome_badge
+    from charging_rules.engine.views import outcome_badge
 
     table = Table(title="Batch screening", show_footer=True)
     table.add_column("Outcome", footer="screened")
@@ -61,12 +61,12 @@ def batch(
     from rich.markup import escape
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from charging_rules.batch import run_batch
     from charging_rules.ingest.mapping import load_mapping
-    from charging_rules.screening import Screener
+    from charging_rules.screening.batch import run_batch
+    from charging_rules.screening.screener import Screener
 
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or config.audit_dir()))
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
@@ -80,7 +80,7 @@ def batch(
 
     with progress:
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or defaults.actor(), loaded, report,
+        summary = run_batch(source, screener, user or config.actor(), loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     if as_json:

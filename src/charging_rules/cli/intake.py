@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, UserOpt
 
 
@@ -25,11 +25,11 @@ def intake(
     from rich.console import Console
 
     from charging_rules.cli.intake_ui import TerminalUI, report
-    from charging_rules.intake import IntakeQueue
-    from charging_rules.screening import Screener
+    from charging_rules.screening.intake import IntakeQueue
+    from charging_rules.screening.screener import Screener
 
-    queue = IntakeQueue(directory, Screener.open(guidelines, audit_dir or defaults.audit_dir()),
-                        user or defaults.actor())
+    queue = IntakeQueue(directory, Screener.open(guidelines, audit_dir or config.audit_dir()),
+                        user or config.actor())
     console = Console(highlight=False)
     report(console, queue.run(TerminalUI(console)))
 

@@ -13,10 +13,10 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
+from charging_rules.engine.views import outcome_badge, recommendation_view
 from charging_rules.errors import InputError
-from charging_rules.intake import IntakeSummary
-from charging_rules.render import outcome_badge, recommendation_view
-from charging_rules.screening import Screened
+from charging_rules.screening.intake import IntakeSummary
+from charging_rules.screening.screener import Screened
 
 ACTIONS = {"a": "accept", "o": "override", "s": "skip", "q": "quit"}
 

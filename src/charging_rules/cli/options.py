@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from charging_rules.defaults import AUDIT_DIR_ENV, GUIDELINES
+from charging_rules.config import AUDIT_DIR_ENV, GUIDELINES
 
 GuidelinesOpt = Annotated[
     Path, typer.Option("--guidelines", help="Guideline set: a directory with set.yaml, or a file.")

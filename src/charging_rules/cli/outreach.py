@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -57,8 +57,8 @@ def import_(
     from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
-    reports = import_weeks(lists, guidelines, audit_dir or defaults.audit_dir(), out,
-                           user or defaults.actor())
+    reports = import_weeks(lists, guidelines, audit_dir or config.audit_dir(), out,
+                           user or config.actor())
     _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
 
 
@@ -78,7 +78,7 @@ def status(
     from charging_rules.outreach.render import status_view
     from charging_rules.outreach.status import outreach_status
 
-    result = outreach_status(audit_dir or defaults.audit_dir(), year, goal)
+    result = outreach_status(audit_dir or config.audit_dir(), year, goal)
     _emit(as_json, result.to_dict, lambda: status_view(result))
 
 
@@ -97,7 +97,7 @@ def record(
     from charging_rules.outreach.contacts import record_contacts
     from charging_rules.outreach.render import record_view
 
-    result = record_contacts(report, audit_dir or defaults.audit_dir(), user or defaults.actor())
+    result = record_contacts(report, audit_dir or config.audit_dir(), user or config.actor())
     _emit(as_json, result.to_dict, lambda: record_view(result))
 
 

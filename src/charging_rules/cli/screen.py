@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from charging_rules import defaults
+from charging_rules import config
 from charging_rules.cli.options import (
     DEFAULT_GUIDELINES,
     AuditDirOpt,
@@ -40,8 +40,8 @@ def screen(
     Example: charging-rules screen examples/referrals/kc-sale-no-violence.json --accept
     """
     # The library is imported here, not at the top: start-up time is part of the job.
-    from charging_rules.records import load_record_file
-    from charging_rules.screening import Screener
+    from charging_rules.model.kinds import load_record_file
+    from charging_rules.screening.screener import Screener
 
     if accept and override:
         raise InputError("--accept and --override exclude each other")
@@ -51,8 +51,8 @@ def screen(
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")
     record, demographics = load_record_file(referral)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or defaults.audit_dir()))
-    actor = user or defaults.actor()
+    screener = Screener.open(guidelines, None if no_log else (audit_dir or config.audit_dir()))
+    actor = user or config.actor()
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
     if accept or override:
         screener.decide(screened, actor, override, reason)
@@ -61,7 +61,7 @@ def screen(
         return
     from rich.console import Console
 
-    from charging_rules.render import recommendation_view
+    from charging_rules.engine.views import recommendation_view
 
     Console().print(recommendation_view(screened.recommendation, screened.decision_id, trace))
 

@@ -17,16 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from charging_rules.decision import (
-    Citation,
-    ConditionTrace,
-    GuidelineRef,
-    GuidelineTrace,
-    Recommendation,
-    RuleTrace,
-)
 from charging_rules.engine.durable import CompiledRuleset
-from charging_rules.facts import lookup, to_fact
 from charging_rules.guidelines.conditions import (
     AnyItem,
     Compare,
@@ -40,7 +31,16 @@ from charging_rules.guidelines.conditions import (
     layout,
 )
 from charging_rules.guidelines.schema import Guideline, GuidelineSet, Otherwise, Rule
-from charging_rules.records import KINDS, RecordKind
+from charging_rules.model.facts import lookup, to_fact
+from charging_rules.model.kinds import KINDS, RecordKind
+from charging_rules.model.recommendation import (
+    Citation,
+    ConditionTrace,
+    GuidelineRef,
+    GuidelineTrace,
+    Recommendation,
+    RuleTrace,
+)
 
 NEEDS_INFORMATION = "needs_information"
 _ABSTAIN = "(abstain)"

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
-from charging_rules.facts import MISSING, FieldSpec, Vocabulary, lookup, protected_term
+from charging_rules.guidelines.yamlsource import NodePath
+from charging_rules.model.facts import MISSING, FieldSpec, Vocabulary, lookup, protected_term
 
-Path = tuple[str | int, ...]
-Report = Callable[[Path, str], None]
+ReportProblem = Callable[[NodePath, str], None]
 
 
 class Truth(enum.Enum):
@@ -184,7 +184,7 @@ def headline(cond: Condition) -> str:
 _COMPOSITES = ("all", "any", "not")
 
 
-def parse(raw: Any, vocab: Vocabulary, path: Path, report: Report,
+def parse(raw: Any, vocab: Vocabulary, path: NodePath, report: ReportProblem,
           item_fields: dict[str, FieldSpec] | None = None) -> Condition | None:
     """Parse a YAML condition, reporting every problem at its path; None if unusable."""
     if not isinstance(raw, dict):
@@ -217,7 +217,7 @@ def _singular(collection: str) -> str:
     return collection[:-1] if collection.endswith("s") else collection
 
 
-def _parse_composite(key: str, body: Any, vocab: Vocabulary, path: Path, report: Report,
+def _parse_composite(key: str, body: Any, vocab: Vocabulary, path: NodePath, report: ReportProblem,
                      item_fields: dict[str, FieldSpec] | None, label: str | None,
                      item_keys: dict[str, str]) -> Condition | None:
     if key in ("all", "any"):
@@ -240,8 +240,8 @@ def _parse_composite(key: str, body: Any, vocab: Vocabulary, path: Path, report:
     return None if inner is None else AnyItem(collection, _singular(collection), inner, label)
 
 
-def _parse_atom(raw: dict[str, Any], keys: set[str], vocab: Vocabulary, path: Path,
-                report: Report, item_fields: dict[str, FieldSpec] | None,
+def _parse_atom(raw: dict[str, Any], keys: set[str], vocab: Vocabulary, path: NodePath,
+                report: ReportProblem, item_fields: dict[str, FieldSpec] | None,
                 label: str | None) -> Condition | None:
     field = raw.get("field")
     ops = keys - {"field"}

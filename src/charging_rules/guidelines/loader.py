@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from charging_rules.errors import InputError
-from charging_rules.facts import vocabulary
 from charging_rules.guidelines import conditions
 from charging_rules.guidelines.schema import (
     Guideline,
@@ -25,8 +24,9 @@ from charging_rules.guidelines.schema import (
     Rule,
     SetSpec,
 )
-from charging_rules.guidelines.yamlsource import line_of, load_yaml
-from charging_rules.records import KINDS
+from charging_rules.guidelines.yamlsource import NodePath, line_of, load_yaml
+from charging_rules.model.facts import vocabulary
+from charging_rules.model.kinds import KINDS
 
 SET_FILE = "set.yaml"
 SINGLE_FILE_FALLBACK = Otherwise("review", "No rule of this guideline decides: standard review.")
@@ -231,7 +231,7 @@ def _load_guideline(path: Path, raw: bytes, problems: Problems) -> Guideline | N
     vocab = vocabulary(kind.model)
     before = len(problems.items)
 
-    def report(at: conditions.Path, message: str) -> None:
+    def report(at: NodePath, message: str) -> None:
         problems.add(source, line_of(lines, at), message)
 
     outcomes = tuple(spec.outcomes or kind.outcomes)

@@ -12,10 +12,10 @@ import yaml
 
 from charging_rules.errors import InputError
 
-Path = tuple[str | int, ...]
+NodePath = tuple[str | int, ...]
 
 
-def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
+def load_yaml(text: str, source: str) -> tuple[Any, dict[NodePath, int]]:
     """Parse YAML; return the data and the 1-based line of every node by its path."""
     try:
         # libyaml's composer when built in: 20x faster, and every guideline is parsed at start.
@@ -25,14 +25,14 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or str(error)
         raise InputError(f"invalid YAML: {problem}", source=source, line=line) from None
-    lines: dict[Path, int] = {}
+    lines: dict[NodePath, int] = {}
     if node is None:
         return None, lines
     scalars = yaml.constructor.SafeConstructor()
     return _convert(node, (), lines, source, scalars), lines
 
 
-def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], source: str,
+def _convert(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], source: str,
              scalars: yaml.constructor.SafeConstructor) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -65,7 +65,7 @@ def _construct(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConst
                          line=node.start_mark.line + 1) from None
 
 
-def line_of(lines: dict[Path, int], path: Path) -> int | None:
+def line_of(lines: dict[NodePath, int], path: NodePath) -> int | None:
     """The line of the deepest node on `path` that exists (errors may name absent keys)."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:

@@ -22,9 +22,9 @@ from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from charging_rules.errors import InputError
-from charging_rules.facts import FieldSpec, vocabulary
 from charging_rules.guidelines.yamlsource import line_of, load_yaml
-from charging_rules.referral import Demographics, Referral
+from charging_rules.model.facts import FieldSpec, vocabulary
+from charging_rules.model.referral import Demographics, Referral
 
 Kind = Literal["string", "integer", "number", "boolean", "date"]
 _TRUE = {"true", "yes", "y", "1"}

@@ -19,7 +19,7 @@ from typing import Any
 
 from charging_rules.audit import log
 from charging_rules.errors import InputError
-from charging_rules.victim import REFERRAL_OUTCOMES, VictimListing
+from charging_rules.model.victim import REFERRAL_OUTCOMES, VictimListing
 
 IMPORT_KIND = "outreach_import"
 CONTACT_KIND = "outreach_contact"

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import archive, log
+from charging_rules.audit.entries import new_decision_id, recommendation_entry
 from charging_rules.audit.log import FORMAT_VERSION
-from charging_rules.audit.records import new_decision_id, recommendation_entry
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.model.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES, Victim
 from charging_rules.outreach.history import IMPORT_KIND, LoggedDecision, OutreachLog, locked
 from charging_rules.outreach.weekly import WeekList, read_week
-from charging_rules.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES, Victim
 
 HUB_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "outcome",
                "reach_out_to")

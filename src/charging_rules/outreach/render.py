@@ -8,10 +8,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from charging_rules.model.victim import OUTREACH_OUTCOMES
 from charging_rules.outreach.contacts import RecordReport
 from charging_rules.outreach.importer import WeekReport
 from charging_rules.outreach.status import Status
-from charging_rules.victim import OUTREACH_OUTCOMES
 
 _SHORT = {"refer_now": "now", "refer_family": "family", "already_referred": "already",
           "needs_information": "info?"}

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.errors import InputError
+from charging_rules.model.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES
 from charging_rules.outreach.contacts import CONTACT_OUTCOMES
 from charging_rules.outreach.history import OutreachLog
 from charging_rules.outreach.weekly import weeks_in_year
-from charging_rules.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES
 
 DEFAULT_GOAL = 500
 

@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from charging_rules.errors import InputError
-from charging_rules.records import format_validation_error
-from charging_rules.referral import Demographics
-from charging_rules.victim import VictimListing
+from charging_rules.model.kinds import format_validation_error
+from charging_rules.model.referral import Demographics
+from charging_rules.model.victim import VictimListing
 
 REQUIRED = ("week", "incident_id", "victim_id", "incident_date")
 OPTIONAL = ("victim_age", "fatal", "victim_contact_available", "family_contact_available",

@@ -17,14 +17,14 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from charging_rules.decision import Recommendation
 from charging_rules.engine.evaluate import NEEDS_INFORMATION, Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.conditions import fields_of, headline, walk
 from charging_rules.guidelines.loader import GuidelineErrors, Problems, parse_yaml, validate_spec
 from charging_rules.guidelines.schema import GuidelineSet, Identifier, Prose, Spec
 from charging_rules.guidelines.yamlsource import line_of
-from charging_rules.records import KINDS, parse_record
+from charging_rules.model.kinds import KINDS, parse_record
+from charging_rules.model.recommendation import Recommendation
 from charging_rules.rulecheck.factspace import may_be_missing
 from charging_rules.rulecheck.partial import merge, skeleton
 

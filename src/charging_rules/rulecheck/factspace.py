@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from charging_rules.errors import InputError
-from charging_rules.facts import MISSING, FieldSpec, lookup, to_fact, vocabulary
 from charging_rules.guidelines.conditions import (
     AnyItem,
     Compare,
@@ -32,7 +31,8 @@ from charging_rules.guidelines.conditions import (
     kleene,
     walk,
 )
-from charging_rules.records import KINDS, parse_record
+from charging_rules.model.facts import MISSING, FieldSpec, lookup, to_fact, vocabulary
+from charging_rules.model.kinds import KINDS, parse_record
 from charging_rules.rulecheck.partial import DEFAULT_DATE, put, skeleton
 
 Assignment = dict[int, int]  # axis index -> value index

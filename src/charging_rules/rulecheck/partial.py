@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from charging_rules.facts import MISSING
-from charging_rules.records import KINDS, RecordKind
+from charging_rules.model.facts import MISSING
+from charging_rules.model.kinds import KINDS, RecordKind
 
 DEFAULT_DATE = date(2024, 1, 2)
 DEFAULT_TEXT = "unspecified"

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from charging_rules.facts import protected_term
-from charging_rules.guidelines.yamlsource import Path as YamlPath
+from charging_rules.guidelines.yamlsource import NodePath
+from charging_rules.model.facts import protected_term
 
 SEGREGATION = ("residential segregation makes fine-grained location a close proxy for race "
                "(in Kansas City, the Troost Avenue line)")
@@ -61,7 +61,7 @@ KC_NEIGHBOURHOODS = frozenset(n.lower() for n in (
     "Hickman Mills", "Marlborough East", "Sheffield", "Palestine", "Wendell Phillips",
 ))
 
-Hit = tuple[str, str, YamlPath]  # severity, message, YAML path of the node
+Hit = tuple[str, str, NodePath]  # severity, message, YAML path of the node
 
 
 def field_problem(name: str) -> tuple[str, str] | None:
@@ -95,7 +95,7 @@ def literal_problem(name: str, value: str) -> tuple[str, str] | None:
                        f"{SEGREGATION}")
 
 
-def scan(data: Any, path: YamlPath = ()) -> Iterator[Hit]:
+def scan(data: Any, path: NodePath = ()) -> Iterator[Hit]:
     """Walk a guideline document: every condition's field and every text it compares with."""
     if isinstance(data, list):
         for index, item in enumerate(data):

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from charging_rules.decision import ConditionTrace, Recommendation
+from charging_rules.model.recommendation import ConditionTrace, Recommendation
 
 OUTCOME_STYLE = {
     "file": "bold white on red",

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import Mapping, MappingError, header_mapping
 from charging_rules.ingest.readers import RowSource, Unreadable
-from charging_rules.records import parse_record
-from charging_rules.referral import Demographics
-from charging_rules.screening import Screener
+from charging_rules.model.kinds import parse_record
+from charging_rules.model.referral import Demographics
+from charging_rules.screening.screener import Screener
 
 PROGRESS_EVERY = 512
 

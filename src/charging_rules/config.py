@@ -1,4 +1,5 @@
-"""Defaults every command shares, in a module light enough for the CLI to import at start."""
+"""Where things are found and the defaults every command shares (light enough for the CLI to
+import at start)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from charging_rules.referral import Fact, real_date
+from charging_rules.model.referral import Fact, real_date
 
 OUTREACH_OUTCOMES = ("refer_now", "refer_family", "already_referred", "needs_information")
 REFERRAL_OUTCOMES = ("refer_now", "refer_family")  # the outcomes that send a name to the hub

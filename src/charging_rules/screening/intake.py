@@ -12,9 +12,7 @@ file is locked while a session handles it, and the others pass over it.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-import re
 import signal
 import threading
 import uuid
@@ -26,15 +24,14 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from charging_rules.audit import log
 from charging_rules.audit.lock import fsync_dir
+from charging_rules.audit.query import content_key, decided_in_log
 from charging_rules.errors import InputError
-from charging_rules.facts import to_fact
-from charging_rules.guidelines.conditions import AnyItem, Compare, Exists, describe, walk
-from charging_rules.guidelines.schema import GuidelineSet
-from charging_rules.records import kind_of, load_record_file
-from charging_rules.referral import Demographics
-from charging_rules.screening import Screened, Screener
+from charging_rules.model.facts import to_fact
+from charging_rules.model.kinds import kind_of, load_record_file
+from charging_rules.model.referral import Demographics
+from charging_rules.screening.requests import fact_labels, request_text
+from charging_rules.screening.screener import Screened, Screener
 
 SCREENED, REJECTED, REQUESTS = "screened", "rejected", "requests"
 NEEDS_INFORMATION = "needs_information"
@@ -47,33 +44,8 @@ def waiting(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
 
 
-def content_key(referral: dict[str, Any], demographics: dict[str, Any] | None) -> str:
-    """What identifies a referral's content in the log, whatever its file is called."""
-    body = {"referral": referral, "demographics": demographics}
-    return hashlib.sha256(log.canonical(body)).hexdigest()
-
-
 def _key_of(record: BaseModel, demographics: Demographics | None) -> str:
     return content_key(to_fact(record), None if demographics is None else demographics.model_dump())
-
-
-def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
-    """Content key -> its latest decision record, for the record ids and keys in `wanted`."""
-    keys_by_decision: dict[str, str] = {}
-    found: dict[str, dict[str, Any]] = {}
-    for record in log.read_records(audit_dir):
-        keys = wanted.get(str(record.get("record_id")))
-        if not keys:
-            continue
-        if record.get("kind") == "recommendation":
-            key = content_key(record.get("referral", {}), record.get("demographics"))
-            if key in keys:
-                keys_by_decision[str(record["decision_id"])] = key
-        elif record.get("kind") in ("decision", "override"):
-            key_of_decision = keys_by_decision.get(str(record.get("decision_id")))
-            if key_of_decision is not None:
-                found[key_of_decision] = record
-    return found
 
 
 def _write_durably(path: Path, text: str) -> None:
@@ -143,34 +115,6 @@ def _claimed(path: Path) -> Iterator[bool]:
 
 def _hang_up(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # a closed terminal ends the session like Ctrl-C
-
-
-def fact_labels(guidelines: GuidelineSet) -> dict[str, str]:
-    """Field path ('charges[].level' for item fields) -> the policy's words for it."""
-    labels: dict[str, str] = {}
-    for guideline in guidelines.guidelines:
-        roots = [guideline.scope] if guideline.scope else []
-        for root in [*roots, *(rule.condition for rule in guideline.rules)]:
-            for cond in walk(root):
-                inner = [(f"{cond.collection}[].", cond.item)] if isinstance(cond, AnyItem) else []
-                for prefix, node in [("", cond), *inner]:
-                    if isinstance(node, Compare | Exists):
-                        labels.setdefault(prefix + node.field, describe(node))
-    return labels
-
-
-def request_text(screened: Screened, labels: dict[str, str]) -> str:
-    rec = screened.recommendation
-    lines = [f"Request for information: referral {rec.record_id}", "",
-             "The charging guidelines cannot decide this referral until these facts are "
-             "documented (missing is not the same as 'no'):", ""]
-    for path in rec.missing:
-        label = labels.get(re.sub(r"\[\d+\]", "[]", path))
-        lines.append(f"  - {path}" + (f": whether {label}" if label else ""))
-    lines += ["", "Why:", *(f"  {reason}" for reason in rec.reasons), "",
-              f"Guidelines: {rec.guideline_set} ({rec.guideline_set_sha256[:12]}); decision id "
-              f"{screened.decision_id}"]
-    return "\n".join(lines) + "\n"
 
 
 class IntakeUI(Protocol):

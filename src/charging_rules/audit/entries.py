@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from charging_rules import __version__
 from charging_rules.audit.log import FORMAT_VERSION
-from charging_rules.decision import Recommendation
 from charging_rules.engine.durable import ENGINE_VERSION
-from charging_rules.facts import to_fact
-from charging_rules.referral import Demographics
+from charging_rules.model.facts import to_fact
+from charging_rules.model.recommendation import Recommendation
+from charging_rules.model.referral import Demographics
 
 PYTHON = ".".join(map(str, sys.version_info[:3]))
 

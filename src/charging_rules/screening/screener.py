@@ -15,14 +15,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from charging_rules.audit import archive, log
-from charging_rules.audit.records import decision_entry, recommendation_entry
-from charging_rules.decision import Recommendation
+from charging_rules.audit.entries import decision_entry, recommendation_entry
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
-from charging_rules.records import KINDS, kind_of
-from charging_rules.referral import Demographics
+from charging_rules.model.kinds import KINDS, kind_of
+from charging_rules.model.recommendation import Recommendation
+from charging_rules.model.referral import Demographics
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from charging_rules.errors import InputError
-from charging_rules.referral import CHARGING_OUTCOMES, Demographics, Referral
-from charging_rules.victim import OUTREACH_OUTCOMES, Victim
+from charging_rules.model.referral import CHARGING_OUTCOMES, Demographics, Referral
+from charging_rules.model.victim import OUTREACH_OUTCOMES, Victim
 
 M = TypeVar("M", bound=BaseModel)
 
