@@ -11,7 +11,6 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
-    DEFAULT_GUIDELINES,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
@@ -46,7 +45,7 @@ def batch(
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", metavar="MAP.yaml",
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
@@ -66,7 +65,8 @@ def batch(
     from charging_rules.screening.screener import Screener
 
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or config.audit_dir()))
+    screener = Screener.open(config.guidelines(guidelines),
+                             None if no_log else config.audit_dir(audit_dir))
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
