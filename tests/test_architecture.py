@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "charging_rules"
 # import each other.
 LAYERS: list[set[str]] = [
     {"", "errors"},
+    {"files"},
     {"config", "text"},
     {"model"},
     {"guidelines"},

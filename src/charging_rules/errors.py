@@ -23,10 +23,28 @@ class InputError(ChargingRulesError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = self.source or ""
+        where = clip_path(self.source) if self.source else ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
-        return _one_line(f"{where}: {self.message}" if where else self.message)
+        return _one_line(f"{where}: {clip(self.message, MAX_MESSAGE)}" if where
+                         else clip(self.message, MAX_MESSAGE))
+
+
+CLIP = 80
+MAX_MESSAGE = 1000
+
+
+def clip(text: object, limit: int = CLIP) -> str:
+    """An input fragment (key, value, file name) short enough to echo: a million-character
+    key must not make a megabyte error line."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def clip_path(path: object, limit: int = 2 * CLIP) -> str:
+    """A path keeps its end (the file name), which says most."""
+    text = str(path)
+    return text if len(text) <= limit else f"…{text[-limit:]}"
 
 
 def _one_line(text: str) -> str:

@@ -64,6 +64,10 @@ class TerminalUI:
             reason = Prompt.ask("Reason (required)", console=self.console)
         return outcome, reason
 
+    def changed(self, path: Path) -> None:
+        self.console.print(f"[bold yellow]Changed[/] {escape(path.name)} was replaced or "
+                           "edited while on screen; nothing was decided. Showing it again.")
+
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
         verb = "Overridden" if record["kind"] == "override" else "Accepted"
         self.console.print(Text.assemble(f"{verb}: ", outcome_badge(record["outcome"])))

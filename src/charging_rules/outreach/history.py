@@ -8,16 +8,15 @@ and `record`.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
+from charging_rules.audit.lock import ensure_dir, locked_file
 from charging_rules.errors import InputError
 from charging_rules.model.victim import REFERRAL_OUTCOMES, VictimListing
 
@@ -114,14 +113,13 @@ class OutreachLog:
 def locked(audit_dir: Path) -> Iterator[None]:
     """Serialize outreach writers: the duplicate check and the append must be one step, or two
     people importing the same week at once would both pass the check."""
-    try:
-        audit_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(audit_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise InputError(f"cannot use the audit log directory: {error.strerror or error}",
-                         source=str(audit_dir)) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with ExitStack() as stack:
+        try:
+            ensure_dir(audit_dir)
+            stack.enter_context(locked_file(audit_dir / LOCK_NAME, "the outreach lock"))
+        except (OSError, InputError) as error:
+            problem = error.message if isinstance(error, InputError) else \
+                error.strerror or str(error)
+            raise InputError(f"cannot use the audit log directory: {problem}",
+                             source=str(audit_dir)) from None
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
