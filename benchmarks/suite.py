@@ -131,6 +131,7 @@ def failure(result: Run, timeout: float) -> str:
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     message = lines[-1].strip() if lines else f"exit {result.returncode}"
     verb = "refused" if "error" in message.lower() or "refus" in message.lower() else "failed"
+    message = message.removeprefix("error:").strip()
     return f"{verb}: {message[:200]} (exit {result.returncode})"
 
 
@@ -156,7 +157,10 @@ class Row:
 
 def measure(row: Row, make: Callable[[int], list[str]], repeat: int, timeout: float,
             env: dict[str, str], before: Callable[[int], None] | None = None,
-            after: Callable[[int], None] | None = None) -> Row:
+            after: Callable[[int], None] | None = None, keep_failed: bool = False) -> Row:
+    """Run `make(i)` --repeat times. A failing run ends the row with its message as status;
+    with keep_failed (commands whose time matters even when they refuse, e.g. `rules test`
+    on a set the engine refuses) its time is kept and the remaining runs still happen."""
     for index in range(repeat):
         if before:
             before(index)
@@ -165,15 +169,16 @@ def measure(row: Row, make: Callable[[int], list[str]], repeat: int, timeout: fl
         finally:
             if after:
                 after(index)
-        if result.returncode not in (0,) or result.timed_out:
+        if result.returncode != 0 or result.timed_out:
             row.status = failure(result, timeout)
-            break
+            if not keep_failed or result.timed_out:
+                break
         row.seconds.append(result.seconds)
         row.maxrss_kib.append(result.maxrss_kib)
         summary = last_json(result.stdout)
         if summary is not None:
             row.outcomes = summary.get("outcomes", summary)
-    print(f"  {row.name:16} {row.status if row.status != 'ok' else _brief(row)}",
+    print(f"  {row.name:16} {_brief(row)} {'' if row.status == 'ok' else row.status}",
           file=sys.stderr, flush=True)
     return row
 
@@ -356,7 +361,7 @@ def manuals(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
         for command in ("validate", "lint", "test"):
             check = measure(Row(f"  rules {command}", f"rules {command}", 0),
                             lambda _, c=command, d=directory: [*cli(), "rules", c, str(d)],
-                            args.repeat, args.timeout, env)
+                            args.repeat, args.timeout, env, keep_failed=True)
             entry[command] = asdict(check) | {"median_s": check.median}
         sizes.append(entry)
     return {"referrals": args.n, "shipped": asdict(shipped) | {"rate": shipped.rate,
@@ -414,7 +419,7 @@ def table(rows: list[Row]) -> list[str]:
     lines = [f"{'row':16} {'what':42} {'rate/s':>9} {'vs base':>8} {'median s':>9} "
              f"{'peak RSS':>9}", "-" * 98]
     for row in rows:
-        if row.rate is None:
+        if row.rate is None or row.status != "ok":
             lines.append(f"{row.name:16} {row.what:42} {row.status}")
             continue
         ratio = f"{row.rate / base.rate:.2f}x" if base else "-"
@@ -445,7 +450,7 @@ def manual_lines(result: dict[str, Any]) -> list[str]:
     out.append(f"  shipped set (rules/): {rate}")
     for entry in result["sizes"]:
         batch = entry["batch"]
-        if batch["rate"]:
+        if batch["rate"] and batch["status"] == "ok":
             text = f"{batch['rate']:,.0f}/s ({batch.get('vs_shipped', 0):.2f}x shipped)"
         else:
             text = batch["status"]
