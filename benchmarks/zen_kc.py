@@ -100,12 +100,14 @@ def decision_graph() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("input", help="referrals, one JSON object per line")
+    parser.add_argument("input", nargs="?", help="referrals, one JSON object per line")
     parser.add_argument("--print-jdm", action="store_true", help="print the JDM and exit")
     args = parser.parse_args()
     if args.print_jdm:
         print(json.dumps(decision_graph(), indent=2))
         return
+    if not args.input:
+        parser.error("the referrals file is required")
     try:
         import zen
     except ImportError:
