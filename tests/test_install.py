@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from charging_rules import __version__
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
-from tests.conftest import EXAMPLES, REPO, RULES
+from tests.conftest import COOK_COUNTY, EXAMPLES, REPO, RULES
 
 REFERRAL = EXAMPLES / "referrals" / "kc-sale-no-violence.json"
 
@@ -181,3 +181,26 @@ def test_the_built_wheel_screens_from_an_empty_folder(tmp_path: Path) -> None:
                               "print(charging_rules.__file__)"], cwd=empty, env=env,
                              capture_output=True, text=True, check=True)
     assert located.stdout.startswith(str(target))
+
+
+@pytest.mark.parametrize("form", ["jsonl", "json", "csv"])
+def test_a_batch_from_standard_input_reads_as_the_same_file_would(tmp_path: Path,
+                                                                    form: str) -> None:
+    referrals = [json.loads((EXAMPLES / "referrals" / name).read_text())
+                 for name in ("kc-sale-no-violence.json", "kc-burglary.json")]
+    if form == "csv":
+        text = COOK_COUNTY.read_text()
+        extra = ["--mapping", str(EXAMPLES / "mappings" / "cook_county_intake.yaml")]
+        source = COOK_COUNTY
+    else:
+        text = "\n".join(json.dumps(r) for r in referrals) if form == "jsonl" \
+            else json.dumps(referrals, indent=2)
+        extra = []
+        source = tmp_path / f"referrals.{form}"
+        source.write_text(text)
+    from_stdin = CliRunner().invoke(app, ["batch", "-", "--no-log", "--json", *extra],
+                                    input=text)
+    from_file = CliRunner().invoke(app, ["batch", str(source), "--no-log", "--json", *extra])
+    assert from_stdin.exit_code == from_file.exit_code
+    assert json.loads(from_stdin.stdout) == json.loads(from_file.stdout)
+    assert json.loads(from_stdin.stdout)["screened"] >= 2
