@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,8 +42,9 @@ def _summary_table(summary: BatchSummary) -> Table:
 
 
 def batch(
-    source: Annotated[Path, typer.Argument(metavar="INPUT",
-                                           help="Referrals: .jsonl, .json (array) or .csv.")],
+    source: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="Referrals: .jsonl, .json (array) or .csv; - reads standard "
+        "input.")],
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", metavar="MAP.yaml",
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
@@ -61,6 +63,7 @@ def batch(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     from charging_rules.ingest.mapping import load_mapping
+    from charging_rules.ingest.readers import stdin_as_file
     from charging_rules.screening.batch import run_batch
     from charging_rules.screening.screener import Screener
     from charging_rules.text import literal, printable
@@ -80,9 +83,11 @@ def batch(
         else:
             progress.console.print(literal(message))
 
-    with progress:
+    with progress, ExitStack() as stack:
+        path = stack.enter_context(stdin_as_file(sys.stdin.buffer)) if str(source) == "-" \
+            else source
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or config.actor(), loaded, report,
+        summary = run_batch(path, screener, user or config.actor(), loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     emit(as_json, summary.to_json(), _summary_table(summary))

@@ -20,7 +20,8 @@ from charging_rules.errors import InputError
 
 
 def screen(
-    referral: Annotated[Path, typer.Argument(help="Referral JSON file (contract v1).")],
+    referral: Annotated[Path, typer.Argument(
+        help="Referral JSON file (docs/referral-contract.md); - reads standard input.")],
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
