@@ -14,9 +14,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "charging_rules"
 # Bottom to top; one entry per layer (docs/architecture.md). Packages sharing a layer may not
 # import each other.
 LAYERS: list[set[str]] = [
+    {"text"},
     {"", "errors"},
     {"files"},
-    {"config", "text"},
+    {"config"},
     {"model"},
     {"guidelines"},
     {"ingest"},

@@ -202,6 +202,7 @@ class IntakeUI(Protocol):
     def ask_override(self, outcomes: tuple[str, ...], recommended: str) -> tuple[str, str]: ...
     def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
     def changed(self, path: Path) -> None: ...
+    def skipped(self, path: Path) -> None: ...
 
 
 @dataclass
@@ -229,7 +230,7 @@ class IntakeQueue:
         target = _destination(claim.path, self.directory / REJECTED, uuid.uuid4().hex[:12])
         reason = target.with_name(f"{target.name}.error.txt")
         with owner_only_file(reason) as out:
-            out.write(f"{error}\n")
+            out.write("".join(f"{line}\n" for line in error.lines()))
         try:
             moved = _move(claim, target)
         except FileNotFoundError:  # unreadable and unlocked: another session moved it
@@ -326,6 +327,7 @@ class IntakeQueue:
             return Next.QUIT
         if action == "s":
             summary.skipped.append(path)
+            ui.skipped(path)
             return Next.DONE
         override, reason = (None, None) if action == "a" else ui.ask_override(
             kind_of(item[0]).outcomes, rec.outcome)
