@@ -83,7 +83,13 @@ def segments(audit_dir: Path) -> list[Path]:
         if audit_dir.exists():  # a mistyped --audit-dir must not read as an intact, empty log
             raise InputError("not a directory", source=str(audit_dir))
         return []
-    found = sorted(audit_dir.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
+    try:  # not glob: it reads a directory it may not list as an empty one
+        names = os.listdir(audit_dir)
+    except OSError as error:
+        raise InputError(f"cannot read the audit log: {error.strerror or error}",
+                         source=str(audit_dir)) from None
+    found = sorted(audit_dir / name for name in names
+                   if name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX))
     for path in found:
         mode = path.lstat().st_mode
         if not stat.S_ISREG(mode):

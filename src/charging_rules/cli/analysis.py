@@ -87,10 +87,10 @@ def disparity(
         if positive and len(positive) > 1:
             raise InputError("on the audit log --positive is one outcome (a rate of one "
                              "decision)")
-        from charging_rules.audit.log import read_records
+        from charging_rules.audit.log import must_exist, read_records
 
-        result = run.disparity_log(read_records(config.audit_dir(audit_dir)), stage,
-                                   (positive or ["file"])[0], options, benchmark,
+        records = read_records(must_exist(config.audit_dir(audit_dir)))
+        result = run.disparity_log(records, stage, (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
     emit(as_json, result.to_json(), *result.views())
 
@@ -115,12 +115,12 @@ def impact(
     --proposed rules
     """
     from charging_rules.analysis import run
-    from charging_rules.audit.log import read_records
+    from charging_rules.audit.log import must_exist, read_records
 
     if proposed is None:
         raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(config.audit_dir(audit_dir))
+    records = None if input_file else read_records(must_exist(config.audit_dir(audit_dir)))
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     emit(as_json, result.to_json(), *run.impact_views(result))
@@ -154,13 +154,13 @@ def report(
     """
     from charging_rules.analysis import run
     from charging_rules.analysis.sources import OFFENSE
-    from charging_rules.audit.log import read_records
+    from charging_rules.audit.log import must_exist, read_records
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
                        OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(config.audit_dir(audit_dir)), output, options,
+    result = run.report_of(read_records(must_exist(config.audit_dir(audit_dir))), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
     emit(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
