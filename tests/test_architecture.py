@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "charging_rules"
 # Bottom to top; one entry per layer (docs/architecture.md). Packages sharing a layer may not
 # import each other.
 LAYERS: list[set[str]] = [
-    {"", "errors", "config", "text"},
+    {"", "errors"},
+    {"config", "text"},
     {"model"},
     {"guidelines"},
     {"ingest"},

@@ -110,6 +110,18 @@ class Filters:
     overrides_only: bool = False
     guideline: str | None = None  # set id, sha256 prefix, guideline version or id@version
 
+    def __post_init__(self) -> None:
+        """A filter that can match nothing is a typo, not an empty answer."""
+        from charging_rules.model.kinds import KINDS
+
+        outcomes = sorted({o for kind in KINDS.values() for o in kind.outcomes})
+        if self.outcome is not None and self.outcome not in outcomes:
+            raise InputError(f"outcome '{self.outcome}' is not an outcome "
+                             f"({', '.join(outcomes)})")
+        if self.since and self.until and self.since > self.until:
+            raise InputError(f"since {self.since} is after until {self.until}: nothing can "
+                             "match")
+
     def match(self, row: Row) -> bool:
         day = str(row.recommendation["timestamp"])[:10]
         actors = {row.recommendation.get("actor"), *(d.get("actor") for d in row.decisions)}

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, JsonOpt
 from charging_rules.errors import InputError
 
 GroupMapOpt = Annotated[str | None, typer.Option(
@@ -94,12 +94,13 @@ def disparity(
                              period)
         result = run.disparity_table(input_file, spec, options, benchmark)
     else:
-        from charging_rules.audit.log import read_records
 
         if positive and len(positive) > 1:
             raise InputError("on the audit log --positive is one outcome (a rate of one "
                              "decision)")
-        result = run.disparity_log(read_records(audit_dir or config.audit_dir()), stage,
+        from charging_rules.audit.log import read_records
+
+        result = run.disparity_log(read_records(config.audit_dir(audit_dir)), stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
     _show(as_json, result.contract(), result.views())
@@ -109,8 +110,8 @@ def impact(
     input_file: Annotated[Path | None, typer.Argument(
         metavar="[INPUT]", help="Referrals (.jsonl/.json, demographics beside the facts); "
         "without it, the referrals in the audit log.")] = None,
-    baseline: Annotated[Path, typer.Option("--baseline", help="Guideline set in force.")
-                        ] = DEFAULT_GUIDELINES,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="Guideline set in force [default: as --guidelines].")] = None,
     proposed: Annotated[Path | None, typer.Option("--proposed", help="Guideline set "
                                                   "proposed.")] = None,
     group_map: GroupMapOpt = None,
@@ -130,8 +131,9 @@ def impact(
     if proposed is None:
         raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(audit_dir or config.audit_dir())
-    result = run.impact_of(input_file, records, baseline, proposed, options)
+    records = None if input_file else read_records(config.audit_dir(audit_dir))
+    result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
+                           options)
     _show(as_json, result.contract(), run.impact_views(result))
 
 
@@ -169,7 +171,7 @@ def report(
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
                        OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(audit_dir or config.audit_dir()), output, options,
+    result = run.report_of(read_records(config.audit_dir(audit_dir)), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
     _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
@@ -181,9 +183,10 @@ def demo(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Directory for the synthetic referrals, audit log and report "
         "[default: a new temporary directory].")] = None,
-    before: Annotated[Path, typer.Option("--before", help="Guideline set before the change.")
-                      ] = Path("examples/guidelines/before"),
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    before: Annotated[Path | None, typer.Option(
+        "--before", help="Guideline set before the change [default: the 'before' set shipped "
+        "with the tool].")] = None,
+    guidelines: GuidelinesOpt = None,
     count: Annotated[int, typer.Option("--count", min=100, max=200_000,
                                        help="Synthetic referrals in the year.")] = 4000,
     seed: Annotated[int, typer.Option("--seed")] = 2022,
@@ -199,7 +202,8 @@ def demo(
     from charging_rules.analysis import run
 
     out = output or Path(tempfile.mkdtemp(prefix="charging-rules-demo-"))
-    result = run.demo(out, before, guidelines, count, seed)
+    result = run.demo(out, before or config.shipped("before"), config.guidelines(guidelines),
+                      count, seed)
     _show(as_json, result.contract(), result.views())
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -44,7 +44,19 @@ class _Root(TyperGroup):
             raise typer.Exit(error.exit_code) from None
 
 
-def _root() -> None:
+def _version(value: bool) -> None:
+    if value:
+        from charging_rules import __version__
+
+        typer.echo(f"charging-rules {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
     """Charging-guideline decision support (see README.md and docs/)."""
 
 
@@ -56,7 +68,8 @@ def build(registrars: list[Register]) -> typer.Typer:
         "evaluated by durable_rules, with a tamper-evident audit log and disparity analysis.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        # Help shows option text literally: "[default: ./audit_logs]" is not rich markup.
+        rich_markup_mode=None,
     )
     built.callback()(_root)
     for register in dict.fromkeys(registrars):  # a module registering several commands: once

@@ -40,7 +40,7 @@ GuidelineOpt = Annotated[str | None, typer.Option(
 
 
 def _dir(audit_dir: Path | None) -> Path:
-    return audit_dir or config.audit_dir()
+    return config.audit_dir(audit_dir)
 
 
 def _day(value: datetime | None) -> date | None:

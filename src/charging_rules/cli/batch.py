@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,7 +12,6 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
-    DEFAULT_GUIDELINES,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
@@ -41,12 +41,13 @@ def _summary_table(summary: BatchSummary) -> Table:
 
 
 def batch(
-    source: Annotated[Path, typer.Argument(metavar="INPUT",
-                                           help="Referrals: .jsonl, .json (array) or .csv.")],
+    source: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="Referrals: .jsonl, .json (array) or .csv; - reads standard "
+        "input.")],
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", metavar="MAP.yaml",
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
@@ -62,11 +63,13 @@ def batch(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     from charging_rules.ingest.mapping import load_mapping
+    from charging_rules.ingest.readers import stdin_as_file
     from charging_rules.screening.batch import run_batch
     from charging_rules.screening.screener import Screener
 
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or config.audit_dir()))
+    screener = Screener.open(config.guidelines(guidelines),
+                             None if no_log else config.audit_dir(audit_dir))
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
@@ -78,9 +81,11 @@ def batch(
         else:
             progress.console.print(f"{escape(str(source))}: skipped {escape(str(skip))}")
 
-    with progress:
+    with progress, ExitStack() as stack:
+        path = stack.enter_context(stdin_as_file(sys.stdin.buffer)) if str(source) == "-" \
+            else source
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or config.actor(), loaded, report,
+        summary = run_batch(path, screener, user or config.actor(), loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     if as_json:

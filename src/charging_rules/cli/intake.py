@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import DEFAULT_GUIDELINES, AuditDirOpt, GuidelinesOpt, UserOpt
+from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, UserOpt
 
 
 def intake(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of referral files.")],
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     user: UserOpt = None,
 ) -> None:
@@ -28,8 +28,8 @@ def intake(
     from charging_rules.screening.intake import IntakeQueue
     from charging_rules.screening.screener import Screener
 
-    queue = IntakeQueue(directory, Screener.open(guidelines, audit_dir or config.audit_dir()),
-                        user or config.actor())
+    screener = Screener.open(config.guidelines(guidelines), config.audit_dir(audit_dir))
+    queue = IntakeQueue(directory, screener, user or config.actor())
     console = Console(highlight=False)
     report(console, queue.run(TerminalUI(console)))
 

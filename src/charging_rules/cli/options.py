@@ -7,15 +7,19 @@ from typing import Annotated
 
 import typer
 
-from charging_rules.config import AUDIT_DIR_ENV, GUIDELINES
+from charging_rules import config
 
 GuidelinesOpt = Annotated[
-    Path, typer.Option("--guidelines", help="Guideline set: a directory with set.yaml, or a file.")
+    Path | None,
+    typer.Option("--guidelines", help="Guideline set: a directory with set.yaml, or a file "
+                 f"[default: ${config.GUIDELINES_ENV}, else the config file's `guidelines`, "
+                 "else ./rules when it exists, else the set shipped with the tool]."),
 ]
 AuditDirOpt = Annotated[
     Path | None,
-    typer.Option("--audit-dir", envvar=AUDIT_DIR_ENV, show_envvar=True,
-                 help="Audit log directory [default: ./audit_logs]."),
+    typer.Option("--audit-dir", help="Audit log directory "
+                 f"[default: ${config.AUDIT_DIR_ENV}, else the config file's `audit_dir`, "
+                 "else ./audit_logs]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
@@ -35,4 +39,3 @@ UserOpt = Annotated[
     str | None, typer.Option("--user", help="Who is deciding [default: your login name].",
                              callback=loggable_text)
 ]
-DEFAULT_GUIDELINES = GUIDELINES

@@ -15,7 +15,6 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
-    DEFAULT_GUIDELINES,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
@@ -43,7 +42,7 @@ def import_(
         help="Weekly list CSV files, or directories of them.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Where the hub's referral lists go.")] =
     Path("outreach_lists"),
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
@@ -57,7 +56,7 @@ def import_(
     from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
-    reports = import_weeks(lists, guidelines, audit_dir or config.audit_dir(), out,
+    reports = import_weeks(lists, config.guidelines(guidelines), config.audit_dir(audit_dir), out,
                            user or config.actor())
     _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
 
@@ -78,7 +77,7 @@ def status(
     from charging_rules.outreach.render import status_view
     from charging_rules.outreach.status import outreach_status
 
-    result = outreach_status(audit_dir or config.audit_dir(), year, goal)
+    result = outreach_status(config.audit_dir(audit_dir), year, goal)
     _emit(as_json, result.to_dict, lambda: status_view(result))
 
 
@@ -97,7 +96,7 @@ def record(
     from charging_rules.outreach.contacts import record_contacts
     from charging_rules.outreach.render import record_view
 
-    result = record_contacts(report, audit_dir or config.audit_dir(), user or config.actor())
+    result = record_contacts(report, config.audit_dir(audit_dir), user or config.actor())
     _emit(as_json, result.to_dict, lambda: record_view(result))
 
 

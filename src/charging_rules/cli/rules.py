@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charging_rules.cli.options import DEFAULT_GUIDELINES, JsonOpt
+from charging_rules import config
+from charging_rules.cli.options import JsonOpt
 from charging_rules.errors import InputError
 
 if TYPE_CHECKING:  # the library and rich load when a `rules` command runs, not at start-up
@@ -30,8 +31,9 @@ rules_app = typer.Typer(
     name="rules", no_args_is_help=True,
     help="Guidelines as code: validate, test, lint, diff and explain a guideline set.")
 
-PathArg = Annotated[Path, typer.Argument(
-    help="Guideline set: a directory with set.yaml, or one guideline file.")]
+PathArg = Annotated[Path | None, typer.Argument(
+    help="Guideline set: a directory with set.yaml, or one guideline file [default: the set "
+    "in force, as --guidelines finds it].", show_default=False)]
 CasesOpt = Annotated[Path | None, typer.Option(
     "--cases", help="Case file or directory [default: tests/ beside the guidelines].")]
 
@@ -79,14 +81,14 @@ def _emit(data: Any) -> None:
 
 
 @rules_app.command()
-def validate(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> None:
+def validate(path: PathArg = None, as_json: JsonOpt = False) -> None:
     """Load the set and list every problem as file:line: message (exit 2 if any).
 
     Example: charging-rules rules validate rules/
     """
     from charging_rules.guidelines.loader import check_guidelines, load_guidelines
 
-    problems = check_guidelines(path)
+    problems = check_guidelines(config.guidelines(path))
     if as_json:
         _emit({"ok": not problems, "problems": [
             {"file": p.source, "line": p.line, "message": p.message} for p in problems]})
@@ -96,7 +98,7 @@ def validate(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> No
                 err().print(escape(str(problem)))
         raise typer.Exit(2)
     if not as_json:
-        gs = load_guidelines(path)
+        gs = load_guidelines(config.guidelines(path))
         rules = sum(len(g.rules) for g in gs.guidelines)
         out().print(f"ok: {gs.id} ({len(gs.guidelines)} guidelines, {rules} rules), "
                   f"sha256 {gs.sha256}")
@@ -143,7 +145,7 @@ def _coverage_lines(report: CaseReport) -> list[str]:
 
 @rules_app.command()
 def test(
-    path: PathArg = DEFAULT_GUIDELINES,
+    path: PathArg = None,
     cases: CasesOpt = None,
     fail_uncovered: Annotated[bool, typer.Option(
         "--fail-uncovered", help="Exit 1 also when something is not covered.")] = False,
@@ -157,8 +159,8 @@ def test(
     from charging_rules.rulecheck.cases import case_files, run_tests
 
     with _input_errors():
-        gs = load_guidelines(path)
-        report = run_tests(gs, case_files(path, cases))
+        gs = load_guidelines(config.guidelines(path))
+        report = run_tests(gs, case_files(config.guidelines(path), cases))
     failed = report.failed
     if as_json:
         _emit({"guideline_set": gs.id, "sha256": gs.sha256, "passed": len(report.runs)
@@ -202,7 +204,7 @@ def _lint_lines(report: LintReport) -> list[str]:
 
 
 @rules_app.command(name="lint")
-def lint_command(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -> None:
+def lint_command(path: PathArg = None, as_json: JsonOpt = False) -> None:
     """Static analysis: protected attributes, proxies, overlaps, dead rules, gaps.
 
     Exit 1 on errors; warnings alone exit 0.
@@ -212,7 +214,7 @@ def lint_command(path: PathArg = DEFAULT_GUIDELINES, as_json: JsonOpt = False) -
     from charging_rules.rulecheck.lint import lint
 
     with _input_errors():
-        report = lint(path)
+        report = lint(config.guidelines(path))
     if as_json:
         _emit({"errors": len(report.errors), "warnings": len(report.warnings),
                "findings": [f.as_dict() for f in report.findings]})
@@ -282,7 +284,7 @@ def diff_command(
 
 @rules_app.command()
 def explain(
-    path: PathArg = DEFAULT_GUIDELINES,
+    path: PathArg = None,
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="Plain Markdown (for a memo) instead of terminal formatting.")] = False,
 ) -> None:
@@ -294,7 +296,7 @@ def explain(
     from charging_rules.rulecheck.explain import explain_markdown
 
     with _input_errors():
-        text = explain_markdown(load_guidelines(path))
+        text = explain_markdown(load_guidelines(config.guidelines(path)))
     if markdown:
         typer.echo(text)
     else:

@@ -10,7 +10,6 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
-    DEFAULT_GUIDELINES,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
@@ -21,8 +20,9 @@ from charging_rules.errors import InputError
 
 
 def screen(
-    referral: Annotated[Path, typer.Argument(help="Referral JSON file (contract v1).")],
-    guidelines: GuidelinesOpt = DEFAULT_GUIDELINES,
+    referral: Annotated[Path, typer.Argument(
+        help="Referral JSON file (docs/referral-contract.md); - reads standard input.")],
+    guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
@@ -51,7 +51,8 @@ def screen(
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")
     record, demographics = load_record_file(referral)
-    screener = Screener.open(guidelines, None if no_log else (audit_dir or config.audit_dir()))
+    screener = Screener.open(config.guidelines(guidelines),
+                             None if no_log else config.audit_dir(audit_dir))
     actor = user or config.actor()
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
     if accept or override:

@@ -8,6 +8,7 @@ demographics off first: they are validated, returned beside the record, never in
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,11 +99,13 @@ def _validate(model: type[M], data: Any, source: str, root: str) -> M:
 def load_record_file(
     path: Path, kind: RecordKind | str = "referral"
 ) -> tuple[BaseModel, Demographics | None]:
-    """Read one JSON record file; syntax errors carry the line number."""
+    """Read one JSON record file (`-`: standard input); syntax errors carry the line number."""
+    stdin = str(path) == "-"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = sys.stdin.read() if stdin else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read: {error}", source=str(path)) from None
+    path = Path("<stdin>") if stdin else path
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
