@@ -117,7 +117,7 @@ def test_impact_with_an_unknown_reference_is_an_input_error(audit_dir: Path) -> 
                                       str(REPO / "examples/guidelines/before"), "--proposed",
                                       str(REPO / "rules"), "--reference", "Whte"])
     assert result.exit_code == 2
-    assert "--reference 'Whte' is not a group in the data (groups: Black, White)" \
+    assert "--reference: 'Whte' is not a group in the data (groups: Black, White)" \
         in result.output
 
 
@@ -135,8 +135,8 @@ def test_outreach_decisions_in_the_same_log_are_not_referrals(audit_dir: Path) -
 
 
 @pytest.mark.parametrize(("positive", "message"), [
-    (["flie"], "--positive must be an outcome: file, decline"),
-    (["file", "divert"], "on the audit log --positive is one outcome"),
+    (["flie"], "--positive: must be an outcome: file, decline"),
+    (["file", "divert"], "--positive: on the audit log this is one outcome"),
 ])
 def test_a_positive_the_log_cannot_hold_is_an_input_error(audit_dir: Path,
                                                           positive: list[str],

@@ -149,7 +149,7 @@ def test_reference_not_in_the_data_is_an_input_error(tmp_path: Path, reference: 
     result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race", "--outcome",
                                       "o", "--positive", "y", "--reference", reference])
     assert result.exit_code == 2
-    assert f"--reference {reference!r} is not a group" in result.output
+    assert f"--reference: {reference!r} is not a group" in result.output
     assert "Black, White" in result.output and "Traceback" not in result.output
 
 
