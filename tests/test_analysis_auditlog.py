@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from charging_rules.cli.app import app
 from charging_rules.model.kinds import parse_record
 from charging_rules.screening.screener import Screener
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
@@ -32,6 +31,7 @@ def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
 
 
 # (race, firearm, final decision or None to accept)
+
 PLAN = ([("Black", True, None)] * 4 + [("Black", False, None)] * 3
         + [("Black", False, "file")] + [("White", True, None)] + [("White", True, "decline")]
         + [("White", False, None)] * 6 + [(None, False, None)])

@@ -14,7 +14,7 @@ from scipy.stats.contingency import relative_risk
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import COOK_COUNTY
+from tests.helpers import COOK_COUNTY
 
 # Independent race grouping for the test (same choices as the shipped cook-county map).
 GROUPS = {"Black": "Black", "White": "White", "White [Hispanic or Latino]": "Hispanic",
