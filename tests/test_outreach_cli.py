@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, REPO, RULES
+from tests.helpers import EXAMPLES, REPO, RULES
 
 runner = CliRunner()
 YEAR = EXAMPLES / "outreach"

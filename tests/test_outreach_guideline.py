@@ -15,9 +15,7 @@ from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import check_guidelines, load_guidelines
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.victim import REFERRAL_OUTCOMES, Victim, reach_out_to
-from tests.conftest import EXAMPLES, RULES, referral
-from tests.guideline_sets import charging_part
-from tests.test_engine import UNKNOWN_BASE, facts
+from tests.helpers import EXAMPLES, RULES, UNKNOWN_BASE, charging_part, facts, referral
 
 SHIPPED = load_guidelines(RULES)
 OUTREACH = Evaluator(SHIPPED, "victim")
