@@ -4,6 +4,8 @@ Order matters: every file is read and validated, and checked against the log for
 before anything is written; then all decisions of all weeks are appended in one group (one
 write); only then are the hub lists moved into place. A bad file or a week already imported
 (same week id, or same bytes under another name) stops everything with exit 2.
+Each referral names whom the hub calls (`reach_out_to`: victim, family or guardian), in the
+logged result and on the hub's list.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.victim import (
     OUTREACH_OUTCOMES,
     REFERRAL_OUTCOMES,
+    Route,
     Victim,
     reach_out_to,
 )
@@ -99,7 +102,7 @@ def _refuse_duplicates(weeks: list[WeekList], history: OutreachLog) -> None:
             seen[key] = week
 
 
-def _route(week: WeekList, row: WeekRow, victim: Victim, outcome: str) -> str | None:
+def _route(week: WeekList, row: WeekRow, victim: Victim, outcome: str) -> Route | None:
     """Whom the hub calls; a referral the guideline set makes without a safe route (a child
     to be called directly, nobody reachable) is the set's error, refused before logging."""
     if outcome not in REFERRAL_OUTCOMES:
