@@ -11,10 +11,12 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
+    AuditDbOpt,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    audit_store,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ def batch(
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
     as_json: JsonOpt = False,
@@ -65,8 +68,9 @@ def batch(
     from charging_rules.screening.screener import Screener
 
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(config.guidelines(guidelines),
-                             None if no_log else config.audit_dir(audit_dir))
+    store = None if no_log else audit_store(audit_dir, audit_db)
+    actor = (user or config.actor()) if store is None else store.actor(user)
+    screener = Screener.open(config.guidelines(guidelines), store)
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
@@ -80,7 +84,7 @@ def batch(
 
     with progress:
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or config.actor(), loaded, report,
+        summary = run_batch(source, screener, actor, loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     if as_json:
