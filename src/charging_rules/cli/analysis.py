@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from charging_rules.cli.options import (
     JsonOpt,
     audit_store,
 )
+from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
 GroupMapOpt = Annotated[str | None, typer.Option(
@@ -42,17 +42,6 @@ def _options(group_map: str | None, intersect: str | None, reference: str | None
         raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
                    min_n=min_n, by=by, period=period)
-
-
-def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, ensure_ascii=False))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for view in views:
-            console.print(view)
 
 
 def disparity(
@@ -109,7 +98,7 @@ def disparity(
         result = run.disparity_log(records, stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def impact(
@@ -140,7 +129,7 @@ def impact(
     records = None if input_file else audit_store(audit_dir, audit_db, existing=True).read_records()
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
-    _show(as_json, result.contract(), run.impact_views(result))
+    emit(as_json, result.to_json(), *run.impact_views(result))
 
 
 def report(
@@ -181,9 +170,9 @@ def report(
                            output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
-    _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
-                    "suppressed_cells": result.hidden},
-          [*result.views(), f"[bold]Report:[/] {result.html}"])
+    emit(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
+                   "suppressed_cells": result.hidden},
+         *result.views(), f"Report: {result.html}")
 
 
 def demo(
@@ -211,7 +200,7 @@ def demo(
     out = output or Path(tempfile.mkdtemp(prefix="charging-rules-demo-"))
     result = run.demo(out, before or config.shipped("before"), config.guidelines(guidelines),
                       count, seed)
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def register(app: typer.Typer) -> None:
