@@ -30,7 +30,7 @@ from charging_rules.cli.app import app
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
-from tests.conftest import REPO, RULES
+from tests.helpers import REPO, RULES
 
 EXAMPLE = REPO / "examples" / "referrals" / "kc-possession-community-concern.json"
 runner = CliRunner()
@@ -251,7 +251,7 @@ def test_a_missing_audit_dir_does_not_verify_as_an_empty_log(tmp_path: Path) -> 
                     ["disparity"]):
         result = cli(*command, "--audit-dir", str(tmp_path / "typo"))
         assert result.exit_code == 2, command
-        assert "no audit log here" in one_line_error(result.stderr)
+        assert "no audit log at" in one_line_error(result.stderr)
 
 
 def test_a_torn_checkpoint_line_is_repaired_like_the_log(
