@@ -5,6 +5,7 @@ unprivileged user. Each test names the behaviour a user relies on."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -784,3 +785,42 @@ def test_the_demo_checks_its_inputs_before_writing_anything(tmp_path: Path,
     assert result.exit_code == 2
     one_line_error(result.stderr)
     assert not (out / "referrals.jsonl").exists() and not (out / "audit_logs").exists()
+
+
+# --- the log read back: what a person is shown is what the tool wrote ------------------
+
+
+def _screened(tmp_path: Path) -> tuple[Path, str]:
+    audit = tmp_path / "audit"
+    result = cli("screen", str(EXAMPLE), "--guidelines", str(RULES), "--audit-dir", str(audit),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    return audit, str(json.loads(result.stdout)["decision_id"])
+
+
+def test_a_logged_record_naming_a_key_twice_is_refused_when_shown(tmp_path: Path) -> None:
+    audit, decision_id = _screened(tmp_path)
+    (segment,) = log.segments(audit)
+    line = segment.read_bytes()
+    forged = line.replace(b'"kind":"recommendation"',
+                          b'"kind":"recommendation","kind":"recommendation"')
+    body = forged[:-log.HASH_TAIL]  # re-hashed over the forged bytes: the chain is fooled
+    digest = hashlib.sha256(body + b"}").hexdigest().encode()
+    segment.write_bytes(body + log.HASH_MEMBER + digest + b'"}\n')
+    assert verify(audit).ok
+    for command in (["audit", "show", decision_id], ["audit", "export"]):
+        result = cli(*command, "--audit-dir", str(audit))
+        assert result.exit_code == 1
+        assert "duplicate key 'kind'" in one_line_error(result.stderr)
+
+
+@pytest.mark.slow
+def test_an_archived_guideline_file_that_is_a_fifo_fails_replay_at_once(tmp_path: Path) -> None:
+    audit, decision_id = _screened(tmp_path)
+    (archived,) = (audit / "guidelines").iterdir()
+    victim = next(archived.iterdir())
+    victim.unlink()
+    os.mkfifo(victim)
+    result = process("audit", "replay", decision_id, "--audit-dir", str(audit), timeout=30)
+    assert result.returncode == 1
+    assert "FIFO" in one_line_error(result.stderr)

@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
-from charging_rules.files import NotRegular, kind_of_mode, open_regular
+from charging_rules.files import DuplicateKey, NotRegular, kind_of_mode, open_regular
+from charging_rules.files import loads as strict_loads
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -349,9 +350,15 @@ def read_lines(audit_dir: Path, since: str | None = None) -> Iterator[tuple[str,
                 yield f"{path}:{number}", line
 
 
-def parse_line(where: str, line: bytes) -> dict[str, Any]:
+def parse_line(where: str, line: bytes, strict: bool = False) -> dict[str, Any]:
+    """One stored record. `strict` (what people are shown: show, list, export, replay) also
+    refuses a key named twice: this tool never writes one, and readers disagree on which of
+    the two counts, so such a line was written by something else."""
     try:
-        record = json.loads(line)
+        record = strict_loads(line.decode()) if strict else json.loads(line)
+    except DuplicateKey as error:
+        raise AuditLogError(f"{where}: {error} (not written by this tool); run "
+                            "'charging-rules audit verify'") from None
     except ValueError:
         record = None
     if not isinstance(record, dict):
