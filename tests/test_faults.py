@@ -15,6 +15,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import charging_rules
@@ -29,6 +32,8 @@ from charging_rules.audit import log
 from charging_rules.audit.verify import verify
 from charging_rules.cli.app import app
 from charging_rules.errors import InputError
+from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.model.kinds import parse_record
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
 from tests.helpers import REPO, RULES
@@ -276,6 +281,18 @@ def test_a_torn_checkpoint_line_is_repaired_like_the_log(
     assert pins.read_bytes() == whole
     assert cli("audit", "verify", "--checkpoint", str(pins), *args).exit_code == 0
     assert cli("audit", "checkpoint", "--out", str(pins), *args).exit_code == 0
+
+
+def test_a_checkpoint_file_behind_a_symlink_is_still_used(
+        sealed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Segments may not be symlinks; a checkpoint file on a secure volume may be."""
+    audit, key, pins = sealed
+    link = tmp_path / "pins-link.jsonl"
+    link.symlink_to(pins)
+    args = ["--key-file", str(key), "--audit-dir", str(audit)]
+    assert cli("audit", "checkpoint", "--out", str(link), *args).exit_code == 0
+    assert cli("audit", "verify", "--checkpoint", str(link), *args).exit_code == 0
+    assert len(pins.read_text().splitlines()) == 2
 
 
 # --- 4 and duplicate keys: a bad row costs its line only --------------------------------
@@ -824,3 +841,43 @@ def test_an_archived_guideline_file_that_is_a_fifo_fails_replay_at_once(tmp_path
     result = process("audit", "replay", decision_id, "--audit-dir", str(audit), timeout=30)
     assert result.returncode == 1
     assert "FIFO" in one_line_error(result.stderr)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.dictionaries(st.text(max_size=6), st.text(max_size=12), max_size=4),
+                     min_size=1, max_size=8),
+       bad=st.integers(0, 7), junk=st.binary(min_size=1, max_size=4).filter(
+           lambda b: not _decodes(b)))
+def test_undecodable_bytes_cost_exactly_their_own_line(rows: list[dict[str, str]], bad: int,
+                                                        junk: bytes) -> None:
+    """Whatever the rows and wherever bytes that are not UTF-8 land, every other row reads
+    back as written and the bad one is an Unreadable at its own line."""
+    bad %= len(rows)
+    lines = [json.dumps(row, ensure_ascii=False).encode() for row in rows]
+    lines[bad] = lines[bad][:1] + junk + lines[bad][1:]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        with RowSource(path) as source:
+            got = list(source)
+    assert [line for line, _ in got] == list(range(1, len(rows) + 1))
+    for index, (_, value) in enumerate(got):
+        if index == bad:
+            assert isinstance(value, Unreadable) and "UTF-8" in value.reason
+        else:
+            assert value == rows[index]
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        (b"{" + data).decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@given(key=st.text(min_size=1000, max_size=5000))
+def test_no_error_echoes_more_than_a_clip_of_its_input(key: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_record({**referral(), key: 1})
+    assert len(str(raised.value)) < 300

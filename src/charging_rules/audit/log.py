@@ -200,13 +200,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def write_all(path: Path, data: bytes, append: bool = True) -> None:
+def write_all(path: Path, data: bytes, append: bool = True, follow: bool = False) -> None:
     """Write and fsync every byte (os.write may write less than asked), all or nothing: a
     write that fails part-way (disk full, file size limit) is cut back to where it started,
-    or a new file removed, so nothing half-written is left to be taken for a record."""
+    or a new file removed, so nothing half-written is left to be taken for a record. A
+    symlink is refused unless `follow` (a checkpoint file may live behind one)."""
     created = not path.exists()
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_EXCL)
-    fd = open_regular(path, flags, follow=False, mode=FILE_MODE)
+    fd = open_regular(path, flags, follow=follow, mode=FILE_MODE)
     try:
         start = os.fstat(fd).st_size if append else 0
         try:
@@ -236,12 +237,13 @@ def _undo(fd: int, path: Path, start: int, append: bool) -> None:
         pass
 
 
-def quarantine(source: Path, offset: int, data: bytes, target: Path) -> None:
+def quarantine(source: Path, offset: int, data: bytes, target: Path,
+               follow: bool = False) -> None:
     """Move `data` (the bytes of `source` from `offset`) to the new file `target`: written
     and fsynced first, only then is `source` cut back. A failure writing the copy removes
     it and leaves `source` as it was; nothing is ever lost."""
     write_all(target, data, append=False)
-    fd = open_regular(source, os.O_WRONLY, follow=False)
+    fd = open_regular(source, os.O_WRONLY, follow=follow)
     try:
         os.ftruncate(fd, offset)
         os.fsync(fd)
