@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ("tests.pg_server",)
+
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules"
 EXAMPLES = REPO / "examples"
