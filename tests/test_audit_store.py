@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, RULES
+from tests.helpers import EXAMPLES, RULES
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.facts import engine_fact
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.referral import OUTCOME_PRECEDENCE
-from tests.conftest import RULES, referral
+from tests.helpers import RULES, referral
 
 runner = CliRunner()
 ENGINE = Evaluator(load_guidelines(RULES))

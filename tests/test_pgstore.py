@@ -21,8 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from charging_rules.audit import log
-from tests.audit_helpers import rehash_from
-from tests.conftest import EXAMPLES, RULES, referral
+from tests.helpers import EXAMPLES, RULES, referral, rehash_from
 from tests.pg_server import PgServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -276,3 +275,37 @@ def test_a_server_restart_mid_batch_stops_it_and_loses_nothing_acknowledged(
     cli("screen", str(EXAMPLES / "referrals" / "kc-sale-firearm.json"),
         "--audit-db", office.as_("pros_b"))
     cli("audit", "verify", "--audit-db", office.url)
+
+
+def test_outreach_and_the_office_roles_work_on_the_database(office: Office,
+                                                             tmp_path: Path) -> None:
+    for login, group in (("sup_1", "charging_supervisor"), ("ana_1", "charging_analyst")):
+        office.server.execute(f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN
+                CREATE ROLE {login} LOGIN IN ROLE {group};
+            END IF; END $$""")
+    week = EXAMPLES / "outreach" / "synthetic-2023-W01.csv"
+    imported = json.loads(cli("outreach", "import", str(week), "--guidelines", str(RULES),
+                              "--out", str(tmp_path / "lists"), "--json",
+                              "--audit-db", office.as_("pros_a")).stdout)
+    again = cli("outreach", "import", str(week), "--guidelines", str(RULES), "--out",
+                str(tmp_path / "lists"), "--audit-db", office.as_("pros_b"), code=2)
+    assert "already imported" in again.stderr
+    status = json.loads(cli("outreach", "status", "--json", "--audit-db",
+                            office.as_("sup_1")).stdout)
+    assert status["referrals"] == imported["referrals"]
+    cli("audit", "verify", "--audit-db", office.as_("sup_1"))
+    cli("batch", str(write_referrals(tmp_path / "in.jsonl", "KC-D", 30)), "--audit-db",
+        office.as_("pros_b"))
+    rates = json.loads(cli("disparity", "--stage", "recommendation", "--json",
+                           "--audit-db", office.as_("ana_1")).stdout)
+    assert sum(g["n"] for g in rates["groups"]) == 30
+    # Neither a supervisor nor an analyst may write; an analyst does not read the archive.
+    write = cli("screen", str(EXAMPLES / "referrals" / "kc-sale-firearm.json"),
+                "--audit-db", office.as_("sup_1"), code=2)
+    assert "may not do this" in write.stderr
+    for login in ("sup_1", "ana_1"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            office.sql("INSERT INTO charging_rules.records (line) VALUES ('x')", login)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        office.sql("SELECT * FROM charging_rules.guideline_files", "ana_1")

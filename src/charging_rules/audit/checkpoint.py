@@ -40,8 +40,8 @@ def load_key(key_file: Path | None) -> bytes:
         key = os.environ.get(KEY_ENV, "").strip().encode()
         source = f"${KEY_ENV}"
     if len(key) < 16:
-        raise InputError(f"checkpoint key missing or shorter than 16 bytes ({source}); give "
-                         f"--key-file PATH or set {KEY_ENV}")
+        raise InputError(f"missing or shorter than 16 bytes ({source}); give a key file or "
+                         f"set {KEY_ENV}", concept="key-file")
     return key
 
 

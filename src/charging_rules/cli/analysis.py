@@ -38,8 +38,6 @@ def _options(group_map: str | None, intersect: str | None, reference: str | None
              by: str | None, period: str | None) -> Any:
     from charging_rules.analysis.run import Options
 
-    if period not in (None, "month", "quarter"):
-        raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
                    min_n=min_n, by=by, period=period)
 
@@ -80,24 +78,11 @@ def disparity(
 
     options = _options(group_map, intersect, reference, min_n, by, period)
     if input_file is not None:
-        if not (group and outcome and positive):
-            raise InputError("a table needs --group, --outcome and --positive")
-        if period and not date_column:
-            raise InputError("--period on a table needs --date COLUMN")
-        from charging_rules.analysis.sources import TableSpec
-
-        spec = TableSpec(group, outcome, frozenset(positive), by, intersect, date_column,
-                             period)
+        spec = run.table_spec(group, outcome, positive, options, date_column)
         result = run.disparity_table(input_file, spec, options, benchmark)
     else:
-
-        if positive and len(positive) > 1:
-            raise InputError("on the audit log --positive is one outcome (a rate of one "
-                             "decision)")
         records = audit_store(audit_dir, audit_db, existing=True).read_records()
-        result = run.disparity_log(records, stage,
-                                   (positive or ["file"])[0], options, benchmark,
-                                   group or "demographics.race")
+        result = run.disparity_log(records, stage, positive, options, benchmark, group)
     emit(as_json, result.to_json(), *result.views())
 
 
@@ -123,10 +108,9 @@ def impact(
     """
     from charging_rules.analysis import run
 
-    if proposed is None:
-        raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else audit_store(audit_dir, audit_db, existing=True).read_records()
+    records = None if input_file else \
+        audit_store(audit_dir, audit_db, existing=True).read_records()
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     emit(as_json, result.to_json(), *run.impact_views(result))

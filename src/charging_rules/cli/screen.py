@@ -58,12 +58,13 @@ def screen(
     actor = (user or config.actor()) if store is None else store.actor(user)
     screener = Screener.open(config.guidelines(guidelines), store)
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
-    if accept or override:
-        screener.decide(screened, actor, override, reason)
-    from charging_rules.engine.views import recommendation_view
+    decided = screener.decide(screened, actor, override, reason) if accept or override \
+        else None
+    from charging_rules.engine.views import recommendation_view, recorded_decision
 
     emit(as_json, screened.recommendation.to_json(screened.decision_id),
-         recommendation_view(screened.recommendation, screened.decision_id, trace))
+         recommendation_view(screened.recommendation, screened.decision_id, trace),
+         *([recorded_decision(decided)] if decided else []))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,8 @@ str: rich reads `[...]` in a str as markup (a guideline version "[/x]" crashed t
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -132,3 +134,14 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     if show_trace:
         parts.append(trace_tree(rec))
     return Panel(Group(*parts), title="charging-rules screen", border_style="blue")
+
+
+def recorded_decision(record: dict[str, Any]) -> Text:
+    """The prosecutor's decision as the log now holds it (accepted or overridden, by whom,
+    why, under which decision id): what `screen --accept/--override` and intake confirm."""
+    verb = "Overridden" if record["kind"] == "override" else "Accepted"
+    reason = record.get("reason")
+    return Text.assemble(
+        literal(f"{verb}: "), outcome_badge(str(record["outcome"])),
+        literal(f" by {record['actor']}" + (f": {reason}" if reason else "")),
+        literal(f"\n  logged as decision {record['decision_id']}", keep_newlines=True))

@@ -34,6 +34,7 @@ class LoggedDecision:
     incident_date: date
     week: str
     outcome: str
+    fatal: bool | None = None
 
     @property
     def referred(self) -> bool:
@@ -52,6 +53,8 @@ class OutreachLog:
     weeks_by_sha: dict[str, str] = field(default_factory=dict)
     decisions: dict[str, LoggedDecision] = field(default_factory=dict)  # by decision id
     referrals: dict[str, list[date]] = field(default_factory=dict)  # victim id -> incidents
+    family_referrals: dict[str, list[date]] = field(default_factory=dict)  # refer_family only
+    fatal_listings: dict[str, list[LoggedDecision]] = field(default_factory=dict)  # by victim
     contacts: dict[str, list[Contact]] = field(default_factory=dict)  # by decision id
 
     @classmethod
@@ -72,7 +75,8 @@ class OutreachLog:
                     decision_id=record["decision_id"], record_id=record["record_id"],
                     victim_id=record["referral"]["victim_id"],
                     incident_date=date.fromisoformat(record["referral"]["incident_date"]),
-                    week=record["outreach"]["week"], outcome=record["result"]["outcome"]))
+                    week=record["outreach"]["week"], outcome=record["result"]["outcome"],
+                    fatal=record["referral"].get("fatal")))
             elif kind == CONTACT_KIND:
                 history.contacts.setdefault(record["decision_id"], []).append(
                     Contact(date.fromisoformat(record["contact"]["date"]),
@@ -84,14 +88,26 @@ class OutreachLog:
         self.decisions[decision.decision_id] = decision
         if decision.referred:
             self.referrals.setdefault(decision.victim_id, []).append(decision.incident_date)
+        if decision.outcome == "refer_family":
+            self.family_referrals.setdefault(decision.victim_id, []).append(
+                decision.incident_date)
+        if decision.fatal is True:
+            self.fatal_listings.setdefault(decision.victim_id, []).append(decision)
 
-    def history_facts(self, listing: VictimListing) -> dict[str, Any]:
-        """`previously_referred` and `days_since_last_referral` (see victim.Victim).
+    def earlier_fatal_listing(self, listing: VictimListing, week: str) -> LoggedDecision | None:
+        """A listing that says this victim was killed, from an earlier week or for an earlier
+        incident. Same week and same day is not one: two shootings of one person on one day
+        can be listed in either order."""
+        return next((f for f in self.fatal_listings.get(listing.victim_id, [])
+                     if f.week < week or f.incident_date < listing.incident_date), None)
+
+    def history_facts(self, listing: VictimListing, week: str) -> dict[str, Any]:
+        """The derived history facts of a listing in `week` (see victim.Victim).
 
         Earlier referrals are those of the same victim for incidents up to this one's date
         (a re-listed incident counts: 0 days). The hub's reported count of zero is the only
         thing that can make `previously_referred` false: the log cannot speak for the years
-        before the tool existed.
+        before the tool existed. Family referrals and fatal listings come from the log alone.
         """
         dates = [d for d in self.referrals.get(listing.victim_id, [])
                  if d <= listing.incident_date]
@@ -104,4 +120,10 @@ class OutreachLog:
             facts["previously_referred"] = False
         if dates:
             facts["days_since_last_referral"] = (listing.incident_date - max(dates)).days
+        family = [d for d in self.family_referrals.get(listing.victim_id, [])
+                  if d <= listing.incident_date]
+        facts["family_previously_referred"] = bool(family)
+        if family:
+            facts["days_since_family_referral"] = (listing.incident_date - max(family)).days
+        facts["previously_listed_fatal"] = self.earlier_fatal_listing(listing, week) is not None
         return facts

@@ -64,9 +64,9 @@ def outreach_status(store: AuditStore, year: int | None = None,
     `goal` to DEFAULT_GOAL."""
     goal = DEFAULT_GOAL if goal is None else goal
     if goal < 1:
-        raise InputError(f"--goal must be at least 1, got {goal}")
+        raise InputError(f"must be at least 1, got {goal}", concept="goal")
     if year is not None and not 1900 <= year <= 9998:
-        raise InputError(f"--year must be a year from 1900 to 9998, got {year}")
+        raise InputError(f"must be a year from 1900 to 9998, got {year}", concept="year")
     history = OutreachLog.read(store)
     if year is None:
         year = max((_year_of(w) for w in history.imports), default=date.today().year)
