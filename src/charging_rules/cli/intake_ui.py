@@ -71,6 +71,11 @@ class TerminalUI:
             reason = Prompt.ask("Reason (required)", console=self.console)
         return outcome, reason
 
+    def changed(self, path: Path) -> None:
+        self.console.print(Text.assemble(("Changed ", "bold yellow"), literal(
+            f"{path.name} was replaced or edited while on screen; nothing was decided. "
+            "Showing it again.")))
+
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
         self.console.print(recorded_decision(record))
         self.console.print(literal(f"  moved to {moved_to}"))
