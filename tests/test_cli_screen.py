@@ -36,7 +36,7 @@ def test_json_output_follows_the_contract_and_the_decision_is_logged(tmp_path: P
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert set(out) == {"referral_id", "outcome", "rules", "reasons", "missing", "guidelines",
-                        "decision_id"}
+                        "decision_id", "counts", "questions"}
     assert (out["referral_id"], out["outcome"]) == ("KC-2023-000201", "decline")
     assert out["rules"] == ["kc-drug-no-connection"]
     assert out["guidelines"][0]["id"] == "kc-drug-policy"

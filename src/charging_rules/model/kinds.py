@@ -16,7 +16,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from charging_rules.errors import InputError
-from charging_rules.model.referral import CHARGING_OUTCOMES, Demographics, Referral
+from charging_rules.model.referral import (
+    CHARGING_OUTCOMES,
+    OUTCOME_PRECEDENCE,
+    Demographics,
+    Referral,
+)
 from charging_rules.model.victim import OUTREACH_OUTCOMES, Victim
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,10 +33,13 @@ class RecordKind:
     model: type[BaseModel]
     id_field: str
     outcomes: tuple[str, ...]
+    counts: str | None = None  # the collection whose items each get an outcome (charges)
+    precedence: tuple[str, ...] = ()  # how count outcomes combine: the first present wins
 
 
 KINDS: dict[str, RecordKind] = {
-    "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES),
+    "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES, "charges",
+                           OUTCOME_PRECEDENCE),
     "victim": RecordKind("victim", Victim, "record_id", OUTREACH_OUTCOMES),
 }
 
@@ -43,22 +51,45 @@ def kind_of(record: BaseModel) -> RecordKind:
     raise TypeError(f"not a record kind: {type(record).__name__}")
 
 
+CONTRACT_WORDS = ("unknown field (not in the referral contract)", "required field is missing")
+YAML_WORDS = ("unknown key", "required key is missing")
+
+
+def validation_problems(error: ValidationError, root: str = "",
+                        words: tuple[str, str] = CONTRACT_WORDS
+                        ) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every problem pydantic found, as (location, "path: message"): the one wording of
+    validation errors, for records, mappings, weekly lists and guideline files alike. `root`
+    names the object validated; `words` say "field" or "key" for unknown and missing ones."""
+    out = []
+    for problem in error.errors(include_url=False):
+        loc = tuple(problem["loc"])
+        path = (root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+                ).lstrip(".")
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = words[0]
+        elif problem["type"] == "missing":
+            message = words[1]
+        elif "input" in problem and problem["type"] not in ("model_type", "dict_type"):
+            message = f"{message} (got {json.dumps(problem['input'], default=str)[:60]})"
+        out.append((loc, f"{path or '(record)'}: {message}"))
+    return out
+
+
 def format_validation_error(error: ValidationError, root: str = "") -> str:
-    """One line: the first problem's field path (under `root`, the object validated) and
-    message, and how many more there are."""
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-    path = path.lstrip(".")
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (not in the referral contract)"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    elif "input" in first and first["type"] not in ("model_type", "dict_type"):
-        message = f"{message} (got {json.dumps(first['input'], default=str)[:60]})"
+    """One line: the first problem, and how many more there are."""
+    problems = validation_problems(error, root)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{path or '(record)'}: {message}{more}"
+    return problems[0][1] + more
+
+
+def validation_input_error(error: ValidationError, source: str, root: str = "") -> InputError:
+    """An InputError naming the first problem, with every problem in its details (a rejected
+    file's .error.txt and the CLI list them all)."""
+    problems = tuple(text for _, text in validation_problems(error, root))
+    return InputError(format_validation_error(error, root), source=source,
+                      details=problems if len(problems) > 1 else ())
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
@@ -85,7 +116,7 @@ def _validate(model: type[M], data: Any, source: str, root: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InputError(format_validation_error(error, root), source=source) from None
+        raise validation_input_error(error, source, root) from None
 
 
 def load_record_file(
