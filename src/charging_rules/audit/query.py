@@ -46,7 +46,7 @@ EXPORT_COLUMNS = (
     "decision_id", "timestamp", "screened_by", "record_kind", "record_id", "received",
     "jurisdiction", "agency", "charge_categories", "recommended", "outcome", "status",
     "decided_by", "decided_at", "reason", "rules", "missing", "guideline_set",
-    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq",
+    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq", "actor",
 )
 
 
@@ -104,6 +104,9 @@ class Row:
             "guideline_set": rec["guideline_set"]["id"],
             "guideline_sha256": rec["guideline_set"]["sha256"],
             "guideline_versions": self.guideline_versions(), "seq": rec["seq"],
+            # who logged the decision's current state: the decider, else the screener (with
+            # the PostgreSQL store, the database login that wrote that record)
+            "actor": (final or rec).get("actor"),
         }
         for key in DEMOGRAPHICS:
             row[key] = MASK if mask_demographics else demographics.get(key)
