@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from charging_rules.audit import log
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, REPO, RULES
+from tests.helpers import EXAMPLES, REPO, RULES
 
 runner = CliRunner()
 YEAR = EXAMPLES / "outreach"
@@ -459,7 +460,13 @@ def test_a_charging_only_guideline_set_cannot_decide_victims(tmp_path: Path) -> 
     assert log_lines(tmp_path) == []
 
 
-def test_status_of_an_empty_log_is_zero_not_an_error(tmp_path: Path) -> None:
+def test_status_of_a_log_without_outreach_is_zero_and_without_a_log_exit_2(
+        tmp_path: Path) -> None:
+    missing = outreach(tmp_path, "status", "--year", "2023")
+    assert missing.exit_code == 2 and "no audit log at" in missing.stderr
+    assert not (tmp_path / "audit").exists()  # a reading command creates nothing
+    log.append(tmp_path / "audit", {"kind": "recommendation", "actor": "ana",
+                                    "decision_id": "d1", "record_kind": "referral"})
     result = outreach(tmp_path, "status", "--year", "2023", "--json")
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)

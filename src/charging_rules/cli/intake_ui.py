@@ -4,6 +4,7 @@ Imported only when `intake` runs (rich and the library are not start-up costs)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from charging_rules.engine.views import outcome_badge, recommendation_view
+from charging_rules.engine.views import recommendation_view, recorded_decision
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeSummary
 from charging_rules.screening.screener import Screened
@@ -50,7 +51,7 @@ class TerminalUI:
         self.console.print(recommendation_view(screened.recommendation, screened.decision_id,
                                                show_trace=False))
 
-    def ask_request(self, missing: list[str]) -> bool:
+    def ask_request(self, missing: Sequence[str]) -> bool:
         return Confirm.ask(f"Write a request for the {len(missing)} missing fact(s)?",
                            console=self.console, default=True)
 
@@ -70,11 +71,14 @@ class TerminalUI:
             reason = Prompt.ask("Reason (required)", console=self.console)
         return outcome, reason
 
+    def changed(self, path: Path) -> None:
+        self.console.print(Text.assemble(("Changed ", "bold yellow"), literal(
+            f"{path.name} was replaced or edited while on screen; nothing was decided. "
+            "Showing it again.")))
+
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
-        verb = "Overridden" if record["kind"] == "override" else "Accepted"
-        self.console.print(Text.assemble(f"{verb}: ", outcome_badge(record["outcome"])))
-        self.console.print(literal(f"  logged as decision {record['decision_id']}; moved to "
-                                   f"{moved_to}"))
+        self.console.print(recorded_decision(record))
+        self.console.print(literal(f"  moved to {moved_to}"))
 
 
 def _facts(prefix: str, value: Any) -> list[tuple[str, str]]:

@@ -6,6 +6,9 @@ str: rich reads `[...]` in a str as markup (a guideline version "[/x]" crashed t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -39,7 +42,7 @@ def _truth(truth: str) -> Text:
     return Text(mark, style=style)
 
 
-def _condition_tree(parent: Tree, conditions: list[ConditionTrace]) -> None:
+def _condition_tree(parent: Tree, conditions: Sequence[ConditionTrace]) -> None:
     stack: list[tuple[int, Tree]] = [(-1, parent)]
     for cond in conditions:
         while stack[-1][0] >= cond.depth:
@@ -65,7 +68,7 @@ def trace_tree(rec: Recommendation) -> Tree:
     return root
 
 
-def questions_text(questions: list[Question]) -> Text:
+def questions_text(questions: Sequence[Question]) -> Text:
     """Each question, whom to ask, and where each answer leads."""
     text = Text()
     for index, q in enumerate(questions):
@@ -84,7 +87,7 @@ def answer_label(answer: str) -> str:
     return "any other value" if answer == "other" else answer
 
 
-def counts_table(counts: list[CountOutcome]) -> Table:
+def counts_table(counts: Sequence[CountOutcome]) -> Table:
     table = Table(title="Counts", title_justify="left", expand=False)
     for column in ("#", "statute", "category", "outcome", "guideline", "rules"):
         table.add_column(column)
@@ -132,3 +135,14 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     if show_trace:
         parts.append(trace_tree(rec))
     return Panel(Group(*parts), title="charging-rules screen", border_style="blue")
+
+
+def recorded_decision(record: dict[str, Any]) -> Text:
+    """The prosecutor's decision as the log now holds it (accepted or overridden, by whom,
+    why, under which decision id): what `screen --accept/--override` and intake confirm."""
+    verb = "Overridden" if record["kind"] == "override" else "Accepted"
+    reason = record.get("reason")
+    return Text.assemble(
+        literal(f"{verb}: "), outcome_badge(str(record["outcome"])),
+        literal(f" by {record['actor']}" + (f": {reason}" if reason else "")),
+        literal(f"\n  logged as decision {record['decision_id']}", keep_newlines=True))

@@ -8,22 +8,19 @@ and `record`.
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
-from charging_rules.errors import InputError
+from charging_rules.audit.store import AuditStore
 from charging_rules.model.victim import REFERRAL_OUTCOMES, VictimListing
 
 IMPORT_KIND = "outreach_import"
 CONTACT_KIND = "outreach_contact"
-LOCK_NAME = "outreach.lock"
+# Serializes outreach writers (store.exclusive): the duplicate check and the append must be
+# one step, or two people importing the same week at once would both pass the check.
+LOCK_NAME = "outreach"
 _VICTIM, _OUTREACH = b'"record_kind":"victim"', b'"kind":"outreach_'
 
 
@@ -61,9 +58,9 @@ class OutreachLog:
     contacts: dict[str, list[Contact]] = field(default_factory=dict)  # by decision id
 
     @classmethod
-    def read(cls, audit_dir: Path) -> OutreachLog:
+    def read(cls, store: AuditStore) -> OutreachLog:
         history = cls()
-        for where, line in log.read_lines(audit_dir):
+        for where, line in store.read_lines():
             # Records are canonical JSON, so outreach lines can be picked out before parsing:
             # the charging records sharing the log cost a substring test each, not a parse.
             if _VICTIM not in line and _OUTREACH not in line:
@@ -130,20 +127,3 @@ class OutreachLog:
             facts["days_since_family_referral"] = (listing.incident_date - max(family)).days
         facts["previously_listed_fatal"] = self.earlier_fatal_listing(listing, week) is not None
         return facts
-
-
-@contextmanager
-def locked(audit_dir: Path) -> Iterator[None]:
-    """Serialize outreach writers: the duplicate check and the append must be one step, or two
-    people importing the same week at once would both pass the check."""
-    try:
-        audit_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(audit_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise InputError(f"cannot use the audit log directory: {error.strerror or error}",
-                         source=str(audit_dir)) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charging_rules.audit import archive, log
 from charging_rules.audit.entries import new_decision_id, recommendation_entry
 from charging_rules.audit.log import FORMAT_VERSION
+from charging_rules.audit.store import AuditStore
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
@@ -33,7 +33,7 @@ from charging_rules.model.victim import (
     Victim,
     reach_out_to,
 )
-from charging_rules.outreach.history import IMPORT_KIND, LoggedDecision, OutreachLog, locked
+from charging_rules.outreach.history import IMPORT_KIND, LOCK_NAME, LoggedDecision, OutreachLog
 from charging_rules.outreach.weekly import WeekList, WeekRow, read_week
 from charging_rules.text import csv_cell
 
@@ -189,7 +189,7 @@ def _stage_csv(out_dir: Path, name: str, columns: tuple[str, ...],
     return Path(temp), out_dir / name
 
 
-def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_dir: Path,
+def import_weeks(paths: Iterable[Path], guidelines: Path, store: AuditStore, out_dir: Path,
                  actor: str) -> list[WeekReport]:
     """Import weekly lists (files or directories of *.csv); reports in week order."""
     weeks = sorted((read_week(p) for p in expand(paths)), key=lambda w: w.week)
@@ -199,8 +199,8 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
                          "victim); see rules/victim-outreach.yaml", source=str(guidelines))
     reports: list[WeekReport] = []
     staged: list[tuple[Path, Path]] = []
-    with locked(audit_dir):
-        history = OutreachLog.read(audit_dir)
+    with store.exclusive(LOCK_NAME):
+        history = OutreachLog.read(store)
         _refuse_duplicates(weeks, history)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,8 +223,8 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
                                              CHASE_COLUMNS, report.needs_information))
                     report.chase_list = str(staged[-1][1])
                 reports.append(report)
-            archive.store(audit_dir, evaluator.set)  # the files behind the sha256: replay
-            log.append_many(audit_dir, entries)
+            store.store_guidelines(evaluator.set)  # the files behind the sha256: replay
+            store.append_many(entries)
         except BaseException:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
