@@ -87,6 +87,13 @@ def test_representation_against_a_named_benchmark(audit_dir: Path) -> None:
     result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
                                       "--benchmark", "jackson-county-acs2017", "--json"])
     assert result.exit_code == 0, result.output
+    small = json.loads(result.stdout)["representation"]["groups"]
+    # 8 referrals per group, under the minimum n of 11: no share, interval or index.
+    assert {g["representation_index"] for g in small} == {None}
+    assert {g["share"] for g in small} == {None}
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
+                                      "--benchmark", "jackson-county-acs2017", "--min-n", "1",
+                                      "--json"])
     rep = json.loads(result.stdout)["representation"]
     black = next(g for g in rep["groups"] if g["group"] == "Black")
     assert black["population_share"] == pytest.approx(0.234)

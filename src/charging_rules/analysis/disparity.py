@@ -173,7 +173,9 @@ def compare(groups: dict[str, tuple[int, int]], reference: str | None, min_n: in
         small = n < min_n
         comparable = (ref_counts is not None and not small and ref_counts[0] >= min_n)
         rri = low = high = p = None
-        if comparable and ref_counts is not None:
+        if group == ref:
+            rri = 1.0 if comparable else None  # by definition; no interval against itself
+        elif comparable and ref_counts is not None:
             rri, low, high, p = relative_rate(positive, n, ref_counts[1], ref_counts[0])
         stats.append(GroupStat(group, n, positive, rate, rri, low, high, p, small))
     return Comparison(ref, stats, unknown, missing, min_n)

@@ -3,6 +3,7 @@ renders the result (`.contract()` for --json, `.views()` for the terminal)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.benchmark import load_benchmark, representation
-from charging_rules.analysis.disparity import Comparison, Tally, check_reference
+from charging_rules.analysis.disparity import BAND, Comparison, Tally, check_reference
 from charging_rules.analysis.groups import load_group_map
 from charging_rules.analysis.impact import (
     Impact,
@@ -26,8 +27,10 @@ from charging_rules.analysis.sources import (
     OFFENSE,
     STAGES,
     Grouping,
+    Integrity,
     TableSpec,
     audit_cases,
+    checked_log,
     table_cases,
 )
 from charging_rules.analysis.views import comparison_table, impact_view, representation_table
@@ -47,6 +50,7 @@ class Options:
     min_n: int = SMALL_CELL
     by: str | None = None
     period: str | None = None
+    band: tuple[float, float] = BAND
 
     def grouping(self) -> Grouping:
         return Grouping(load_group_map(self.group_map),
@@ -103,26 +107,26 @@ def disparity_table(path: Path, spec: TableSpec, options: Options,
     positive = "|".join(sorted(spec.positive))
     extra: dict[str, Any] = {"input": str(path), "outcome": spec.outcome,
                              "positive": sorted(spec.positive)}
-    tables = _representation(tally.observed(), benchmark, extra)
+    tables = _representation(tally.observed(), benchmark, extra, options.min_n)
     return DisparityResult(f"{spec.outcome} = {positive} by {spec.group}", comparison, tally,
                            options, grouping, extra, tables)
 
 
 def _representation(counts: dict[str, int], benchmark: str | None,
-                    extra: dict[str, Any]) -> list[RenderableType]:
+                    extra: dict[str, Any], min_n: int) -> list[RenderableType]:
     """Representation against the named benchmark: into `extra`, and its table."""
     if not benchmark:
         return []
     bench = load_benchmark(benchmark)
-    rows = representation(counts, bench)
+    rows = representation(counts, bench, min_n)
     extra["representation"] = {"benchmark": bench.name, "description": bench.description,
                                "groups": rows}
     return [representation_table(rows, bench.name)]
 
 
 def disparity_log(records: Any, stage: str, positive: str, options: Options,
-                  benchmark: str | None = None, group: str = "demographics.race"
-                  ) -> DisparityResult:
+                  benchmark: str | None = None, group: str = "demographics.race",
+                  integrity: Integrity | None = None) -> DisparityResult:
     """One decision point of the audit log in the contract shape, with every decision point
     (and, when named, representation against a benchmark) beside it."""
     if stage not in STAGES or stage == "referred":
@@ -132,18 +136,26 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
         raise InputError(f"--positive must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
                          f"(got {positive!r})")
     grouping = options.grouping()
-    cases = audit_cases(records, group, options.by)
-    points = decision_points(cases, grouping, positive, options.period)
+    folded = audit_cases(records, group, options.by)
+    points = decision_points(folded.cases, grouping, positive, options.period)
     check_reference(points.referred, options.reference)
     tally = points.tallies[stage]
     comparison = tally.compare(options.reference, options.min_n)
     extra: dict[str, Any] = {"stage": stage, "stage_definition": STAGES[stage],
-                             "positive": positive, "log": summary(points)}
+                             "positive": positive,
+                             "log": summary(points) | folded.contract(),
+                             "integrity": (integrity or Integrity()).contract()}
     stages = {s: t.compare(options.reference, options.min_n)
               for s, t in points.tallies.items()}
     extra["decision_points"] = {s: {"definition": STAGES[s], **c.contract()}
                                 for s, c in stages.items()}
-    tables = _representation(dict(points.referred), benchmark, extra)
+    tables = _representation(dict(points.referred), benchmark, extra, options.min_n)
+    if folded.repeats:
+        tables.append(Text(f"{folded.screenings} screenings of {len(folded.cases)} referrals: "
+                           f"{folded.repeats} repeated screenings folded (each referral "
+                           "counted once, at its latest recommendation and final decision)"))
+    if integrity is not None and not integrity.ok:
+        tables.insert(0, Text(integrity.warning() or "", style="bold red"))
     tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
                for s, c in stages.items() if s != stage]
     return DisparityResult(f"Decision point: {STAGES[stage]}", comparison, tally, options,
@@ -168,21 +180,28 @@ def impact_views(result: Impact) -> list[RenderableType]:
     return views
 
 
-def report_of(records: Any, out_dir: Path, options: Options, *, threshold: int,
+def report_of(audit_dir: Path, out_dir: Path, options: Options, *, threshold: int,
               baseline: Path | None = None, proposed: Path | None = None,
-              title: str = "Charging decisions by race", banner: str | None = None) -> Any:
-    """The public report from an audit log; with --baseline/--proposed, the impact of that
-    guideline change on the logged referrals too."""
+              title: str = "Charging decisions by race", ignore_integrity: bool = False,
+              outreach: Callable[[], Any] | None = None) -> Any:
+    """The public report from a verified audit log; with --baseline/--proposed, the impact
+    of that guideline change on the logged referrals too; when the log holds outreach
+    records, the outreach program's year against its goal (`outreach()`: the outreach
+    package sits beside this one, so the caller passes its status function in)."""
     from charging_rules.analysis.report import build_report
+    from charging_rules.config import office
 
-    records = list(records)
+    stream, integrity = checked_log(audit_dir, ignore_integrity)
+    records = list(stream)
     change = (impact_of(None, records, baseline, proposed, options)
               if baseline is not None and proposed is not None else None)
-    grouping = options.grouping()
-    return build_report(audit_cases(records, by=options.by), grouping, out_dir,
+    return build_report(audit_cases(records, by=options.by), options.grouping(), out_dir,
                         period=options.period or "month", threshold=threshold,
                         reference=options.reference, impact=change, title=title,
-                        banner=banner)
+                        band=options.band, office=office(), integrity=integrity,
+                        outreach=outreach() if outreach is not None and any(
+                            r.get("record_kind", "referral") != "referral" for r in records)
+                        else None)
 
 
 @dataclass
@@ -228,6 +247,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     import random
 
     from charging_rules.analysis.synth import (
+        DEMO_OFFICE,
         POLICY_DATE,
         SYNTHETIC_LABEL,
         calibration,
@@ -236,6 +256,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     )
     from charging_rules.audit import log
     from charging_rules.audit.entries import decision_entry, recommendation_entry
+    from charging_rules.config import office
     from charging_rules.engine.evaluate import Evaluator
     from charging_rules.guidelines.loader import load_guidelines
     from charging_rules.model.kinds import parse_record
@@ -279,5 +300,5 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
                           out_dir / "report",
                           threshold=threshold, impact=change, period="quarter",
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
-                          banner=SYNTHETIC_LABEL)
+                          banner=SYNTHETIC_LABEL, office=office() or DEMO_OFFICE)
     return Demo(out_dir, referrals, audit_dir, change, result, report, calibration(raw))

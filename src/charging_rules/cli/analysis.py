@@ -26,16 +26,39 @@ IntersectOpt = Annotated[str | None, typer.Option(
     "audit log any value turns on race x sex.")]
 PeriodOpt = Annotated[str | None, typer.Option(
     "--period", help="Trend by month or quarter.")]
+IgnoreIntegrityOpt = Annotated[bool, typer.Option(
+    "--ignore-integrity", help="Analyse a log whose hash chain does not verify (the output "
+    "then says so prominently) [default: refuse it, exit 1].")]
+BandOpt = Annotated[str, typer.Option(
+    "--band", help="Tolerance band LOW-HIGH: a relative rate outside it is flagged.")]
+
+
+def _band(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        band = (float(low), float(high))
+    except ValueError:
+        band = (0.0, 0.0)
+    if not 0 < band[0] < 1 < band[1]:
+        raise InputError(f"--band must be LOW-HIGH around 1, e.g. 0.8-1.25 (got {text!r})")
+    return band
 
 
 def _options(group_map: str | None, intersect: str | None, reference: str | None, min_n: int,
-             by: str | None, period: str | None) -> Any:
+             by: str | None, period: str | None, band: str = "0.8-1.25") -> Any:
     from charging_rules.analysis.run import Options
 
     if period not in (None, "month", "quarter"):
         raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
-                   min_n=min_n, by=by, period=period)
+                   min_n=min_n, by=by, period=period, band=_band(band))
+
+
+def _log(audit_dir: Path | None, ignore_integrity: bool) -> Any:
+    """The log's records once its chain verifies (exit 1 naming the first bad record)."""
+    from charging_rules.analysis.sources import checked_log
+
+    return checked_log(config.audit_dir(audit_dir), ignore_integrity)
 
 
 def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
@@ -72,6 +95,8 @@ def disparity(
     by: ByOpt = None,
     intersect: IntersectOpt = None,
     period: PeriodOpt = None,
+    band: BandOpt = "0.8-1.25",
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,7 +107,7 @@ def disparity(
     """
     from charging_rules.analysis import run
 
-    options = _options(group_map, intersect, reference, min_n, by, period)
+    options = _options(group_map, intersect, reference, min_n, by, period, band)
     if input_file is not None:
         if not (group and outcome and positive):
             raise InputError("a table needs --group, --outcome and --positive")
@@ -98,11 +123,9 @@ def disparity(
         if positive and len(positive) > 1:
             raise InputError("on the audit log --positive is one outcome (a rate of one "
                              "decision)")
-        from charging_rules.audit.log import read_records
-
-        result = run.disparity_log(read_records(config.audit_dir(audit_dir)), stage,
-                                   (positive or ["file"])[0], options, benchmark,
-                                   group or "demographics.race")
+        records, integrity = _log(audit_dir, ignore_integrity)
+        result = run.disparity_log(records, stage, (positive or ["file"])[0], options,
+                                   benchmark, group or "demographics.race", integrity)
     _show(as_json, result.contract(), result.views())
 
 
@@ -117,6 +140,7 @@ def impact(
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
     min_n: MinNOpt = config.SMALL_CELL,
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -126,12 +150,11 @@ def impact(
     --proposed rules
     """
     from charging_rules.analysis import run
-    from charging_rules.audit.log import read_records
 
     if proposed is None:
         raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(config.audit_dir(audit_dir))
+    records = None if input_file else _log(audit_dir, ignore_integrity)[0]
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     _show(as_json, result.contract(), run.impact_views(result))
@@ -155,6 +178,8 @@ def report(
         "--by-offense/--no-by-offense", help="Add rates by offense category.")] = True,
     intersect: Annotated[bool, typer.Option(
         "--intersect", help="Groups are race x sex.")] = False,
+    band: BandOpt = "0.8-1.25",
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -165,18 +190,18 @@ def report(
     """
     from charging_rules.analysis import run
     from charging_rules.analysis.sources import OFFENSE
-    from charging_rules.audit.log import read_records
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
-                       OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(config.audit_dir(audit_dir)), output, options,
-                           threshold=threshold, baseline=baseline, proposed=proposed,
-                           title=title)
-    _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
-                    "suppressed_cells": result.hidden},
-          [*result.views(), f"[bold]Report:[/] {result.html}"])
+                       OFFENSE if by_offense else None, period, band)
+    from charging_rules.outreach.status import outreach_status
+
+    log_dir = config.audit_dir(audit_dir)
+    result = run.report_of(log_dir, output, options, threshold=threshold, baseline=baseline,
+                           proposed=proposed, title=title, ignore_integrity=ignore_integrity,
+                           outreach=lambda: outreach_status(log_dir))
+    _show(as_json, result.contract(), result.views())
 
 
 def demo(
