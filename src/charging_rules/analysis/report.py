@@ -21,7 +21,6 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from charging_rules.analysis import charts
 from charging_rules.analysis.disparity import (
@@ -42,6 +41,7 @@ from charging_rules.analysis.suppression import (
     suppress,
 )
 from charging_rules.errors import ChargingRulesError, InputError
+from charging_rules.text import csv_cell, literal
 
 SUPPRESSED = "suppressed"
 NA = ""  # not computed (a zero denominator, the reference against itself): not a hidden value
@@ -159,15 +159,15 @@ class PublicReport:
     def hidden(self) -> int:
         return sum(len(system.hidden) for system in self.systems)
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"report": str(self.html), "csv": [str(p) for p in self.csvs],
                 "suppressed_cells": self.hidden, "summary": self.findings,
-                "log": self.cases.contract() if self.cases else None}
+                "log": self.cases.to_json() if self.cases else None}
 
     def views(self) -> list[RenderableType]:
-        out: list[RenderableType] = [Text(f, style="bold") for f in self.findings]
+        out: list[RenderableType] = [literal(f, "bold") for f in self.findings]
         for chart in self.charts:
-            table = Table(title=chart.title, title_justify="left", header_style="bold",
+            table = Table(title=literal(chart.title), title_justify="left", header_style="bold",
                           caption="s: suppressed (small count or its complement)",
                           caption_justify="left")
             keep = [i for i, column in enumerate(chart.header)
@@ -177,9 +177,9 @@ class PublicReport:
                 table.add_column("\n".join(names), no_wrap=True,
                                  min_width=max(len(w) for w in names))
             for row in chart.rows:
-                table.add_row(*(_terminal(chart.header[i], row[i]) for i in keep))
+                table.add_row(*(literal(_terminal(chart.header[i], row[i])) for i in keep))
             out.append(table)
-        out.append(Text(f"Report: {self.html}", style="bold"))
+        out.append(literal(f"Report: {self.html}", "bold"))
         return out
 
 
@@ -355,7 +355,8 @@ def _write(out_dir: Path, charts_out: list[Chart], page: str) -> tuple[Path, lis
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(chart.header)
-                writer.writerows([_cell(v) for v in row] for row in chart.rows)
+                # group labels come from the log: a "=HYPERLINK(...)" must not run
+                writer.writerows([csv_cell(_cell(v)) for v in row] for row in chart.rows)
             csvs.append(path)
         html = out_dir / "report.html"
         html.write_text(page, encoding="utf-8")

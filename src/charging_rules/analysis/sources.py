@@ -141,7 +141,7 @@ class Integrity:
                 f"problem(s); first: {self.first}). These figures were computed anyway at the "
                 "analyst's request (--ignore-integrity): they may not reflect the true record.")
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"verified": self.ok, "problems": self.problems, "first_problem": self.first}
 
 
@@ -203,7 +203,7 @@ class AuditCases:
     screenings: int  # recommendation records read
     repeats: int  # of them, earlier screenings of a referral screened again (folded)
 
-    def contract(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int]:
         return {"screenings": self.screenings, "referrals": len(self.cases),
                 "repeats_folded": self.repeats}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
 GroupMapOpt = Annotated[str | None, typer.Option(
@@ -59,17 +59,6 @@ def _log(audit_dir: Path | None, ignore_integrity: bool) -> Any:
     from charging_rules.analysis.sources import checked_log
 
     return checked_log(config.audit_dir(audit_dir), ignore_integrity)
-
-
-def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, ensure_ascii=False))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for view in views:
-            console.print(view)
 
 
 def disparity(
@@ -126,7 +115,7 @@ def disparity(
         records, integrity = _log(audit_dir, ignore_integrity)
         result = run.disparity_log(records, stage, (positive or ["file"])[0], options,
                                    benchmark, group or "demographics.race", integrity)
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def impact(
@@ -157,7 +146,7 @@ def impact(
     records = None if input_file else _log(audit_dir, ignore_integrity)[0]
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
-    _show(as_json, result.contract(), run.impact_views(result))
+    emit(as_json, result.to_json(), *run.impact_views(result))
 
 
 def report(
@@ -201,7 +190,7 @@ def report(
     result = run.report_of(log_dir, output, options, threshold=threshold, baseline=baseline,
                            proposed=proposed, title=title, ignore_integrity=ignore_integrity,
                            outreach=lambda: outreach_status(log_dir))
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def demo(
@@ -229,7 +218,7 @@ def demo(
     out = output or Path(tempfile.mkdtemp(prefix="charging-rules-demo-"))
     result = run.demo(out, before or config.shipped("before"), config.guidelines(guidelines),
                       count, seed)
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def register(app: typer.Typer) -> None:
