@@ -152,3 +152,58 @@ def test_a_positive_the_log_cannot_hold_is_an_input_error(audit_dir: Path,
     args = [a for p in positive for a in ("--positive", p)]
     result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_referral_screened_three_times_and_accepted_once_counts_once(tmp_path: Path) -> None:
+    """Intake re-shows a skipped referral and logs a new recommendation each time: counted
+    per screening it was n=4 (#12.3). Each referral once, and the repeats said."""
+    screener = Screener.open(REPO / "rules", tmp_path)
+    record, demographics = parse_record(referral(1, "Black", True))
+    screenings = [screener.screen(record, demographics, "tester") for _ in range(3)]
+    screener.decide(screenings[1], "tester", None, None)
+    for stage, n in (("recommendation", 1), ("decision", 1), ("override", 1)):
+        out = _stage(tmp_path, stage)
+        assert [(g["group"], g["n"]) for g in out["groups"]] == [("Black", n)]
+        assert out["log"]["repeats_folded"] == 2 and out["log"]["referrals"] == 1
+    assert _stage(tmp_path, "decision")["log"]["pending_decisions"] == 0
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(tmp_path), "--min-n", "1"])
+    assert "3 screenings of 1 referrals: 2 repeated screenings folded" in result.output
+
+
+def _tamper(audit_dir: Path) -> None:
+    """Change one decision's outcome in place, as an insider editing the file would."""
+    segment = sorted(audit_dir.glob("decisions-*.jsonl"))[0]
+    lines = segment.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"outcome":"decline"', b'"outcome":"file"', 1) \
+        if b'"outcome":"decline"' in lines[2] else lines[2].replace(b'"file"', b'"decline"', 1)
+    segment.write_bytes(b"".join(lines))
+
+
+@pytest.mark.parametrize("command", [
+    ["disparity"], ["impact", "--baseline", str(REPO / "examples/guidelines/before"),
+                    "--proposed", str(REPO / "rules")], ["report"]])
+def test_a_broken_chain_is_refused_unless_told_to_go_on(audit_dir: Path, tmp_path: Path,
+                                                         command: list[str]) -> None:
+    _tamper(audit_dir)
+    out = ["--output", str(tmp_path / "out")] if command == ["report"] else []
+    result = CliRunner().invoke(app, [*command, "--audit-dir", str(audit_dir), *out])
+    assert result.exit_code == 1, result.output
+    assert "hash chain is broken at line 3" in result.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, [*command, "--audit-dir", str(audit_dir), *out,
+                                      "--ignore-integrity", "--json"])
+    assert result.exit_code == 0, result.output
+    if command == ["disparity"]:
+        assert json.loads(result.stdout)["integrity"]["verified"] is False
+    if command == ["report"]:
+        html = (tmp_path / "out" / "report.html").read_text()
+        assert "failed its integrity check" in html.split("<section id='summary'>")[0]
+
+
+def test_a_report_with_nothing_publishable_exits_1(audit_dir: Path, tmp_path: Path) -> None:
+    """17 referrals, every count under 11 or needed to protect one: not a report of blanks."""
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(audit_dir), "--output",
+                                      str(tmp_path / "out"), "--threshold", "20"])
+    assert result.exit_code == 1, result.output
+    assert "nothing publishable" in result.output
+    assert not (tmp_path / "out" / "report.html").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -100,8 +101,8 @@ def test_report_csvs_suppress_small_cells(demo: tuple[Path, dict[str, Any]],
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
 
 
-def _png_colours(path: Path) -> int:
-    """Distinct colours in a PNG's decoded pixels (8-bit RGB/RGBA, no filters beyond PNG's)."""
+def _png_rows(path: Path) -> list[bytes]:
+    """A PNG's decoded pixel rows as RGB bytes (8-bit RGB/RGBA, PNG's own filters)."""
     data = path.read_bytes()
     pos, chunks, width, height, ctype = 8, b"", 0, 0, 0
     while pos < len(data):
@@ -131,30 +132,54 @@ def _png_colours(path: Path) -> int:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
         prev = line
-    return len({row[i:i + 3] for row in rows[::7] for i in range(0, stride, bpp * 5)})
+        rows.append(bytes(v for i, v in enumerate(line) if i % bpp < 3))
+    return rows
 
 
+def _png_colours(path: Path) -> int:
+    """Distinct colours in a sample of the PNG's pixels."""
+    rows = _png_rows(path)
+    return len({row[i:i + 3] for row in rows[::7] for i in range(0, len(row), 15)})
+
+
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(demo: tuple[Path, dict[str, Any]],
                                              tmp_path: Path) -> None:
+    """A real browser renders the demo's report: the summary first, then methods and the
+    glossary; the period; charts painted down the page; and no script ran."""
     _, payload = demo
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium): the "
-                    "report's browser rendering was NOT checked")
+    assert browser is not None, ("chromium is not installed (Debian: apt-get install -y "
+                                 "chromium): the report's rendering cannot be checked")
     shot = tmp_path / "report.png"
     subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                    "--window-size=1000,1400", f"--screenshot={shot}",
+                    "--window-size=1200,3000", f"--screenshot={shot}",
                     Path(payload["report"]).as_uri()],
                    check=True, capture_output=True, timeout=90)
     assert shot.exists()
-    # Not blank: a white page has one colour; the charts' bars, lines and text many.
+    # Not blank: a white page has one colour; the charts' bars, lines and text many, and
+    # they reach down the page (content in every third of it, not only a header).
     assert _png_colours(shot) > 20
+    bands = _inked_bands(shot, 3)
+    assert all(bands), bands
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p2'}",
                           "--dump-dom", Path(payload["report"]).as_uri()],
                          check=True, capture_output=True, timeout=90, text=True).stdout
-    assert dom.count("<svg") == 6 and "<rect" in dom and "<circle" in dom
+    ids = re.findall(r'<section id="([a-z_]+)"', dom)
+    assert ids[0] == "summary" and {"methods", "glossary", "suppression"} <= set(ids), ids
+    assert re.search(r"Period covered: \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}", dom)
+    assert "<script" not in dom and dom.count("<svg") == 6
+    assert "guidelines changed" in dom  # the guideline change marked on the trend
+    assert "descriptive" in dom.lower() and "not causal" in dom.lower()
+
+
+def _inked_bands(path: Path, parts: int) -> list[int]:
+    """Rows with non-white pixels in each of `parts` horizontal bands of the screenshot."""
+    rows = _png_rows(path)
+    size = len(rows) // parts
+    return [sum(any(b < 200 for b in row) for row in rows[i * size:(i + 1) * size])
+            for i in range(parts)]
 
 
 @pytest.mark.parametrize("command", ["report", "demo"])
