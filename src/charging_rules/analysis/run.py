@@ -13,7 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.benchmark import load_benchmark, representation
-from charging_rules.analysis.disparity import BAND, Comparison, Tally, check_reference
+from charging_rules.analysis.disparity import (
+    BAND,
+    Comparison,
+    Pooled,
+    Tally,
+    check_reference,
+    mantel_haenszel,
+)
 from charging_rules.analysis.groups import load_group_map
 from charging_rules.analysis.impact import (
     Impact,
@@ -33,7 +40,12 @@ from charging_rules.analysis.sources import (
     checked_log,
     table_cases,
 )
-from charging_rules.analysis.views import comparison_table, impact_view, representation_table
+from charging_rules.analysis.views import (
+    comparison_table,
+    impact_view,
+    pooled_table,
+    representation_table,
+)
 from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.model.referral import CHARGING_OUTCOMES
@@ -73,22 +85,37 @@ class DisparityResult:
         out["group_map"] = {"name": self.grouping.group_map.name,
                             "labels": self.grouping.group_map.used()}
         if self.options.by:
-            out["by"] = {"column": self.options.by, "strata": {
-                s: self.tally.compare(self.options.reference, self.options.min_n,
-                                      stratum=s).to_json() for s in self.tally.strata()}}
+            out["by"] = {"column": self.options.by,
+                         "mantel_haenszel": [m.to_json() for m in self.pooled()],
+                         "strata": {s: self.tally.compare(
+                             self.options.reference, self.options.min_n,
+                             stratum=s).to_json() for s in self.tally.strata()}}
         if self.options.period:
             out["period"] = {"unit": self.options.period, "periods": {
                 p: self.tally.compare(self.options.reference, self.options.min_n,
                                       period=p).to_json() for p in self.tally.periods()}}
         return {**out, **self.extra}
 
+    def pooled(self) -> list[Pooled]:
+        return mantel_haenszel(self.tally, self.options.reference, self.options.min_n)
+
     def views(self) -> list[RenderableType]:
-        views: list[RenderableType] = [*self.tables, comparison_table(self.comparison,
-                                                                       self.title)]
+        views: list[RenderableType] = []
+        if self.options.by:  # the summary across strata first, then the strata that compare
+            views.append(pooled_table(self.pooled(), self.options.by))
+        views += [*self.tables, comparison_table(self.comparison, self.title)]
+        small = []
         for stratum in self.tally.strata():
-            views.append(comparison_table(self.tally.compare(
-                self.options.reference, self.options.min_n, stratum=stratum),
-                f"{self.title} | {self.options.by} = {stratum}"))
+            table = self.tally.compare(self.options.reference, self.options.min_n,
+                                       stratum=stratum)
+            if any(g.rri is not None and g.group != table.reference for g in table.groups):
+                views.append(comparison_table(table, f"{self.title} | {self.options.by} = "
+                                                     f"{stratum}"))
+            else:
+                small.append(f"{stratum} ({sum(g.n for g in table.groups)})")
+        if small:
+            views.append(literal(f"Strata with no group of {self.options.min_n} or more to "
+                                 f"compare with the reference (n): {', '.join(small)}", "dim"))
         for period in self.tally.periods():
             views.append(comparison_table(self.tally.compare(
                 self.options.reference, self.options.min_n, period=period),

@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from charging_rules.analysis.disparity import BAND, Comparison
+from charging_rules.analysis.disparity import BAND, Comparison, Pooled
 from charging_rules.analysis.impact import Impact
 from charging_rules.text import literal
 
@@ -90,3 +90,21 @@ def impact_view(result: Impact) -> Group:
                        "-" if change is None else f"{100 * change:+.1f}",
                        fmt(r.get("baseline_rri")), fmt(r.get("proposed_rri")))
     return Group(head, groups)
+
+
+def pooled_table(rows: list[Pooled], by: str) -> Table:
+    table = Table(title=literal(f"Across {by} strata (Mantel-Haenszel), each group against "
+                                "the reference"), title_justify="left", header_style="bold")
+    for column in ("group", "strata", "RRI (MH)", "OR (MH)", "OR 95% CI", "p (CMH)",
+                   "p (same in all strata)"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for row in rows:
+        ci = "-" if row.or_ci_low is None else f"{fmt(row.or_ci_low)}-{fmt(row.or_ci_high)}"
+        table.add_row(literal(row.group), str(row.strata), fmt(row.risk_ratio),
+                      fmt(row.odds_ratio), ci, fmt(row.p_value, 3), fmt(row.homogeneity_p, 3))
+    table.caption = ("Pooled over the strata where the group and the reference each have at "
+                     "least the minimum n. A small p (same in all strata) says the ratio "
+                     "differs between strata: read the strata below. Many comparisons: "
+                     "some small p-values arise by chance.")
+    table.caption_justify = "left"
+    return table
