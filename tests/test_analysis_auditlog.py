@@ -207,3 +207,26 @@ def test_a_report_with_nothing_publishable_exits_1(audit_dir: Path, tmp_path: Pa
     assert result.exit_code == 1, result.output
     assert "nothing publishable" in result.output
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_report_names_the_office_and_shows_outreach_against_its_goal(
+        audit_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The office's name, contact and update schedule come from the config file; the
+    outreach program's referrals against the yearly goal appear when the log holds them."""
+    result = CliRunner().invoke(app, [
+        "outreach", "import", str(REPO / "examples/outreach/synthetic-2023-W01.csv"),
+        "--guidelines", str(REPO / "rules"), "--audit-dir", str(audit_dir),
+        "--out", str(audit_dir / "lists")])
+    assert result.exit_code == 0, result.output
+    settings = tmp_path / "config.toml"
+    settings.write_text('[office]\nname = "Jackson County Prosecutor\'s Office"\n'
+                        'contact = "csu@example.org"\nupdate_schedule = "every quarter"\n')
+    monkeypatch.setenv("CHARGING_RULES_CONFIG", str(settings))
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(audit_dir), "--output",
+                                      str(tmp_path / "out"), "--threshold", "3"])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Jackson County Prosecutor&#x27;s Office" in html
+    assert "csu@example.org" in html and "every quarter" in html
+    outreach = html.split("<section id='outreach'>")[1].split("</section>")[0]
+    assert "against the yearly goal of 500" in outreach and "a week" in outreach

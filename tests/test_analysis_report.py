@@ -195,3 +195,49 @@ def test_an_output_that_is_a_file_is_an_input_error(demo: tuple[Path, dict[str, 
     assert result.exit_code == 2, result.output
     assert f"{taken}: cannot write the {command}" in result.output
     assert taken.read_text() == "not a directory"
+
+
+def test_report_opens_with_a_plain_summary_and_reads_as_words(
+        demo: tuple[Path, dict[str, Any]]) -> None:
+    """#15.1, #15.3, #15.6 on the demo's report: summary first with the period, findings in
+    words with their interval and band verdict, the guideline change, the reason a relative
+    rate can rise while every rate falls; no snake_case or set ids in legends; the filed
+    RRI row stays when one small group is hidden; the reference has no interval."""
+    _, payload = demo
+    html = Path(payload["report"]).read_text()
+    sections = re.findall(r"<section id='([a-z_]+)'", html)
+    assert sections[0] == "summary" and sections[-3:] == ["caveats", "glossary", "about"]
+    summary = html.split("<section id='summary'>")[1].split("</section>")[0]
+    assert re.search(r"Period covered: 2021-07-\d\d to 2022-06-\d\d", summary)
+    assert re.search(r"Black referrals were recommended for filing at \d\.\d\d times the rate "
+                     r"of White referrals \(95% CI \d\.\d\d to \d\.\d\d", summary)
+    assert "tolerance band" in summary and "The guidelines changed on 2022-01-0" in summary
+    assert "Every group&#x27;s rate falls, yet the relative rate of Black rises" in summary
+    legends = re.findall(r"<text[^>]*>([^<]*)</text>", html)
+    assert not [t for t in legends if "_" in t or "jackson-county" in t]
+    rri = list(csv.DictReader((Path(payload["report"]).parent / "rri.csv").open()))
+    filed = {r["group"]: r for r in rri if r["stage"] == "filed"}
+    assert filed["Black"]["rri"] not in ("", "suppressed")
+    assert (filed["White"]["rri"], filed["White"]["ci_low"]) == ("1.0000", "")
+    points = {r["group"]: r for r in csv.DictReader(
+        (Path(payload["report"]).parent / "decision_points.csv").open())}
+    impact = {r["group"]: r for r in csv.DictReader(
+        (Path(payload["report"]).parent / "impact.csv").open())}
+    # Console and HTML totals reconcile: All referrals includes the unrecorded race.
+    assert impact["All referrals"]["changed"] == str(payload["impact"]["changed"])
+    assert points["All referrals"]["referred"] == str(payload["impact"]["total"])
+
+
+def test_the_tolerance_band_is_an_option(demo: tuple[Path, dict[str, Any]],
+                                         tmp_path: Path) -> None:
+    out, _ = demo
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
+                                      "--output", str(tmp_path), "--band", "0.5-2"])
+    assert result.exit_code == 0, result.output
+    rri = list(csv.DictReader((tmp_path / "rri.csv").open()))
+    black = next(r for r in rri if r["stage"] == "recommended" and r["group"] == "Black")
+    assert black["note"] == "within band"
+    assert "Tolerance band 0.5 to 2" in (tmp_path / "report.html").read_text()
+    bad = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
+                                   "--output", str(tmp_path), "--band", "2-3"])
+    assert bad.exit_code == 2 and "--band must be LOW-HIGH around 1" in bad.output

@@ -261,6 +261,8 @@ class Demo:
         for figure, published, value in self.calibration:
             table.add_row(figure, published, f"{100 * value:.1f}%")
         return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
+                literal("Summary (as the report opens):", "bold"),
+                *(literal(f"- {finding}") for finding in self.report.findings),
                 *impact_views(self.impact),
                 *self.disparity.views(),
                 literal(f"Report: {self.report.html}  (CSV beside it; audit log: "

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.disparity import BAND, Comparison, Pooled
-from charging_rules.analysis.impact import Impact
+from charging_rules.analysis.impact import UNKNOWN_LABEL, Impact
 from charging_rules.text import literal
 
 
@@ -72,7 +72,11 @@ def impact_view(result: Impact) -> Group:
     head.add_column("referrals", justify="right")
     for transition, count in sorted(result.transitions.items(), key=lambda kv: -kv[1]):
         head.add_row(literal(transition), str(count))
-    head.caption = f"{result.changed} of {result.total} referrals change outcome"
+    unknown = result.by_group.get(UNKNOWN_LABEL)
+    head.caption = f"{result.changed} of {result.total} referrals change outcome" + (
+        f" ({unknown['changed']} of them with no race recorded: counted here and in the "
+        "report's 'All referrals' row, left out of the group comparisons)"
+        if unknown and unknown["changed"] else "")
     head.caption_justify = "left"
     groups = Table(title=literal(f"By group: '{result.positive}' rate and RRI (reference "
                                  f"{result.before.reference if result.before else '-'})"),
