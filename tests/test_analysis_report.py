@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from charging_rules.audit.log import segments
 from charging_rules.cli.app import app
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -240,4 +240,4 @@ def test_the_tolerance_band_is_an_option(demo: tuple[Path, dict[str, Any]],
     assert "Tolerance band 0.5 to 2" in (tmp_path / "report.html").read_text()
     bad = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
                                    "--output", str(tmp_path), "--band", "2-3"])
-    assert bad.exit_code == 2 and "--band must be LOW-HIGH around 1" in bad.output
+    assert bad.exit_code == 2 and "--band: must be LOW-HIGH around 1" in bad.output

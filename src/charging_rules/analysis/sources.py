@@ -17,8 +17,8 @@ from typing import Any
 
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
-from charging_rules.audit.log import AuditLogError, parse_line, read_lines
-from charging_rules.audit.verify import verify
+from charging_rules.audit.log import AuditLogError, parse_line
+from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
 from charging_rules.model.facts import MISSING, lookup
 
@@ -145,27 +145,27 @@ class Integrity:
         return {"verified": self.ok, "problems": self.problems, "first_problem": self.first}
 
 
-def checked_log(audit_dir: Path, ignore_integrity: bool = False
+def checked_log(store: AuditStore, ignore_integrity: bool = False
                 ) -> tuple[Iterator[dict[str, Any]], Integrity]:
     """The log's records after its hash chain verifies. A broken chain is a failed check
     (exit 1, naming the first bad record): figures from an altered log would be published
     as the office's. With `ignore_integrity` the records are read anyway (unparseable lines
     skipped) and the Integrity says so, for the output to state."""
-    report = verify(audit_dir)
+    report = store.verify()
     if report.ok:
-        return _records(audit_dir, skip_bad=False), Integrity()
+        return _records(store, skip_bad=False), Integrity()
     first = report.problems[0]
     where = f"line {first.line} ({first.kind}: {first.detail})"
     if not ignore_integrity:
         raise AuditLogError(
-            f"{audit_dir}: the audit log's hash chain is broken at {where}; nothing was "
+            f"{store.location}: the audit log's hash chain is broken at {where}; nothing was "
             "analysed. Run 'charging-rules audit verify' (or pass --ignore-integrity to "
             "analyse it anyway, which the output then states)")
-    return _records(audit_dir, skip_bad=True), Integrity(len(report.problems), where)
+    return _records(store, skip_bad=True), Integrity(len(report.problems), where)
 
 
-def _records(audit_dir: Path, skip_bad: bool) -> Iterator[dict[str, Any]]:
-    for where, line in read_lines(audit_dir):
+def _records(store: AuditStore, skip_bad: bool) -> Iterator[dict[str, Any]]:
+    for where, line in store.read_lines():
         try:
             yield parse_line(where, line)
         except AuditLogError:

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.cli.options import (
+    AuditDbOpt,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    audit_store,
+)
 from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
@@ -33,32 +39,19 @@ BandOpt = Annotated[str, typer.Option(
     "--band", help="Tolerance band LOW-HIGH: a relative rate outside it is flagged.")]
 
 
-def _band(text: str) -> tuple[float, float]:
-    low, _, high = text.partition("-")
-    try:
-        band = (float(low), float(high))
-    except ValueError:
-        band = (0.0, 0.0)
-    if not 0 < band[0] < 1 < band[1]:
-        raise InputError(f"--band must be LOW-HIGH around 1, e.g. 0.8-1.25 (got {text!r})")
-    return band
-
-
 def _options(group_map: str | None, intersect: str | None, reference: str | None, min_n: int,
              by: str | None, period: str | None, band: str = "0.8-1.25") -> Any:
-    from charging_rules.analysis.run import Options
+    from charging_rules.analysis.run import Options, parse_band
 
-    if period not in (None, "month", "quarter"):
-        raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
-                   min_n=min_n, by=by, period=period, band=_band(band))
+                   min_n=min_n, by=by, period=period, band=parse_band(band))
 
 
-def _log(audit_dir: Path | None, ignore_integrity: bool) -> Any:
+def _log(audit_dir: Path | None, audit_db: str | None, ignore_integrity: bool) -> Any:
     """The log's records once its chain verifies (exit 1 naming the first bad record)."""
     from charging_rules.analysis.sources import checked_log
 
-    return checked_log(config.audit_dir(audit_dir), ignore_integrity)
+    return checked_log(audit_store(audit_dir, audit_db, existing=True), ignore_integrity)
 
 
 def disparity(
@@ -87,6 +80,7 @@ def disparity(
     band: BandOpt = "0.8-1.25",
     ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Rates by group, relative rate index vs a reference, Katz 95% CI, Fisher p.
@@ -98,23 +92,12 @@ def disparity(
 
     options = _options(group_map, intersect, reference, min_n, by, period, band)
     if input_file is not None:
-        if not (group and outcome and positive):
-            raise InputError("a table needs --group, --outcome and --positive")
-        if period and not date_column:
-            raise InputError("--period on a table needs --date COLUMN")
-        from charging_rules.analysis.sources import TableSpec
-
-        spec = TableSpec(group, outcome, frozenset(positive), by, intersect, date_column,
-                             period)
+        spec = run.table_spec(group, outcome, positive, options, date_column)
         result = run.disparity_table(input_file, spec, options, benchmark)
     else:
-
-        if positive and len(positive) > 1:
-            raise InputError("on the audit log --positive is one outcome (a rate of one "
-                             "decision)")
-        records, integrity = _log(audit_dir, ignore_integrity)
-        result = run.disparity_log(records, stage, (positive or ["file"])[0], options,
-                                   benchmark, group or "demographics.race", integrity)
+        records, integrity = _log(audit_dir, audit_db, ignore_integrity)
+        result = run.disparity_log(records, stage, positive, options, benchmark, group,
+                                   integrity)
     emit(as_json, result.to_json(), *result.views())
 
 
@@ -131,6 +114,7 @@ def impact(
     min_n: MinNOpt = config.SMALL_CELL,
     ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What changes, and for whom, when the guidelines change.
@@ -140,10 +124,8 @@ def impact(
     """
     from charging_rules.analysis import run
 
-    if proposed is None:
-        raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else _log(audit_dir, ignore_integrity)[0]
+    records = None if input_file else _log(audit_dir, audit_db, ignore_integrity)[0]
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     emit(as_json, result.to_json(), *run.impact_views(result))
@@ -170,6 +152,7 @@ def report(
     band: BandOpt = "0.8-1.25",
     ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Public transparency report from the audit log: self-contained HTML + CSVs.
@@ -186,10 +169,10 @@ def report(
                        OFFENSE if by_offense else None, period, band)
     from charging_rules.outreach.status import outreach_status
 
-    log_dir = config.audit_dir(audit_dir)
-    result = run.report_of(log_dir, output, options, threshold=threshold, baseline=baseline,
+    store = audit_store(audit_dir, audit_db, existing=True)
+    result = run.report_of(store, output, options, threshold=threshold, baseline=baseline,
                            proposed=proposed, title=title, ignore_integrity=ignore_integrity,
-                           outreach=lambda: outreach_status(log_dir))
+                           outreach=lambda: outreach_status(store))
     emit(as_json, result.to_json(), *result.views())
 
 

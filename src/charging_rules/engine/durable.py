@@ -39,16 +39,21 @@ import durable.engine as _durable
 
 from charging_rules.errors import EngineError, InputError
 from charging_rules.guidelines.conditions import (
+    QUANTIFIERS,
     All,
     AnyItem,
     AnyOf,
     Compare,
     Condition,
+    EveryItem,
     Exists,
     Not,
+    SumItems,
     Truth,
     layout,
+    sum_bounds,
 )
+from charging_rules.model.facts import MISSING
 
 ENGINE_VERSION = "durable_rules 2.0.28"
 _MARKER = "cr_fact"
@@ -81,6 +86,17 @@ def _quantified(node_id: str) -> str:
     return _QUANTIFIED + node_id.replace(".", "_")
 
 
+# A sum is handed to durable_rules as the two ends of the interval it lies in (the high end
+# absent when unbounded), so a comparison on it is matched like any other attribute.
+_LOW, _HIGH = "_lo", "_hi"
+_SUM_MATCH = {  # op -> (end, operator) matching when true, and when false
+    "le": ((_HIGH, "$lte"), (_LOW, "$gt")),
+    "lt": ((_HIGH, "$lt"), (_LOW, "$gte")),
+    "ge": ((_LOW, "$gte"), (_HIGH, "$lt")),
+    "gt": ((_LOW, "$gt"), (_HIGH, "$lte")),
+}
+
+
 def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[str, Any]:
     """durable_rules JSON matching when `cond` is definitely true (positive) or false."""
     if isinstance(cond, Compare):
@@ -89,7 +105,10 @@ def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[st
         return {"$ex" if cond.present == positive else "$nex": {cond.field: 1}}
     if isinstance(cond, Not):
         return _expression(cond.item, not positive, ids)
-    if isinstance(cond, AnyItem):
+    if isinstance(cond, SumItems):
+        end, operator = _SUM_MATCH[cond.op][0 if positive else 1]
+        return {operator: {_quantified(ids[id(cond)]) + end: cond.value}}
+    if isinstance(cond, AnyItem | EveryItem):
         return {_quantified(ids[id(cond)]): positive}
     conjunctive = isinstance(cond, All) == positive
     assert isinstance(cond, All | AnyOf)
@@ -99,10 +118,18 @@ def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[st
 
 class CompiledRuleset:
     """A durable_rules ruleset answering, for one fact, the truth of every condition node
-    (`conditions.layout` ids) of the named root conditions."""
+    (`conditions.layout` ids) of the named root conditions.
 
-    def __init__(self, roots: dict[str, Condition]):
-        nodes = [node for root_id, cond in roots.items() for node in layout(root_id, cond)]
+    `count_roots` (with `counts`, the collection whose items are counts) name roots, such as
+    guideline scopes, whose truth is also wanted per item: for item i, each any_/every_
+    quantifier over that collection in those roots is given item i's own truth, and
+    durable_rules matches the roots again on that view of the record.
+    """
+
+    def __init__(self, roots: dict[str, Condition], count_roots: Iterable[str] = (),
+                 counts: str | None = None):
+        laid = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
+        nodes = [node for root_nodes in laid.values() for node in root_nodes]
         ids = {id(node.condition): node.id for node in nodes}
         definition: dict[str, Any] = {}
         for node in nodes:
@@ -118,9 +145,17 @@ class CompiledRuleset:
         self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
         self.nodes = tuple(node.id for node in nodes)
         self._item_nodes = {node.id: node.collection for node in nodes if node.collection}
-        self._quantifiers = [(node.id, node.condition.collection) for node in nodes
-                             if isinstance(node.condition, AnyItem)]
-        self._collections = sorted({c for _, c in self._quantifiers})
+        self._quantifiers = [(node.id, node.condition) for node in nodes
+                             if isinstance(node.condition, QUANTIFIERS)]
+        self._collections = sorted({c.collection for _, c in self._quantifiers})
+        wanted = set(count_roots)
+        self._counts = counts
+        self.count_nodes = tuple(node.id for root_id in wanted & set(laid)
+                                 for node in laid[root_id] if node.collection is None)
+        self._count_quantifiers = [
+            node.id for root_id in wanted & set(laid) for node in laid[root_id]
+            if isinstance(node.condition, AnyItem | EveryItem)
+            and node.condition.collection == counts and node.collection is None]
         self._definition = definition
 
     def _handle(self) -> Any:
@@ -137,9 +172,15 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
+        return [truth for truth, _ in self.evaluate_counts_many(facts)]
+
+    def evaluate_counts_many(self, facts: Iterable[dict[str, Any]]
+                             ) -> list[tuple[dict[str, Truth], list[dict[str, Truth]]]]:
+        """Per fact: the truth of every node, and per count the truth of the count roots'
+        nodes (`count_nodes`) on that count's view of the record."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [{} for _ in facts]  # heap corruption): no guideline for this kind
-        results: list[dict[str, Truth]] = []
+            return [({}, []) for _ in facts]  # heap corruption): no guideline for this kind
+        results: list[tuple[dict[str, Truth], list[dict[str, Truth]]]] = []
         with _lock:
             handle = self._handle()
             for fact in facts:
@@ -150,9 +191,11 @@ class CompiledRuleset:
                     _durable.durable_rules_engine.delete_state(handle, sid)
         return results
 
-    def _evaluate(self, handle: Any, fact: dict[str, Any], sid: str) -> dict[str, Truth]:
+    def _evaluate(self, handle: Any, fact: dict[str, Any], sid: str
+                  ) -> tuple[dict[str, Truth], list[dict[str, Truth]]]:
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
-        derived: dict[str, bool] = {}
+        derived: dict[str, Any] = {}
+        per_item: dict[tuple[str, int], Truth] = {}
         if self._quantifiers:
             per_item = _item_truths(
                 (name, index)
@@ -160,17 +203,63 @@ class CompiledRuleset:
                 for index, item in enumerate(fact.get(collection) or ())
                 for name in _assert(handle, {**item, "cr_i": index, _ITEM: collection,
                                              "sid": sid}))
-            for node_id, collection in self._quantifiers:
-                folded = _exists(per_item, f"{node_id}.0", fact.get(collection))
-                truth[node_id] = folded
-                if folded is not Truth.UNKNOWN:
-                    derived[_quantified(node_id)] = folded is Truth.TRUE
+            for node_id, cond in self._quantifiers:
+                items = fact.get(cond.collection)
+                truth[node_id] = _fold(cond, per_item, node_id, items, derived)
             for node_id, collection in self._item_nodes.items():
                 truth[node_id] = _exists(per_item, node_id, fact.get(collection))
         fired = _assert(handle, {**fact, **derived, _MARKER: 1, "sid": sid})
         for node_id, value in _truths(fired):
             truth[node_id] = value
-        return truth
+        return truth, self._per_count(handle, fact, derived, per_item, truth, sid)
+
+    def _per_count(self, handle: Any, fact: dict[str, Any], derived: dict[str, Any],
+                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth],
+                   sid: str) -> list[dict[str, Truth]]:
+        items = fact.get(self._counts) if self._counts else None
+        if not isinstance(items, list) or not self.count_nodes:
+            return [] if not isinstance(items, list) else [{} for _ in items]
+        if len(items) == 1 or not self._count_quantifiers:  # each count sees the whole
+            same = {node_id: truth[node_id] for node_id in self.count_nodes}
+            return [same for _ in items]
+        out: list[dict[str, Truth]] = []
+        for index in range(len(items)):
+            view = dict(derived)
+            count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
+            for node_id in self._count_quantifiers:
+                own = per_item.get((f"{node_id}.0", index), Truth.UNKNOWN)
+                view.pop(_quantified(node_id), None)
+                if own is not Truth.UNKNOWN:
+                    view[_quantified(node_id)] = own is Truth.TRUE
+                count_truth[node_id] = own
+            fired = _assert(handle, {**fact, **view, _MARKER: 1, "sid": sid, "cr_count": index})
+            for node_id, value in _truths(fired):
+                if node_id in count_truth:
+                    count_truth[node_id] = value
+            out.append(count_truth)
+        return out
+
+
+def _fold(cond: Condition, per_item: dict[tuple[str, int], Truth], node_id: str, items: Any,
+          derived: dict[str, Any]) -> Truth:
+    """A quantifier's truth from its items' truths, and the attributes that hand it back to
+    durable_rules (`derived`), on which enclosing conditions are matched."""
+    if isinstance(cond, SumItems):
+        if not isinstance(items, list):
+            return Truth.UNKNOWN
+        matches = [per_item.get((f"{node_id}.0", i), Truth.UNKNOWN) for i in range(len(items))]
+        low, high = sum_bounds(matches, [item.get(cond.field, MISSING) if isinstance(item, dict)
+                                         else MISSING for item in items])
+        derived[_quantified(node_id) + _LOW] = low
+        if high is not None:
+            derived[_quantified(node_id) + _HIGH] = high
+        return Truth.UNKNOWN  # matched by durable_rules on the referral fact
+    folded = _exists(per_item, f"{node_id}.0", items)
+    if isinstance(cond, EveryItem):
+        folded = ~_exists({k: ~v for k, v in per_item.items()}, f"{node_id}.0", items)
+    if folded is not Truth.UNKNOWN:
+        derived[_quantified(node_id)] = folded is Truth.TRUE
+    return folded
 
 
 def _tests(expression: Any, found: dict[str, set[str]]) -> None:
