@@ -682,8 +682,11 @@ class Page:
             "why (see the caveats below).</p></section>")
         for chart in charts_out:
             header = "".join(f"<th>{escape(words(h))}</th>" for h in chart.header)
-            body = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row)
-                           + "</tr>" for row in chart.rows)
+            # offense categories and periods are the tool's vocabulary: read as words
+            vocabulary = chart.name in ("trend", "by_offense")
+            body = "".join("<tr>" + "".join(
+                f"<td>{escape(words(v) if vocabulary and i == 0 else _cell(v))}</td>"
+                for i, v in enumerate(row)) + "</tr>" for row in chart.rows)
             note = f"<p class='muted'>{escape(chart.note)}</p>" if chart.note else ""
             parts.append(f"<section id='{chart.name}'><h2>{escape(chart.title)}</h2>"
                          f"{chart.svg}{note}<details><summary>Data ({chart.name}.csv)</summary>"
