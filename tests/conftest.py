@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import RULES, charging_part
 
+pytest_plugins = ("tests.pg_server",)  # the PostgreSQL server fixtures
+
 
 @pytest.fixture(scope="session")
 def screener_rules() -> Path:

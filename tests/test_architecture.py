@@ -18,6 +18,7 @@ PACKAGE = REPO / "src" / "charging_rules"
 LAYERS: list[set[str]] = [
     {"text"},
     {"", "errors"},
+    {"files"},
     {"config"},
     {"model"},
     {"guidelines"},

@@ -176,7 +176,7 @@ def _settled(fact: dict[str, Any], answers: dict[str, list[Any]]) -> bool:
 def test_the_questions_are_sufficient_and_minimal(data: dict[str, Any]) -> None:
     rec = _outcome_of(data)
     if rec.outcome != NEEDS_INFORMATION or not rec.missing:
-        assert rec.questions == []
+        assert rec.questions == ()
         return
     fact = engine_fact(parse_record(data)[0])
     domains = {q.fact: ENGINE._answers(q.fact) for q in rec.questions}

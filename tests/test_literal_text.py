@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ class ScriptedTerminal(TerminalUI):
         super().__init__(console)
         self.actions = actions
 
-    def ask_request(self, missing: list[str]) -> bool:
+    def ask_request(self, missing: Sequence[str]) -> bool:
         return False
 
     def ask_action(self) -> str:

@@ -40,12 +40,12 @@ def victim(**changes: Any) -> Victim:
 
 def decide(**changes: Any) -> tuple[str, list[str], list[str]]:
     result = OUTREACH.evaluate(victim(**changes))
-    return result.outcome, result.rules, result.missing
+    return result.outcome, list(result.rules), list(result.missing)
 
 
 def test_a_reachable_survivor_never_referred_is_referred_now() -> None:
     result = OUTREACH.evaluate(victim())
-    assert (result.outcome, result.rules, result.missing) == (
+    assert (result.outcome, list(result.rules), list(result.missing)) == (
         "refer_now", ["outreach-refer-victim"], [])
     assert result.record_id == "SYN-2023-00001/SYN-V00001"
     assert "refers victims to social workers" in result.citations[0].text
@@ -80,7 +80,7 @@ def test_known_absent_contact_information_gets_the_fallback_asking_police() -> N
     for changes in ({"victim_contact_available": False, "family_contact_available": False},
                     {"fatal": True, "family_contact_available": False}):
         result = OUTREACH.evaluate(victim(**changes))
-        assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
+        assert (result.outcome, result.rules, result.missing) == ("needs_information", (), ())
         assert "Ask KCPD for contact information" in result.reasons[0]
 
 

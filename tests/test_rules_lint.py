@@ -44,7 +44,7 @@ def lint_cli(root: Path) -> tuple[int, dict[str, object]]:
 def engine_outcome(root: Path, example: dict[str, object]) -> tuple[str, list[str]]:
     record, _ = parse_record(example)
     rec = Evaluator(load_guidelines(root)).evaluate(record)
-    return rec.outcome, rec.rules
+    return rec.outcome, list(rec.rules)
 
 
 # --- the shipped guidelines ------------------------------------------------------------

@@ -8,6 +8,22 @@ from __future__ import annotations
 
 from charging_rules.text import printable
 
+CLIP = 80
+MAX_MESSAGE = 1000
+
+
+def clip(text: object, limit: int = CLIP) -> str:
+    """An input fragment (key, value, file name) short enough to echo: a million-character
+    key must not make a megabyte error line."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def clip_path(path: object, limit: int = 2 * CLIP) -> str:
+    """A path keeps its end (the file name), which says most."""
+    text = str(path)
+    return text if len(text) <= limit else f"…{text[-limit:]}"
+
 
 class ChargingRulesError(Exception):
     """Base of every error this tool raises on purpose."""
@@ -35,11 +51,13 @@ class InputError(ChargingRulesError):
         super().__init__(str(self))
 
     def _located(self, message: str) -> str:
-        where = self.source or self.concept or ""
+        where = clip_path(self.source) if self.source else self.concept or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         # A key or file name from the input may hold line breaks or control characters:
         # escaped, so the message stays one line on stderr and cannot drive the terminal.
+        # A million-character key or value must not make a megabyte "line" either.
+        message = clip(message, MAX_MESSAGE)
         return printable(f"{where}: {message}" if where else message)
 
     def __str__(self) -> str:

@@ -315,9 +315,14 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
          threshold: int = SMALL_CELL) -> Demo:
     """A synthetic year screened under the old practice (before the policy date) and the
     current guideline (after), logged with synthetic prosecutor decisions; then the impact
-    of the change on the whole year, the decision points, and the public report."""
+    of the change on the whole year, the decision points, and the public report.
+
+    Every input is loaded and checked (both guideline sets, the output folder writable)
+    before anything is written; both sets are archived beside the log, so every demo
+    decision replays (`audit replay`)."""
     import json
     import random
+    import tempfile
 
     from charging_rules.analysis.synth import (
         DEMO_OFFICE,
@@ -327,7 +332,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
         prosecutor_decision,
         synthetic_year,
     )
-    from charging_rules.audit import log
+    from charging_rules.audit import archive, log
     from charging_rules.audit.entries import decision_entry, recommendation_entry
     from charging_rules.config import office
     from charging_rules.engine.evaluate import Evaluator
@@ -338,18 +343,22 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     if log.segments(audit_dir):
         raise InputError("already holds a demo audit log; choose another output directory",
                          source=str(out_dir))
+    sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
     raw = synthetic_year(count, seed)
+    parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
+    records = [record for record, _ in parsed]
+    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
     referrals = out_dir / "referrals.jsonl"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # writable, before anything is written
+            pass
         referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write the demo: {error.strerror or error}",
                          source=str(out_dir)) from None
-    parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
-    sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
-    records = [record for record, _ in parsed]
-    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
+    for guideline_set in sets.values():  # the files behind every logged sha256, for replay
+        archive.store(audit_dir, guideline_set)
     rng = random.Random(seed)
     entries = []
     for r, (record, demographics), old, new in zip(raw, parsed, outcomes["before"],

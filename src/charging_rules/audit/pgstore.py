@@ -211,13 +211,16 @@ class PgStore:
                              "initialised (its owner runs 'charging-rules audit init-db')")
         return conn
 
+    # A connection that breaks is not reopened: a run that lost the server stops (see
+    # StoreUnavailable) rather than carry on past a gap it cannot account for.
+
     def _write_conn(self) -> psycopg.Connection[Any]:
-        if self._writer is None or self._writer.closed:
+        if self._writer is None:
             self._writer = self._connect()
         return self._writer
 
     def _read_conn(self) -> psycopg.Connection[Any]:
-        if self._reader is None or self._reader.closed:
+        if self._reader is None:
             self._reader = self._connect()
         return self._reader
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TextIO
 from typing_extensions import TypedDict
 
 from charging_rules.audit import log
-from charging_rules.audit.lock import FILE_MODE
+from charging_rules.audit.lock import owner_only_file
 from charging_rules.audit.log import AuditLogError, parse_line
 from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
@@ -35,11 +34,19 @@ if TYPE_CHECKING:
 DECISION_KINDS = ("decision", "override")
 MASK = "[masked]"
 DEMOGRAPHICS = ("race", "ethnicity", "sex")
+# What --mask-demographics also hides, because it would let the export be joined back to a
+# record that holds the demographics (the log, a police file, an unmasked export):
+# identifiers and sequence numbers masked, ages masked, exact times cut to the day and
+# incident/receipt dates to the month. Documented in docs/audit-log.md.
+MASKED_IDS = ("decision_id", "record_id", "referral_id", "victim_id", "incident_id", "seq")
+MASKED_AGES = ("age", "victim_age")
+TO_DAY = ("timestamp", "decided_at")
+TO_MONTH = ("received", "incident_date", "last_referral_date")
 EXPORT_COLUMNS = (
     "decision_id", "timestamp", "screened_by", "record_kind", "record_id", "received",
     "jurisdiction", "agency", "charge_categories", "recommended", "outcome", "status",
     "decided_by", "decided_at", "reason", "rules", "missing", "guideline_set",
-    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq",
+    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq", "actor",
 )
 
 
@@ -97,10 +104,39 @@ class Row:
             "guideline_set": rec["guideline_set"]["id"],
             "guideline_sha256": rec["guideline_set"]["sha256"],
             "guideline_versions": self.guideline_versions(), "seq": rec["seq"],
+            # who logged the decision's current state: the decider, else the screener (with
+            # the PostgreSQL store, the database login that wrote that record)
+            "actor": (final or rec).get("actor"),
         }
         for key in DEMOGRAPHICS:
             row[key] = MASK if mask_demographics else demographics.get(key)
-        return row
+        return _mask_joins(row) if mask_demographics else row
+
+    def snapshot(self, mask_demographics: bool = False) -> Any:
+        """The logged referral, masked like `flat` when asked."""
+        referral = self.recommendation.get("referral")
+        return _mask_joins(referral) if mask_demographics else referral
+
+
+def _mask_joins(value: Any) -> Any:
+    """`value` with every field that could re-join it to demographics masked (MASKED_IDS)."""
+    if isinstance(value, list):
+        return [_mask_joins(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            out[key] = None
+        elif key in MASKED_IDS or key in MASKED_AGES:
+            out[key] = MASK
+        elif key in TO_DAY:
+            out[key] = str(item)[:10]
+        elif key in TO_MONTH:
+            out[key] = str(item)[:7]
+        else:
+            out[key] = _mask_joins(item)
+    return out
 
 
 @dataclass(frozen=True)
@@ -271,7 +307,7 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
         if writer is not None:
             writer.writerow({k: _csv_safe(v) for k, v in flat.items()})
         else:
-            flat["referral"] = row.recommendation.get("referral")
+            flat["referral"] = row.snapshot(mask_demographics)
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count
@@ -279,12 +315,10 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
 
 def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
                 mask_demographics: bool = False) -> int:
-    """`export` into a file created owner-only (an export can hold demographics)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
+    """`export` into a new owner-only file renamed over `path` once complete: an existing
+    file's wider mode is not kept (an export can hold demographics), and a failed export
+    (disk full) leaves `path` as it was."""
+    with owner_only_file(path) as handle:
         return export(selected, handle, fmt, mask_demographics)
 
 

@@ -34,9 +34,10 @@ class Replay:
     def differences(self) -> list[str]:
         """What else changed (rules, missing facts), beyond the outcome itself."""
         logged = self.row.recommendation["result"]
+        replayed = self.replayed.to_log()  # as it would be logged: compared like for like
         notes = []
         for key in ("outcome", "rules", "missing"):
-            now = getattr(self.replayed, key)
+            now = replayed[key]
             if logged.get(key) != now:
                 notes.append(f"{key}: logged {logged.get(key)!r}, replayed {now!r}")
         return notes

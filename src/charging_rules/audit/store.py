@@ -10,15 +10,14 @@ tool's start-up never load the driver.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from charging_rules import config
 from charging_rules.audit import log
+from charging_rules.audit.lock import ensure_dir, locked_file
 from charging_rules.audit.verify import Checkpoint, VerifyReport, verify
 from charging_rules.errors import InputError
 
@@ -120,18 +119,19 @@ class FileStore:
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
-        """An flock on `audit_dir/<name>.lock`, released by the kernel even on SIGKILL."""
-        try:
-            self.audit_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.audit_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise InputError(f"cannot use the audit log directory: {error.strerror or error}",
-                             source=str(self.audit_dir)) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        """An flock on `audit_dir/<name>.lock`, released by the kernel even on SIGKILL; a
+        stuck holder is waited for a bounded time, visibly (lock.py)."""
+        with ExitStack() as stack:
+            try:
+                ensure_dir(self.audit_dir)
+                stack.enter_context(locked_file(self.audit_dir / f"{name}.lock",
+                                                f"the {name} lock"))
+            except (OSError, InputError) as error:
+                problem = error.message if isinstance(error, InputError) else \
+                    error.strerror or str(error)
+                raise InputError(f"cannot use the audit log directory: {problem}",
+                                 source=str(self.audit_dir)) from None
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
 
 StoreLike = AuditStore | Path

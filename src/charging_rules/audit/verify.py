@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from charging_rules.audit.lock import exclusive
-from charging_rules.audit.log import GENESIS, HASH_TAIL, segments, stored_body
+from charging_rules.audit.log import GENESIS, HASH_TAIL, open_segment, segments, stored_body
+from charging_rules.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _file_lines(files: list[Path], torn: list[tuple[int, Path, int]]) -> Iterato
     but noted in `torn` as (line number, segment, offset)."""
     number, last = 0, len(files) - 1
     for index, path in enumerate(files):
-        with path.open("rb") as handle:
+        with open_segment(path) as handle:
             for line in handle:
                 number += 1
                 if line[-1:] != b"\n" and index == last:
@@ -154,7 +155,7 @@ def _file_lines(files: list[Path], torn: list[tuple[int, Path, int]]) -> Iterato
 def _located(files: list[Path]) -> Located:
     def lines() -> Iterator[tuple[str, bytes]]:
         for path in files:
-            with path.open("rb") as handle:
+            with open_segment(path) as handle:
                 for in_file, raw in enumerate(handle, 1):
                     yield f"{path.name}:{in_file}", raw
     return lines
@@ -182,10 +183,10 @@ def _completed(audit_dir: Path, path: Path, offset: int) -> bool:
     """Under the writers' lock, is the line at `offset` now complete? (then it wasn't torn)
     A reader who may not take the lock (read-only access) gets the line reported."""
     try:
-        with exclusive(audit_dir), path.open("rb") as handle:
+        with exclusive(audit_dir), open_segment(path) as handle:
             handle.seek(offset)
             return handle.readline().endswith(b"\n")
-    except PermissionError:
+    except (PermissionError, InputError):  # read-only, or the lock is held too long
         return False
 
 

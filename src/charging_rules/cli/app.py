@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from charging_rules.cli import analysis, audit, batch, intake, outreach, rules, screen
 from charging_rules.errors import ChargingRulesError, InputError
+from charging_rules.text import printable
 
 Register = Callable[[typer.Typer], None]
 
@@ -45,6 +46,10 @@ class _Root(TyperGroup):
             for line in error.lines():  # each already escaped: one line, no control codes
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None
+        except OSError as error:  # disk full, a size limit, a vanished volume: not a traceback
+            where = f"{error.filename}: " if error.filename else ""
+            typer.echo(printable(f"error: {where}{error.strerror or error}"), err=True)
+            raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,17 +69,26 @@ def verify(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
 
 @audit_app.command()
 def repair(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None, user: UserOpt = None,
-           as_json: JsonOpt = False) -> None:
-    """Move a crash-torn last line into quarantine/ (never deleted) and log a repair record.
+           checkpoint: CheckpointOpt = None, as_json: JsonOpt = False) -> None:
+    """Move a crash-torn last line into quarantine/ (never deleted) and log a repair record;
+    with --checkpoint, a torn last checkpoint line too (moved to a .torn file beside it).
 
-    Example: charging-rules audit repair
+    Example: charging-rules audit repair --checkpoint /secure/checkpoints.jsonl
     """
+    from charging_rules.audit import checkpoint as checkpoints
+
     store = audit_store(audit_dir, audit_db)
     record = store.repair(store.actor(user))
     message = ("nothing to repair: the log ends with a complete record" if record is None
                else f"moved {record['bytes']} torn bytes to {record['quarantine']}; "
                f"logged repair record seq {record['seq']}")
-    emit(as_json, {"repaired": record is not None, "record": record}, message)
+    data: dict[str, Any] = {"repaired": record is not None, "record": record}
+    if checkpoint is not None:
+        moved = checkpoints.repair(checkpoint)
+        data["checkpoint"] = moved
+        message += ("; the checkpoint file ends with a complete line" if moved is None else
+                    f"; moved {moved['bytes']} torn checkpoint bytes to {moved['quarantine']}")
+    emit(as_json, data, message)
 
 
 @audit_app.command("list")
@@ -136,7 +145,9 @@ def export(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
            out: Annotated[Path | None, typer.Option(
                "--out", help="File to write (created owner-only) [default: stdout].")] = None,
            mask_demographics: Annotated[bool, typer.Option(
-               "--mask-demographics", help="Replace race, ethnicity, sex by [masked].")] = False,
+               "--mask-demographics", help="Replace race, ethnicity, sex by [masked], and "
+               "what could re-join a row to them: ids and seq masked, ages masked, times cut "
+               "to the day, received/incident dates to the month.")] = False,
            since: SinceOpt = None, until: UntilOpt = None, actor: ActorOpt = None,
            outcome: OutcomeOpt = None, overrides: OverridesOpt = False,
            guideline_version: GuidelineOpt = None) -> None:

@@ -4,6 +4,7 @@ Imported only when `intake` runs (rich and the library are not start-up costs)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class TerminalUI:
         self.console.print(recommendation_view(screened.recommendation, screened.decision_id,
                                                show_trace=False))
 
-    def ask_request(self, missing: list[str]) -> bool:
+    def ask_request(self, missing: Sequence[str]) -> bool:
         return Confirm.ask(f"Write a request for the {len(missing)} missing fact(s)?",
                            console=self.console, default=True)
 
@@ -69,6 +70,11 @@ class TerminalUI:
         while not reason.strip():
             reason = Prompt.ask("Reason (required)", console=self.console)
         return outcome, reason
+
+    def changed(self, path: Path) -> None:
+        self.console.print(Text.assemble(("Changed ", "bold yellow"), literal(
+            f"{path.name} was replaced or edited while on screen; nothing was decided. "
+            "Showing it again.")))
 
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
         self.console.print(recorded_decision(record))

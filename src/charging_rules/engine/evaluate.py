@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -291,7 +291,7 @@ class Evaluator:
 
     # --- questions -----------------------------------------------------------------------
 
-    def questions(self, record_id: str, fact: dict[str, Any], missing: list[str]
+    def questions(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
                   ) -> list[Question]:
         """The smallest set of missing facts whose answers, in every combination, settle
         the outcome; each with the outcome its answers lead to on their own."""

@@ -6,6 +6,7 @@ str: rich reads `[...]` in a str as markup (a guideline version "[/x]" crashed t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -41,7 +42,7 @@ def _truth(truth: str) -> Text:
     return Text(mark, style=style)
 
 
-def _condition_tree(parent: Tree, conditions: list[ConditionTrace]) -> None:
+def _condition_tree(parent: Tree, conditions: Sequence[ConditionTrace]) -> None:
     stack: list[tuple[int, Tree]] = [(-1, parent)]
     for cond in conditions:
         while stack[-1][0] >= cond.depth:
@@ -67,7 +68,7 @@ def trace_tree(rec: Recommendation) -> Tree:
     return root
 
 
-def questions_text(questions: list[Question]) -> Text:
+def questions_text(questions: Sequence[Question]) -> Text:
     """Each question, whom to ask, and where each answer leads."""
     text = Text()
     for index, q in enumerate(questions):
@@ -86,7 +87,7 @@ def answer_label(answer: str) -> str:
     return "any other value" if answer == "other" else answer
 
 
-def counts_table(counts: list[CountOutcome]) -> Table:
+def counts_table(counts: Sequence[CountOutcome]) -> Table:
     table = Table(title="Counts", title_justify="left", expand=False)
     for column in ("#", "statute", "category", "outcome", "guideline", "rules"):
         table.add_column(column)

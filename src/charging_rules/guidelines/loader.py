@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from charging_rules.errors import InputError
+from charging_rules.files import read_bytes
 from charging_rules.guidelines import conditions
 from charging_rules.guidelines.schema import (
     Guideline,
@@ -88,9 +89,9 @@ def check_guidelines(path: Path) -> list[InputError]:
 
 def _read(path: Path, problems: Problems) -> bytes | None:
     try:
-        return path.read_bytes()
-    except OSError as error:
-        problems.add(str(path), None, f"cannot read: {error.strerror or error}")
+        return read_bytes(path)
+    except InputError as error:  # unreadable, or a FIFO or device: never blocks
+        problems.items.append(error)
         return None
 
 

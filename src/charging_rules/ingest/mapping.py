@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from charging_rules.errors import InputError
+from charging_rules.errors import InputError, clip
+from charging_rules.files import read_text
 from charging_rules.guidelines.yamlsource import line_of, load_yaml
 from charging_rules.model.facts import FieldSpec, generic_path, vocabulary
 from charging_rules.model.kinds import YAML_WORDS, validation_problems
@@ -91,7 +92,7 @@ class _Source:
         cell = row.get(self.column or "")
         if cell is None or str(cell).strip() == "":
             return f"{self.column} is blank"
-        return f"{self.column} {str(cell).strip()!r} maps to unknown in '{self.values_name}'"
+        return f"{self.column} {clip(str(cell).strip())!r} maps to unknown in '{self.values_name}'"
 
     def get(self, row: dict[str, Any], target: str) -> Any:
         """The converted value, or None when blank (and no default)."""
@@ -105,7 +106,7 @@ class _Source:
         if self.values is not None:
             key = str(cell).casefold()
             if key not in self.values:
-                raise MappingError(target, f"{self.column} value {str(cell)!r} is not in value "
+                raise MappingError(target, f"{self.column} value {clip(cell)!r} is not in value "
                                    f"map '{self.values_name}' (add it to the mapping)")
             return self.values[key]
         value = _convert(cell, self.kind, self.column, target)
@@ -130,7 +131,7 @@ def _convert(cell: Any, kind: Kind, column: str, target: str) -> Any:
                 raise ValueError
             return date.fromisoformat(match.group(1)).isoformat()
     except ValueError:
-        raise MappingError(target, f"{column} value {cell!r} is not a {kind}") from None
+        raise MappingError(target, f"{clip(column)} value {clip(cell)!r} is not a {kind}") from None
     return cell
 
 
@@ -298,11 +299,7 @@ class _Loader:
 
 def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; errors name `file:line`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read mapping: {error}", source=str(path)) from None
-    data, lines = load_yaml(text, str(path))
+    data, lines = load_yaml(read_text(path, "mapping"), str(path))
     try:
         spec = MappingSpec.model_validate(data)
     except ValidationError as error:
@@ -321,7 +318,7 @@ def header_mapping(header: list[str], source: str) -> Mapping:
             "demographics.") else ("referral", column)
         field, _ = _field_spec(path, section == "demographics")
         if field is None:
-            raise InputError(f"column '{column}' is not a referral field (name fields as in "
+            raise InputError(f"column '{clip(column)}' is not a referral field (name fields as in "
                              "the contract, e.g. charges[0].category, or pass --mapping)",
                              source=source, line=1)
         kind = kinds.get(field.kind, "string")

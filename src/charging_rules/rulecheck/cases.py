@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field
 
 from charging_rules.engine.evaluate import NEEDS_INFORMATION, Evaluator
 from charging_rules.errors import InputError
+from charging_rules.files import read_bytes
 from charging_rules.guidelines.conditions import fields_of, headline, walk
 from charging_rules.guidelines.loader import GuidelineErrors, Problems, parse_yaml, validate_spec
 from charging_rules.guidelines.schema import GuidelineSet, Identifier, Prose, Spec
@@ -130,9 +131,9 @@ def load_cases(files: Iterable[Path]) -> list[Case]:
 
 def _load_file(path: Path, problems: Problems) -> list[Case]:
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        problems.add(str(path), None, f"cannot read: {error.strerror or error}")
+        raw = read_bytes(path)
+    except InputError as error:
+        problems.items.append(error)
         return []
     parsed = parse_yaml(path, raw, problems)
     if parsed is None:
