@@ -27,6 +27,7 @@ KC_DRUG_SALE: dict[str, Any] = {
     "firearm_recovered": False,
     "violence": {"linked_to_violent_incident": False, "victim_injured": False},
     "community_concern": {"documented": False},
+    "defendant": {"age": 34},
 }
 
 

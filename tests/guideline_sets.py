@@ -12,17 +12,22 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+CHARGING_FILES = ("mo-amendment-3-marijuana.yaml", "mo-juvenile.yaml", "kc-drug-policy.yaml")
+
+
 def charging_part(dest: Path) -> Path:
     """The shipped set without its victim-outreach guideline (and that guideline's cases and
-    fallback): what the set was before outreach, for tests about the charging guidelines."""
+    fallback): the charging guidelines, for tests about them."""
     dest.mkdir(parents=True)
     (dest / "tests").mkdir()
-    shutil.copy(ROOT / "rules" / "kc-drug-policy.yaml", dest)
-    shutil.copy(ROOT / "rules" / "tests" / "kc-drug-policy.yaml", dest / "tests")
+    for name in CHARGING_FILES:
+        shutil.copy(ROOT / "rules" / name, dest)
+        shutil.copy(ROOT / "rules" / "tests" / name, dest / "tests")
     lines = (ROOT / "rules" / "set.yaml").read_text().splitlines(keepends=True)
     victim_at = next(i for i, line in enumerate(lines) if line.startswith("  victim:"))
     assert all(line.startswith("    ") for line in lines[victim_at + 1:]), "victim: not last"
-    kept = [line for line in lines[:victim_at] if "victim-outreach.yaml" not in line]
+    kept = [line for line in lines[:victim_at] if not line.startswith("  - ")
+            or line.strip("- \n") in CHARGING_FILES]
     (dest / "set.yaml").write_text("".join(kept))
     return dest
 
@@ -81,8 +86,9 @@ def copy_shipped(dest: Path) -> Path:
 
 
 def mutate_rule(set_dir: Path, rule_id: str, **changes: object) -> None:
-    """Change one rule of the copied KC guideline (comments are lost; the policy is not)."""
-    path = set_dir / "kc-drug-policy.yaml"
+    """Change one rule of a copied guideline (comments are lost; the policy is not)."""
+    path = next(p for p in set_dir.glob("*.yaml")
+                if f"id: {rule_id}\n" in p.read_text())
     data = yaml.safe_load(path.read_text())
     rule = next(r for r in data["rules"] if r["id"] == rule_id)
     rule.update(changes)

@@ -137,8 +137,10 @@ def _outcome_of(data: dict[str, Any]) -> Any:
 
 def _read_by_rules(item: dict[str, Any]) -> bool:
     """The charges the shipped rules read across the referral: weapons and violence (a
-    connection to violence), marijuana possession (the amount summed across counts)."""
-    return item["category"] in ("violent", "weapon") or item.get("drug") == "marijuana"
+    connection to violence), marijuana (the amount summed across counts), and any statute
+    (which state the place is in)."""
+    return item["category"] in ("violent", "weapon") or item.get("drug") == "marijuana" \
+        or "statute" in item
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,3 +198,18 @@ def test_only_the_facts_that_settle_it_are_asked(tmp_path: Path) -> None:
     assert out["missing"] == ["community_concern.source", "firearm_recovered"]
     assert [(q["fact"], q["answers"]) for q in out["questions"]] == [
         ("community_concern.source", {"other": "file"})]
+
+
+def test_the_intake_request_letter_asks_the_questions(tmp_path: Path) -> None:
+    from charging_rules.screening.intake import IntakeQueue
+    from charging_rules.screening.screener import Screener
+
+    screener = Screener.open(RULES, tmp_path / "audit")
+    record, demographics = parse_record(referral(firearm_recovered=None))
+    screened = screener.screen(record, demographics, "ada")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    letter = IntakeQueue(inbox, screener, "ada").write_request(inbox / "r.json", screened)
+    text = letter.read_text()
+    assert "Was a firearm recovered? (ask the case detective; fact firearm_recovered)" in text
+    assert "if true: file" in text and "if false: decline" in text
