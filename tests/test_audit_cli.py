@@ -20,10 +20,9 @@ from typer.testing import CliRunner
 
 from charging_rules.audit import log
 from charging_rules.cli.app import app
-from tests.audit_helpers import rewrite, stored_lines
+from tests.helpers import REPO, rewrite, stored_lines
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = json.loads((ROOT / "examples/referrals/kc-possession-community-concern.json")
+EXAMPLE = json.loads((REPO / "examples/referrals/kc-possession-community-concern.json")
                      .read_text())
 runner = CliRunner()
 
@@ -34,7 +33,7 @@ class Office:
 
     def __init__(self, root: Path):
         self.rules = root / "rules"
-        shutil.copytree(ROOT / "rules", self.rules)
+        shutil.copytree(REPO / "rules", self.rules)
         self.audit = root / "audit_logs"
         self.root = root
         self.ids = [
@@ -153,13 +152,20 @@ def test_export_for_analysts_with_masking(office: Office, tmp_path: Path) -> Non
     assert rows[1]["race"] == "White" and rows[1]["outcome"] == "decline"
     assert rows[0]["charge_categories"] == "drug_possession"
     out = tmp_path / "export.jsonl"
+    out.write_text("an older, public file\n")
+    out.chmod(0o644)  # exporting over it must not leave demographics world-readable
     office.cli("audit", "export", "--format", "jsonl", "--mask-demographics",
                "--out", str(out), "--overrides")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     (only,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert only["record_id"] == "kc-2" and only["referral"]["referral_id"] == "kc-2"
+    assert only["outcome"] == "decline" and only["referral"]["charges"]
     assert {only[k] for k in ("race", "ethnicity", "sex")} == {"[masked]"}
-    assert "White" not in out.read_text()
+    # Nothing left to join the row back to a record holding the demographics.
+    assert {only[k] for k in ("record_id", "decision_id", "seq")} == {"[masked]"}
+    assert only["referral"]["referral_id"] == "[masked]"
+    assert len(only["timestamp"]) == 10 and len(only["received"]) == 7
+    text = out.read_text()
+    assert "White" not in text and "kc-2" not in text and office.ids[1] not in text
 
 
 def test_verify_repair_and_checkpoint_commands(tmp_path: Path) -> None:

@@ -13,9 +13,7 @@ from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
-from tests.conftest import EXAMPLES, RULES, referral
-from tests.test_guideline_loader import BAD
-from tests.test_referral import MALFORMED
+from tests.helpers import BAD, EXAMPLES, MALFORMED, RULES, referral
 
 runner = CliRunner()
 SALE = EXAMPLES / "referrals" / "kc-sale-no-violence.json"

@@ -1,18 +1,20 @@
 """The batch fast paths change nothing: evaluation cached per truth vector gives what a fresh
-evaluator gives, and `to_dict` is exactly `dataclasses.asdict`."""
+evaluator gives, and `to_log` is exactly `dataclasses.asdict`."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.kinds import parse_record
-from tests.conftest import RULES, referral
+from tests.helpers import RULES, referral
 
 GUIDELINES = load_guidelines(RULES)
 SHARED = Evaluator(GUIDELINES)
@@ -43,4 +45,25 @@ def test_cached_evaluation_equals_a_fresh_evaluator(batch: list[dict[str, Any]])
         fresh = Evaluator(GUIDELINES).evaluate(record)
         assert got == fresh
         assert got.record_id == record.referral_id  # type: ignore[attr-defined]
-        assert got.to_dict() == dataclasses.asdict(got)
+        # the same JSON (to_log gives arrays as lists; asdict keeps the tuples)
+        assert json.dumps(got.to_log()) == json.dumps(dataclasses.asdict(got))
+
+
+def test_results_sharing_a_truth_vector_share_nothing_mutable() -> None:
+    """Two referrals with the same facts get one cached evaluation, copied: neither result can
+    be changed, so changing one can never change the other (appending to one record's
+    `missing` once changed its neighbour's)."""
+    unknown = {"violence.victim_injured": None, "community_concern": None}
+    first, second = SHARED.evaluate_many([
+        parse_record(referral(referral_id=f"R-{n}", **unknown))[0] for n in (1, 2)])
+    assert first.missing and first.missing == second.missing
+    for result in (first, second):
+        for sequence in (result.rules, result.reasons, result.citations, result.missing,
+                         result.guidelines, result.trace, result.counts, result.questions,
+                         *(t.rules for t in result.trace),
+                         *(r.conditions for t in result.trace for r in t.rules)):
+            assert isinstance(sequence, tuple), type(sequence)
+    with pytest.raises(AttributeError):
+        first.missing.append("x")  # type: ignore[attr-defined]
+    assert json.dumps(first.to_json("d")) == json.dumps({**first.to_json("d")})
+    assert first.to_json("d")["missing"] == list(first.missing)

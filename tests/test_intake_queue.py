@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from charging_rules.audit import log
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
-from tests.conftest import REPO, RULES
+from tests.helpers import REPO, RULES
 
 EXAMPLE = REPO / "examples" / "referrals" / "kc-sale-firearm.json"
 
@@ -31,7 +32,7 @@ class Accepting:
              total: int) -> None:
         self.shown.append(path.name)
 
-    def ask_request(self, missing: list[str]) -> bool:
+    def ask_request(self, missing: Sequence[str]) -> bool:
         return False
 
     def request_written(self, path: Path) -> None: ...
@@ -43,6 +44,8 @@ class Accepting:
         raise AssertionError("never asked: every recommendation is accepted")
 
     def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
+    def changed(self, path: Path) -> None: ...
+    def skipped(self, path: Path) -> None: ...
 
 
 def _queue(inbox: Path, audit: Path) -> IntakeQueue:

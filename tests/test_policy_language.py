@@ -10,8 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import RULES, referral
-from tests.guideline_sets import guideline, write_set
+from tests.helpers import RULES, guideline, referral, write_set
 
 runner = CliRunner()
 

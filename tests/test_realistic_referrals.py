@@ -17,7 +17,7 @@ from charging_rules.cli.app import app
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.kinds import parse_record
-from tests.conftest import RULES
+from tests.helpers import RULES
 
 runner = CliRunner()
 KCPD = "Kansas City Missouri Police Department"
@@ -148,6 +148,6 @@ demographics = st.fixed_dictionaries({}, optional={
 def test_no_demographic_variant_changes_a_result(row: tuple[dict[str, Any], str, list[str]],
                                                  variant: dict[str, str]) -> None:
     body = row[0]
-    plain = ENGINE.evaluate(parse_record(body)[0]).to_dict()
-    varied = ENGINE.evaluate(parse_record({**body, "demographics": variant})[0]).to_dict()
+    plain = ENGINE.evaluate(parse_record(body)[0]).to_log()
+    varied = ENGINE.evaluate(parse_record({**body, "demographics": variant})[0]).to_log()
     assert varied == plain

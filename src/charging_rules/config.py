@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from charging_rules.errors import InputError
+from charging_rules.files import open_regular, read_fd
 
 APP = "charging-rules"
 CONFIG_ENV = "CHARGING_RULES_CONFIG"
@@ -61,7 +62,7 @@ def settings() -> dict[str, Any]:
 @cache
 def _settings_at(path: Path, explicit: bool) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        fd = open_regular(path)  # a FIFO or directory named as config is refused, not read
     except FileNotFoundError:
         if explicit:  # a named config that is not there is a typo, not "no settings"
             raise InputError(f"no config file (from ${CONFIG_ENV})", source=str(path)) from None
@@ -69,6 +70,13 @@ def _settings_at(path: Path, explicit: bool) -> dict[str, Any]:
     except OSError as error:
         raise InputError(f"cannot read config: {error.strerror or error}",
                          source=str(path)) from None
+    try:
+        raw = read_fd(fd)
+    except OSError as error:
+        raise InputError(f"cannot read config: {error.strerror or error}",
+                         source=str(path)) from None
+    finally:
+        os.close(fd)
     import tomllib
 
     try:

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from charging_rules.errors import InputError
+from charging_rules.files import read_text
+from charging_rules.guidelines.yamlsource import load_yaml
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,10 @@ def load_benchmark(spec: str | Path) -> Benchmark:
     if str(spec) in builtin:
         return _benchmark(str(spec), builtin[str(spec)], "benchmarks.yaml")
     path = Path(spec)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: 2023-02-30
-        raise InputError(f"cannot read benchmark (builtin: {', '.join(builtin)}): {error}",
-                         source=str(path)) from None
+    if not path.exists():
+        raise InputError(f"no such benchmark (builtin: {', '.join(builtin)})",
+                         source=str(path))
+    data, _ = load_yaml(read_text(path, "benchmark"), str(path))
     return _benchmark(path.stem, data, str(path))
 
 

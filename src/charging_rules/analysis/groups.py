@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 
 from charging_rules.errors import InputError
+from charging_rules.files import read_text
+from charging_rules.guidelines.yamlsource import load_yaml
 
 UNKNOWN = None
 Unmapped = Literal["error", "keep", "unknown"]
@@ -77,17 +79,10 @@ def load_group_map(spec: str | Path | None) -> GroupMap:
         text = resources.files("charging_rules.data").joinpath(BUILTIN[str(spec)]).read_text()
         return _from_yaml(yaml.safe_load(text), f"builtin:{spec}")
     path = Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read group map: {error}", source=str(path)) from None
+    text = read_text(path, "group map")
     if path.suffix.lower() == ".csv":
         return _from_csv(text, str(path))
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2023-02-30
-        raise InputError(f"invalid YAML: {error}", source=str(path)) from None
-    return _from_yaml(data, str(path))
+    return _from_yaml(load_yaml(text, str(path))[0], str(path))
 
 
 def _from_yaml(data: Any, source: str) -> GroupMap:

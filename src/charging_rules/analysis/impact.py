@@ -54,7 +54,7 @@ class Impact:
     before: Comparison | None = None
     after: Comparison | None = None
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "total": self.total, "changed": self.changed,
             "transitions": dict(sorted(self.transitions.items())),
@@ -89,8 +89,8 @@ def impact(referrals: Iterable[Labelled], baseline: GuidelineSet, proposed: Guid
 
     items = list(referrals)
     records = [record for record, _ in items]
-    before = Evaluator(baseline).evaluate_many(records)
-    after = Evaluator(proposed).evaluate_many(records)
+    before = Evaluator(baseline, questions=False).evaluate_many(records)
+    after = Evaluator(proposed, questions=False).evaluate_many(records)
     return compare_outcomes(items, before, after, baseline, proposed, grouping, positive,
                             reference, min_n)
 

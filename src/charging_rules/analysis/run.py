@@ -1,5 +1,5 @@
 """One library call per analysis command: the CLI parses options, calls one of these, and
-renders the result (`.contract()` for --json, `.views()` for the terminal)."""
+renders the result (`.to_json()` for --json, `.views()` for the terminal)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ from charging_rules.analysis.views import comparison_table, impact_view, represe
 from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.model.referral import CHARGING_OUTCOMES
+from charging_rules.text import literal
+
+PERIODS = (None, "month", "quarter")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class Options:
     min_n: int = SMALL_CELL
     by: str | None = None
     period: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise InputError(f"must be month or quarter (got {self.period!r})",
+                             concept="period")
 
     def grouping(self) -> Grouping:
         return Grouping(load_group_map(self.group_map),
@@ -63,18 +71,18 @@ class DisparityResult:
     extra: dict[str, Any] = field(default_factory=dict)
     tables: list[RenderableType] = field(default_factory=list)
 
-    def contract(self) -> dict[str, Any]:
-        out = self.comparison.contract()
+    def to_json(self) -> dict[str, Any]:
+        out = self.comparison.to_json()
         out["group_map"] = {"name": self.grouping.group_map.name,
                             "labels": self.grouping.group_map.used()}
         if self.options.by:
             out["by"] = {"column": self.options.by, "strata": {
                 s: self.tally.compare(self.options.reference, self.options.min_n,
-                                      stratum=s).contract() for s in self.tally.strata()}}
+                                      stratum=s).to_json() for s in self.tally.strata()}}
         if self.options.period:
             out["period"] = {"unit": self.options.period, "periods": {
                 p: self.tally.compare(self.options.reference, self.options.min_n,
-                                      period=p).contract() for p in self.tally.periods()}}
+                                      period=p).to_json() for p in self.tally.periods()}}
         return {**out, **self.extra}
 
     def views(self) -> list[RenderableType]:
@@ -89,8 +97,21 @@ class DisparityResult:
                 self.options.reference, self.options.min_n, period=period),
                 f"{self.title} | {self.options.period} {period}"))
         labels = ", ".join(f"{k} -> {v}" for k, v in self.grouping.group_map.used().items())
-        views.append(Text(f"Group map {self.grouping.group_map.name}: {labels}", style="dim"))
+        views.append(literal(f"Group map {self.grouping.group_map.name}: {labels}", "dim"))
         return views
+
+
+def table_spec(group: str | None, outcome: str | None, positive: list[str] | None,
+               options: Options, date: str | None) -> TableSpec:
+    """What a table analysis needs named: its group and outcome columns, the positive
+    value(s), and a date column for a trend."""
+    if not (group and outcome and positive):
+        raise InputError("a table needs its group column, its outcome column and the "
+                         "positive outcome value(s) named", concept="group")
+    if options.period and not date:
+        raise InputError("a trend over a table needs its date column named", concept="date")
+    return TableSpec(group, outcome, frozenset(positive), options.by, options.intersect, date,
+                     options.period)
 
 
 def disparity_table(path: Path, spec: TableSpec, options: Options,
@@ -120,17 +141,23 @@ def _representation(counts: dict[str, int], benchmark: str | None,
     return [representation_table(rows, bench.name)]
 
 
-def disparity_log(records: Any, stage: str, positive: str, options: Options,
-                  benchmark: str | None = None, group: str = "demographics.race"
+def disparity_log(records: Any, stage: str, positives: list[str] | None, options: Options,
+                  benchmark: str | None = None, group: str | None = None
                   ) -> DisparityResult:
     """One decision point of the audit log in the contract shape, with every decision point
-    (and, when named, representation against a benchmark) beside it."""
+    (and, when named, representation against a benchmark) beside it. `positive`: one outcome
+    (a rate of one decision), `file` when not given; `group`: race when not given."""
+    if positives and len(positives) > 1:
+        raise InputError("on the audit log this is one outcome (a rate of one decision)",
+                         concept="positive")
+    positive = positives[0] if positives else "file"
+    group = group or "demographics.race"
     if stage not in STAGES or stage == "referred":
-        raise InputError(f"--stage must be one of recommendation, decision, override "
-                         f"(got {stage!r})")
+        raise InputError(f"must be one of recommendation, decision, override "
+                         f"(got {stage!r})", concept="stage")
     if positive not in CHARGING_OUTCOMES:
-        raise InputError(f"--positive must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
-                         f"(got {positive!r})")
+        raise InputError(f"must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
+                         f"(got {positive!r})", concept="positive")
     grouping = options.grouping()
     cases = audit_cases(records, group, options.by)
     points = decision_points(cases, grouping, positive, options.period)
@@ -141,7 +168,7 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
                              "positive": positive, "log": summary(points)}
     stages = {s: t.compare(options.reference, options.min_n)
               for s, t in points.tallies.items()}
-    extra["decision_points"] = {s: {"definition": STAGES[s], **c.contract()}
+    extra["decision_points"] = {s: {"definition": STAGES[s], **c.to_json()}
                                 for s, c in stages.items()}
     tables = _representation(dict(points.referred), benchmark, extra)
     tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
@@ -150,11 +177,13 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
                            grouping, extra, tables)
 
 
-def impact_of(source: Path | None, records: Any, baseline: Path, proposed: Path,
+def impact_of(source: Path | None, records: Any, baseline: Path, proposed: Path | None,
               options: Options, positive: str = "file") -> Impact:
     """`source` referral file, or (None) the referral snapshots in the audit log."""
     from charging_rules.guidelines.loader import load_guidelines
 
+    if proposed is None:
+        raise InputError("is required (the guideline set to compare)", concept="proposed")
     referrals = read_referrals(source) if source is not None else logged_referrals(records)
     return impact(referrals, load_guidelines(baseline), load_guidelines(proposed),
                   options.grouping(), positive, options.reference, options.min_n)
@@ -195,13 +224,13 @@ class Demo:
     report: Any
     calibration: list[tuple[str, str, float]]
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"synthetic": True, "output": str(self.out_dir),
                 "calibration": [{"figure": f, "published": p, "synthetic": v}
                                 for f, p, v in self.calibration],
                 "referrals": str(self.referrals), "audit_dir": str(self.audit_dir),
-                "report": str(self.report.html), "impact": self.impact.contract(),
-                "disparity": self.disparity.contract()}
+                "report": str(self.report.html), "impact": self.impact.to_json(),
+                "disparity": self.disparity.to_json()}
 
     def views(self) -> list[RenderableType]:
         from charging_rules.analysis.synth import SYNTHETIC_LABEL
@@ -215,17 +244,22 @@ class Demo:
         return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
                 *impact_views(self.impact),
                 *self.disparity.views(),
-                Text(f"Report: {self.report.html}  (CSV beside it; audit log: "
-                     f"{self.audit_dir})", style="bold")]
+                literal(f"Report: {self.report.html}  (CSV beside it; audit log: "
+                        f"{self.audit_dir})", "bold")]
 
 
 def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: int = 2022,
          threshold: int = SMALL_CELL) -> Demo:
     """A synthetic year screened under the old practice (before the policy date) and the
     current guideline (after), logged with synthetic prosecutor decisions; then the impact
-    of the change on the whole year, the decision points, and the public report."""
+    of the change on the whole year, the decision points, and the public report.
+
+    Every input is loaded and checked (both guideline sets, the output folder writable)
+    before anything is written; both sets are archived beside the log, so every demo
+    decision replays (`audit replay`)."""
     import json
     import random
+    import tempfile
 
     from charging_rules.analysis.synth import (
         POLICY_DATE,
@@ -234,7 +268,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
         prosecutor_decision,
         synthetic_year,
     )
-    from charging_rules.audit import log
+    from charging_rules.audit import archive, log
     from charging_rules.audit.entries import decision_entry, recommendation_entry
     from charging_rules.engine.evaluate import Evaluator
     from charging_rules.guidelines.loader import load_guidelines
@@ -242,20 +276,24 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
 
     audit_dir = out_dir / "audit_logs"
     if log.segments(audit_dir):
-        raise InputError("already holds a demo audit log; choose another --output",
+        raise InputError("already holds a demo audit log; choose another output directory",
                          source=str(out_dir))
+    sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
     raw = synthetic_year(count, seed)
+    parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
+    records = [record for record, _ in parsed]
+    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
     referrals = out_dir / "referrals.jsonl"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # writable, before anything is written
+            pass
         referrals.write_text("".join(json.dumps(r) + "\n" for r in raw), encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write the demo: {error.strerror or error}",
                          source=str(out_dir)) from None
-    parsed = [parse_record(r, "referral", f"synthetic {r['referral_id']}") for r in raw]
-    sets = {"before": load_guidelines(before), "current": load_guidelines(current)}
-    records = [record for record, _ in parsed]
-    outcomes = {era: list(Evaluator(s).evaluate_many(records)) for era, s in sets.items()}
+    for guideline_set in sets.values():  # the files behind every logged sha256, for replay
+        archive.store(audit_dir, guideline_set)
     rng = random.Random(seed)
     entries = []
     for r, (record, demographics), old, new in zip(raw, parsed, outcomes["before"],
@@ -271,7 +309,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     change = compare_outcomes(parsed, outcomes["before"], outcomes["current"], sets["before"],
                               sets["current"], options.grouping())
     logged = list(log.read_records(audit_dir))
-    result = disparity_log(logged, "recommendation", "file", options,
+    result = disparity_log(logged, "recommendation", ["file"], options,
                            "kansas-city-office-39")
     from charging_rules.analysis.report import build_report
 

@@ -18,6 +18,8 @@ from typing import Any
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
 from charging_rules.errors import InputError
+from charging_rules.files import BAD_BYTES, DuplicateKey, decode, has_bad_bytes, open_text
+from charging_rules.files import loads as strict_loads
 from charging_rules.model.facts import MISSING, lookup
 
 STAGES: dict[str, str] = {
@@ -55,18 +57,19 @@ def _text(value: Any) -> str | None:
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) from a .csv, .jsonl or .json (array) file, streaming."""
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")  # spreadsheet exports: BOM
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
-    with handle:
+    with open_text(path) as handle:  # utf-8-sig: spreadsheet exports start with a BOM
         try:
             if path.suffix.lower() == ".csv":
                 reader = csv.DictReader(handle)
                 for row in reader:
+                    if has_bad_bytes("".join(f"{k}{v}" for k, v in row.items())):
+                        raise InputError(BAD_BYTES, source=str(path), line=reader.line_num)
                     yield reader.line_num, row
             elif path.suffix.lower() == ".json":
-                data = json.load(handle)
+                text = handle.read()
+                if has_bad_bytes(text):
+                    decode(text.encode("utf-8", "surrogateescape"), str(path))
+                data = strict_loads(text)
                 if not isinstance(data, list):
                     raise InputError("expected a JSON array of objects", source=str(path))
                 yield from enumerate(data, start=1)
@@ -77,13 +80,19 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         except json.JSONDecodeError as error:
             raise InputError(f"invalid JSON: {error.msg}", source=str(path),
                              line=error.lineno) from None
-        except (UnicodeDecodeError, csv.Error) as error:
+        except DuplicateKey as error:
+            raise InputError(f"invalid JSON: {error}", source=str(path)) from None
+        except csv.Error as error:
             raise InputError(f"cannot parse: {error}", source=str(path)) from None
 
 
 def _json_line(line: str, path: Path, number: int) -> Any:
+    if has_bad_bytes(line):
+        raise InputError(BAD_BYTES, source=str(path), line=number)
     try:
-        return json.loads(line)
+        return strict_loads(line)
+    except DuplicateKey as error:
+        raise InputError(f"invalid JSON: {error}", source=str(path), line=number) from None
     except json.JSONDecodeError as error:
         raise InputError(f"invalid JSON: {error.msg}", source=str(path), line=number) from None
 

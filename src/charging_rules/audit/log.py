@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import Any, BinaryIO
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
+from charging_rules.files import NotRegular, kind_of_mode, open_regular
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -74,12 +76,54 @@ def segment_name(first_seq: int) -> str:
 
 
 def segments(audit_dir: Path) -> list[Path]:
-    """The log's segment files, oldest first (none yet: no directory)."""
+    """The log's segment files, oldest first (none yet: no directory). Each must be a
+    regular file: a FIFO would block every reader and writer, a directory or a symlink (to
+    /dev/null, say) is not a log, so any of them is a failed check naming the path."""
     if not audit_dir.is_dir():
         if audit_dir.exists():  # a mistyped --audit-dir must not read as an intact, empty log
             raise InputError("not a directory", source=str(audit_dir))
         return []
-    return sorted(audit_dir.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
+    try:  # not glob: it reads a directory it may not list as an empty one
+        names = os.listdir(audit_dir)
+    except OSError as error:
+        raise InputError(f"cannot read the audit log: {error.strerror or error}",
+                         source=str(audit_dir)) from None
+    found = sorted(audit_dir / name for name in names
+                   if name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX))
+    for path in found:
+        mode = path.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else kind_of_mode(mode)
+            raise AuditLogError(_not_regular(path, kind))
+    return found
+
+
+def _not_regular(path: Path, kind: str) -> str:
+    return (f"{path}: {kind}, not a regular file: a log segment must be a plain file (move "
+            "it out of the audit directory, then run 'charging-rules audit verify')")
+
+
+def open_segment(path: Path) -> BinaryIO:
+    """A segment for reading: never blocks, never follows a link; unreadable is exit 2."""
+    try:
+        fd = open_regular(path, follow=False)
+    except NotRegular as error:
+        raise AuditLogError(_not_regular(path, error.message.split(",")[0])) from None
+    except OSError as error:
+        raise InputError(f"cannot read the audit log: {error.strerror or error}",
+                         source=str(path)) from None
+    return os.fdopen(fd, "rb")
+
+
+def must_exist(audit_dir: Path) -> Path:
+    """A log to read or check must be there: a mistyped --audit-dir or an unmounted volume
+    must not read as an intact, empty log."""
+    if not audit_dir.exists():
+        raise InputError("no audit log here (check --audit-dir or "
+                         "$CHARGING_RULES_AUDIT_DIR, and that its volume is mounted)",
+                         source=str(audit_dir))
+    segments(audit_dir)  # not a directory, or a segment that is not a file: said here
+    return audit_dir
 
 
 def line_start(handle: BinaryIO, pos: int) -> int:
@@ -108,7 +152,7 @@ def torn_tail(audit_dir: Path) -> Torn | None:
     files = segments(audit_dir)
     if not files:
         return None
-    with files[-1].open("rb") as handle:
+    with open_segment(files[-1]) as handle:
         size = handle.seek(0, os.SEEK_END)
         if size == 0:
             return None
@@ -132,7 +176,7 @@ def _tail(audit_dir: Path) -> Tail:
     """The last complete record's seq and hash (call with the lock held, after repair)."""
     files = segments(audit_dir)
     for path in reversed(files):
-        with path.open("rb") as handle:
+        with open_segment(path) as handle:
             end = handle.seek(0, os.SEEK_END)
             if end == 0:
                 continue
@@ -156,34 +200,61 @@ def _now() -> str:
 
 
 def write_all(path: Path, data: bytes, append: bool = True) -> None:
-    """Write and fsync every byte (os.write may write less than asked)."""
+    """Write and fsync every byte (os.write may write less than asked), all or nothing: a
+    write that fails part-way (disk full, file size limit) is cut back to where it started,
+    or a new file removed, so nothing half-written is left to be taken for a record."""
     created = not path.exists()
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_EXCL)
-    fd = os.open(path, flags, FILE_MODE)
+    fd = open_regular(path, flags, follow=False, mode=FILE_MODE)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        start = os.fstat(fd).st_size if append else 0
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            _undo(fd, path, start, append)
+            raise
     finally:
         os.close(fd)
     if created:
         fsync_dir(path.parent)
 
 
+def _undo(fd: int, path: Path, start: int, append: bool) -> None:
+    """Take back a failed write. If even that fails, an appended line stays torn (no
+    newline): `audit repair` quarantines it, and no reader takes it for a record."""
+    try:
+        if append:
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+        else:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def quarantine(source: Path, offset: int, data: bytes, target: Path) -> None:
+    """Move `data` (the bytes of `source` from `offset`) to the new file `target`: written
+    and fsynced first, only then is `source` cut back. A failure writing the copy removes
+    it and leaves `source` as it was; nothing is ever lost."""
+    write_all(target, data, append=False)
+    fd = open_regular(source, os.O_WRONLY, follow=False)
+    try:
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _quarantine(audit_dir: Path, torn: Torn, actor: str) -> dict[str, Any]:
-    """Move torn bytes aside (quarantine file fsynced before the log is truncated)."""
+    """Move torn bytes aside into quarantine/."""
     directory = audit_dir / QUARANTINE_DIR
     ensure_dir(directory)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = directory / f"{torn.segment.stem}-{torn.offset}-{stamp}-{os.getpid()}.torn"
-    write_all(target, torn.data, append=False)
-    fd = os.open(torn.segment, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, torn.offset)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    quarantine(torn.segment, torn.offset, torn.data, target)
     return {
         "format": FORMAT_VERSION, "kind": "repair", "decision_id": None, "actor": actor,
         "segment": torn.segment.name, "offset": torn.offset, "bytes": len(torn.data),
@@ -194,11 +265,13 @@ def _quarantine(audit_dir: Path, torn: Torn, actor: str) -> dict[str, Any]:
 
 @contextmanager
 def writable(audit_dir: Path) -> Iterator[None]:
-    """A log the user may not write to is a usage problem (exit 2), not a crash."""
+    """A log the user may not write to, or a full disk, is a usage problem (exit 2), not a
+    crash; the failed write was already taken back (write_all)."""
     try:
         yield
-    except PermissionError as error:
-        raise InputError(f"cannot write the audit log: {error.strerror} ({error.filename})",
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise InputError(f"cannot write the audit log: {error.strerror or error}{where}",
                          source=str(audit_dir)) from None
 
 
@@ -269,7 +342,7 @@ def read_lines(audit_dir: Path, since: str | None = None) -> Iterator[tuple[str,
     literally in every override record.
     """
     for path in _segments_since(audit_dir, since):
-        with path.open("rb") as lines:
+        with open_segment(path) as lines:
             for number, line in enumerate(lines, 1):
                 if not line.endswith(b"\n"):
                     break
@@ -293,7 +366,7 @@ def read_records(audit_dir: Path, since: str | None = None) -> Iterator[dict[str
 
 
 def _first_timestamp(path: Path) -> str | None:
-    with path.open("rb") as handle:
+    with open_segment(path) as handle:
         line = handle.readline()
     try:
         return str(json.loads(line)["timestamp"])

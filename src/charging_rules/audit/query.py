@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ from typing import TYPE_CHECKING, Any, NotRequired, TextIO
 from typing_extensions import TypedDict
 
 from charging_rules.audit import log
-from charging_rules.audit.lock import FILE_MODE
-from charging_rules.audit.log import AuditLogError, parse_line, read_lines
+from charging_rules.audit.lock import owner_only_file
+from charging_rules.audit.log import AuditLogError, parse_line
+from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
+from charging_rules.text import csv_cell
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -33,11 +34,19 @@ if TYPE_CHECKING:
 DECISION_KINDS = ("decision", "override")
 MASK = "[masked]"
 DEMOGRAPHICS = ("race", "ethnicity", "sex")
+# What --mask-demographics also hides, because it would let the export be joined back to a
+# record that holds the demographics (the log, a police file, an unmasked export):
+# identifiers and sequence numbers masked, ages masked, exact times cut to the day and
+# incident/receipt dates to the month. Documented in docs/audit-log.md.
+MASKED_IDS = ("decision_id", "record_id", "referral_id", "victim_id", "incident_id", "seq")
+MASKED_AGES = ("age", "victim_age")
+TO_DAY = ("timestamp", "decided_at")
+TO_MONTH = ("received", "incident_date", "last_referral_date")
 EXPORT_COLUMNS = (
     "decision_id", "timestamp", "screened_by", "record_kind", "record_id", "received",
     "jurisdiction", "agency", "charge_categories", "recommended", "outcome", "status",
     "decided_by", "decided_at", "reason", "rules", "missing", "guideline_set",
-    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq",
+    "guideline_sha256", "guideline_versions", *DEMOGRAPHICS, "seq", "actor",
 )
 
 
@@ -76,7 +85,7 @@ class Row:
         return [f"{g['id']}@{g['version']}"
                 for g in self.recommendation["guideline_set"].get("guidelines", [])]
 
-    def flat(self, mask_demographics: bool = False) -> dict[str, Any]:
+    def to_json(self, mask_demographics: bool = False) -> dict[str, Any]:
         rec, final = self.recommendation, self.final
         referral = rec.get("referral") or {}
         demographics = rec.get("demographics") or {}
@@ -95,10 +104,39 @@ class Row:
             "guideline_set": rec["guideline_set"]["id"],
             "guideline_sha256": rec["guideline_set"]["sha256"],
             "guideline_versions": self.guideline_versions(), "seq": rec["seq"],
+            # who logged the decision's current state: the decider, else the screener (with
+            # the PostgreSQL store, the database login that wrote that record)
+            "actor": (final or rec).get("actor"),
         }
         for key in DEMOGRAPHICS:
             row[key] = MASK if mask_demographics else demographics.get(key)
-        return row
+        return _mask_joins(row) if mask_demographics else row
+
+    def snapshot(self, mask_demographics: bool = False) -> Any:
+        """The logged referral, masked like `flat` when asked."""
+        referral = self.recommendation.get("referral")
+        return _mask_joins(referral) if mask_demographics else referral
+
+
+def _mask_joins(value: Any) -> Any:
+    """`value` with every field that could re-join it to demographics masked (MASKED_IDS)."""
+    if isinstance(value, list):
+        return [_mask_joins(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            out[key] = None
+        elif key in MASKED_IDS or key in MASKED_AGES:
+            out[key] = MASK
+        elif key in TO_DAY:
+            out[key] = str(item)[:10]
+        elif key in TO_MONTH:
+            out[key] = str(item)[:7]
+        else:
+            out[key] = _mask_joins(item)
+    return out
 
 
 @dataclass(frozen=True)
@@ -189,14 +227,15 @@ def _shapes() -> dict[str, TypeAdapter[Any]]:
             "override": decision}
 
 
-def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[dict[str, Any]]:
+def _records(store: AuditStore, since: str | None, *markers: bytes
+             ) -> Iterator[dict[str, Any]]:
     """Records whose canonical line contains one of `markers` (cheap test before parsing),
     checked to have the members Row reads: an edited record is a failed check naming its
     line, not a crash."""
     from pydantic import ValidationError
 
     shapes = _shapes()
-    for where, line in read_lines(audit_dir, since):
+    for where, line in store.read_lines(since):
         if any(marker in line for marker in markers):
             record = parse_line(where, line)
             shape = shapes.get(str(record.get("kind")))
@@ -212,28 +251,30 @@ def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[di
             yield record
 
 
-def rows(audit_dir: Path, filters: Filters = Filters()) -> Iterator[Row]:
+def rows(audit: StoreLike, filters: Filters = Filters()) -> Iterator[Row]:
     """Matching decisions, oldest first."""
+    store = as_store(audit)
     since = filters.since.isoformat() if filters.since else None
     decided: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in _records(audit_dir, since, *(b'"kind":"%s"' % k.encode()
+    for record in _records(store, since, *(b'"kind":"%s"' % k.encode()
                                                for k in DECISION_KINDS)):
         if record.get("kind") in DECISION_KINDS:
             decided[str(record["decision_id"])].append(record)
-    for record in _records(audit_dir, since, b'"kind":"recommendation"'):
+    for record in _records(store, since, b'"kind":"recommendation"'):
         if record.get("kind") == "recommendation":
             row = Row(record, tuple(decided.get(str(record["decision_id"]), ())))
             if filters.match(row):
                 yield row
 
 
-def find(audit_dir: Path, decision_id: str) -> Row:
+def find(audit: StoreLike, decision_id: str) -> Row:
     """The decision with this id (or unique id prefix of 6+ characters)."""
+    store = as_store(audit)
     wanted = decision_id.strip().lower()
     if len(wanted) < 6:
         raise InputError(f"decision id '{decision_id}': give at least 6 characters")
     matches: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in _records(audit_dir, None, b'"decision_id":"' + wanted.encode()):
+    for record in _records(store, None, b'"decision_id":"' + wanted.encode()):
         if str(record.get("decision_id") or "").startswith(wanted):
             matches[str(record["decision_id"])].append(record)
     if len(matches) > 1:
@@ -242,7 +283,7 @@ def find(audit_dir: Path, decision_id: str) -> Row:
     found = next(iter(matches.values()), [])
     recommendation = [r for r in found if r.get("kind") == "recommendation"]
     if not recommendation:
-        raise InputError(f"no decision '{decision_id}' in {audit_dir}")
+        raise InputError(f"no decision '{decision_id}' in {store.location}")
     return Row(recommendation[0], tuple(r for r in found if r.get("kind") in DECISION_KINDS))
 
 
@@ -250,9 +291,7 @@ def _csv_safe(value: Any) -> Any:
     """Lists joined; text that a spreadsheet would run as a formula is quoted with '."""
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return csv_cell(value)
 
 
 def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
@@ -264,11 +303,11 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
     if writer is not None:
         writer.writeheader()
     for row in selected:
-        flat = row.flat(mask_demographics)
+        flat = row.to_json(mask_demographics)
         if writer is not None:
             writer.writerow({k: _csv_safe(v) for k, v in flat.items()})
         else:
-            flat["referral"] = row.recommendation.get("referral")
+            flat["referral"] = row.snapshot(mask_demographics)
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count
@@ -276,12 +315,10 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
 
 def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
                 mask_demographics: bool = False) -> int:
-    """`export` into a file created owner-only (an export can hold demographics)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
+    """`export` into a new owner-only file renamed over `path` once complete: an existing
+    file's wider mode is not kept (an export can hold demographics), and a failed export
+    (disk full) leaves `path` as it was."""
+    with owner_only_file(path) as handle:
         return export(selected, handle, fmt, mask_demographics)
 
 
@@ -291,11 +328,12 @@ def content_key(referral: dict[str, Any], demographics: dict[str, Any] | None) -
     return hashlib.sha256(log.canonical(body)).hexdigest()
 
 
-def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+def decided_in_log(audit: StoreLike, wanted: dict[str, set[str]]
+                   ) -> dict[str, dict[str, Any]]:
     """Content key -> its latest decision record, for the record ids and keys in `wanted`."""
     keys_by_decision: dict[str, str] = {}
     found: dict[str, dict[str, Any]] = {}
-    for record in log.read_records(audit_dir):
+    for record in as_store(audit).read_records():
         keys = wanted.get(str(record.get("record_id")))
         if not keys:
             continue

@@ -6,34 +6,26 @@ process's start-up, never pays for them.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
+    AuditDbOpt,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    audit_store,
 )
+from charging_rules.cli.output import emit
 
 outreach_app = typer.Typer(
     name="outreach", no_args_is_help=True,
     help="Partners for Peace: refer each week's shooting victims (or their families) to the "
     "hub, track the year against the goal, record contact outcomes.")
-
-
-def _emit(as_json: bool, data: Callable[[], Any], view: Callable[[], Any]) -> None:
-    if as_json:
-        typer.echo(json.dumps(data()))
-        return
-    from rich.console import Console
-
-    Console().print(view())
 
 
 @outreach_app.command("import")
@@ -44,6 +36,7 @@ def import_(
     Path("outreach_lists"),
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -56,9 +49,9 @@ def import_(
     from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
-    reports = import_weeks(lists, config.guidelines(guidelines), config.audit_dir(audit_dir), out,
-                           user or config.actor())
-    _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
+    store = audit_store(audit_dir, audit_db)
+    reports = import_weeks(lists, config.guidelines(guidelines), store, out, store.actor(user))
+    emit(as_json, import_summary(reports), import_view(reports))
 
 
 @outreach_app.command("status")
@@ -68,6 +61,7 @@ def status(
     goal: Annotated[int | None, typer.Option(
         help="Annual referral goal [default: 500, the program's 2023 goal].")] = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Referrals this year against the goal, by week, with a projection and contact outcomes.
@@ -77,8 +71,8 @@ def status(
     from charging_rules.outreach.render import status_view
     from charging_rules.outreach.status import outreach_status
 
-    result = outreach_status(config.audit_dir(audit_dir), year, goal)
-    _emit(as_json, result.to_dict, lambda: status_view(result))
+    result = outreach_status(audit_store(audit_dir, audit_db, existing=True), year, goal)
+    emit(as_json, result.to_json(), status_view(result))
 
 
 @outreach_app.command("record")
@@ -86,6 +80,7 @@ def record(
     report: Annotated[Path, typer.Argument(
         help="The hub's report: CSV with decision_id,contact_date,outcome.")],
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -96,8 +91,9 @@ def record(
     from charging_rules.outreach.contacts import record_contacts
     from charging_rules.outreach.render import record_view
 
-    result = record_contacts(report, config.audit_dir(audit_dir), user or config.actor())
-    _emit(as_json, result.to_dict, lambda: record_view(result))
+    store = audit_store(audit_dir, audit_db)
+    result = record_contacts(report, store, store.actor(user))
+    emit(as_json, result.to_json(), record_view(result))
 
 
 def register(app: typer.Typer) -> None:

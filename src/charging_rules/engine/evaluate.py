@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -91,7 +91,11 @@ class _Combined:
 class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
-    def __init__(self, guidelines: GuidelineSet, kind: str = "referral"):
+    def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
+                 questions: bool = True):
+        """`questions=False` for analyses that read outcomes only (the search for the
+        questions evaluates each needs_information record again per answer)."""
+        self.ask = questions
         self.set = guidelines
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
@@ -139,7 +143,7 @@ class Evaluator:
             ids = [str(getattr(r, self.kind.id_field)) for r in batch]
             for record_id, fact, rec in zip(ids, facts, self.evaluate_facts(ids, facts),
                                             strict=True):
-                if rec.outcome == NEEDS_INFORMATION and rec.missing:
+                if self.ask and rec.outcome == NEEDS_INFORMATION and rec.missing:
                     rec = dataclasses.replace(rec, questions=self.questions(record_id, fact,
                                                                             rec.missing))
                 yield rec
@@ -310,7 +314,7 @@ class Evaluator:
 
     # --- questions -----------------------------------------------------------------------
 
-    def questions(self, record_id: str, fact: dict[str, Any], missing: list[str]
+    def questions(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
                   ) -> list[Question]:
         """The smallest set of missing facts whose answers, in every combination, settle
         the outcome; each with the outcome its answers lead to on their own."""
@@ -326,7 +330,7 @@ class Evaluator:
             found = self._questions[key] = self._search(record_id, fact, missing)
         return found
 
-    def _search(self, record_id: str, fact: dict[str, Any], missing: list[str]
+    def _search(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
                 ) -> list[Question]:
         paths = missing[:MAX_QUESTION_FACTS]
         answers = {path: self._answers(path) for path in paths}

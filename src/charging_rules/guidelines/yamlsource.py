@@ -1,7 +1,10 @@
 """YAML with a line number for every node, and duplicate keys refused.
 
 PyYAML silently keeps the last of two equal keys; in a policy file that would let a second
-`outcome:` quietly win, so it is an error here.
+`outcome:` quietly win, so it is an error here. Aliases are expanded into plain data, so
+they are counted: a few nested anchors can stand for billions of nodes (an "alias bomb"),
+and an anchor that contains its own alias for an endless structure. Both are refused with
+their line, as is nesting too deep to walk.
 """
 
 from __future__ import annotations
@@ -13,6 +16,29 @@ import yaml
 from charging_rules.errors import InputError
 
 NodePath = tuple[str | int, ...]
+# Nodes a file may expand to, aliases counted at every use: far above any real guideline,
+# mapping or benchmark file, far below what would exhaust memory or time.
+MAX_NODES = 100_000
+
+
+class _Budget:
+    """Nodes converted so far, and the nodes being converted (an alias to one is a cycle)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.used = 0
+        self.open: set[int] = set()
+
+    def enter(self, node: yaml.Node) -> None:
+        line = node.start_mark.line + 1
+        if id(node) in self.open:
+            raise InputError("an alias refers to the anchor that contains it (a cycle)",
+                             source=self.source, line=line)
+        self.used += 1
+        if self.used > MAX_NODES:
+            raise InputError(f"aliases expand to more than {MAX_NODES} values (an alias "
+                             "bomb?); write the values out or use fewer aliases",
+                             source=self.source, line=line)
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, dict[NodePath, int]]:
@@ -20,6 +46,8 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[NodePath, int]]:
     try:
         # libyaml's composer when built in: 20x faster, and every guideline is parsed at start.
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", source=source) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -29,12 +57,28 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[NodePath, int]]:
     if node is None:
         return None, lines
     scalars = yaml.constructor.SafeConstructor()
-    return _convert(node, (), lines, source, scalars), lines
+    try:
+        return _convert(node, (), lines, _Budget(source), scalars), lines
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", source=source) from None
 
 
-def _convert(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], source: str,
+def _convert(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], budget: _Budget,
              scalars: yaml.constructor.SafeConstructor) -> Any:
+    budget.enter(node)
     lines[path] = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        return _construct(node, budget.source, scalars)
+    budget.open.add(id(node))
+    try:
+        return _collection(node, path, lines, budget, scalars)
+    finally:
+        budget.open.discard(id(node))
+
+
+def _collection(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], budget: _Budget,
+                scalars: yaml.constructor.SafeConstructor) -> Any:
+    source = budget.source
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -45,13 +89,10 @@ def _convert(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], source
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, (*path, str(key)), lines, source, scalars)
+            out[key] = _convert(value_node, (*path, str(key)), lines, budget, scalars)
             lines[(*path, str(key))] = key_node.start_mark.line + 1  # the key's line reads best
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(n, (*path, i), lines, source, scalars)
-                for i, n in enumerate(node.value)]
-    return _construct(node, source, scalars)
+    return [_convert(n, (*path, i), lines, budget, scalars) for i, n in enumerate(node.value)]
 
 
 def _construct(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConstructor) -> Any:

@@ -21,9 +21,11 @@ from typing import Annotated, Any, Literal
 from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from charging_rules.errors import InputError
+from charging_rules.errors import InputError, clip
+from charging_rules.files import read_text
 from charging_rules.guidelines.yamlsource import line_of, load_yaml
-from charging_rules.model.facts import FieldSpec, vocabulary
+from charging_rules.model.facts import FieldSpec, generic_path, vocabulary
+from charging_rules.model.kinds import YAML_WORDS, validation_problems
 from charging_rules.model.referral import Demographics, Referral
 
 Kind = Literal["string", "integer", "number", "boolean", "date"]
@@ -90,7 +92,7 @@ class _Source:
         cell = row.get(self.column or "")
         if cell is None or str(cell).strip() == "":
             return f"{self.column} is blank"
-        return f"{self.column} {str(cell).strip()!r} maps to unknown in '{self.values_name}'"
+        return f"{self.column} {clip(str(cell).strip())!r} maps to unknown in '{self.values_name}'"
 
     def get(self, row: dict[str, Any], target: str) -> Any:
         """The converted value, or None when blank (and no default)."""
@@ -104,7 +106,7 @@ class _Source:
         if self.values is not None:
             key = str(cell).casefold()
             if key not in self.values:
-                raise MappingError(target, f"{self.column} value {str(cell)!r} is not in value "
+                raise MappingError(target, f"{self.column} value {clip(cell)!r} is not in value "
                                    f"map '{self.values_name}' (add it to the mapping)")
             return self.values[key]
         value = _convert(cell, self.kind, self.column, target)
@@ -129,7 +131,7 @@ def _convert(cell: Any, kind: Kind, column: str, target: str) -> Any:
                 raise ValueError
             return date.fromisoformat(match.group(1)).isoformat()
     except ValueError:
-        raise MappingError(target, f"{column} value {cell!r} is not a {kind}") from None
+        raise MappingError(target, f"{clip(column)} value {clip(cell)!r} is not a {kind}") from None
     return cell
 
 
@@ -226,10 +228,6 @@ def _field_spec(path: str, demographics: bool) -> tuple[FieldSpec | None, tuple[
     return _REFERRAL.fields.get(path), tuple(steps)
 
 
-def _generic(path: str) -> str:
-    return re.sub(r"\[\d+\]", "[]", path)
-
-
 class _Loader:
     def __init__(self, source: str, lines: dict[Any, int], spec: MappingSpec):
         self.source, self.lines, self.spec = source, lines, spec
@@ -246,7 +244,7 @@ class _Loader:
                    for section, rules in (("referral", self.spec.referral),
                                           ("demographics", self.spec.demographics))
                    for path, rule in rules.items()]
-        mapped = {_generic(t.path) for t in targets if t is not None}
+        mapped = {generic_path(t.path) for t in targets if t is not None}
         for required in sorted(_REQUIRED - mapped):
             self.error(("referral",), f"referral: no rule for required field '{required}'")
         if self.problems:
@@ -269,7 +267,7 @@ class _Loader:
                                   field, alt) for i, alt in enumerate(alternatives)]
         label = f"demographics.{path}" if section == "demographics" else path
         return _Target(label, steps, tuple(s for s in sources if s is not None),
-                       section == "referral" and _generic(path) in _REQUIRED)
+                       section == "referral" and generic_path(path) in _REQUIRED)
 
     def source_of(self, at: tuple[str | int, ...], path: str, field: FieldSpec,
                   spec: SourceSpec) -> _Source | None:
@@ -301,21 +299,12 @@ class _Loader:
 
 def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; errors name `file:line`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read mapping: {error}", source=str(path)) from None
-    data, lines = load_yaml(text, str(path))
+    data, lines = load_yaml(read_text(path, "mapping"), str(path))
     try:
         spec = MappingSpec.model_validate(data)
     except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        loc = tuple(problem["loc"])
-        where = ".".join(str(p) for p in loc) or "(file)"
-        message = {"extra_forbidden": "unknown key",
-                   "missing": "required key is missing"}.get(problem["type"], problem["msg"])
-        raise InputError(f"{where}: {message}", source=str(path),
-                         line=line_of(lines, loc)) from None
+        loc, text = validation_problems(error, words=YAML_WORDS)[0]
+        raise InputError(text, source=str(path), line=line_of(lines, loc)) from None
     return _Loader(str(path), lines, spec).compile()
 
 
@@ -329,7 +318,7 @@ def header_mapping(header: list[str], source: str) -> Mapping:
             "demographics.") else ("referral", column)
         field, _ = _field_spec(path, section == "demographics")
         if field is None:
-            raise InputError(f"column '{column}' is not a referral field (name fields as in "
+            raise InputError(f"column '{clip(column)}' is not a referral field (name fields as in "
                              "the contract, e.g. charges[0].category, or pass --mapping)",
                              source=source, line=1)
         kind = kinds.get(field.kind, "string")

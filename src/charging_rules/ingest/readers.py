@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from charging_rules.errors import InputError
+from charging_rules.files import BAD_BYTES, DuplicateKey, has_bad_bytes, no_duplicates, open_text
+from charging_rules.files import loads as strict_loads
 
 _CHUNK = 1 << 16
 _SPACE = re.compile(r"[ \t\r\n]*").match
@@ -47,11 +49,9 @@ class RowSource:
         if self.format not in FORMATS:
             raise InputError(f"unsupported input format '{path.suffix}' (use "
                              f"{', '.join(FORMATS)})", source=str(path))
-        try:
-            # utf-8-sig: spreadsheet exports often start with a byte-order mark
-            self._file: IO[str] = path.open(encoding="utf-8-sig", newline="")
-        except OSError as error:
-            raise InputError(f"cannot read: {error.strerror or error}", source=str(path)) from None
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark. A byte that is
+        # not UTF-8 costs its own row only (has_bad_bytes), like any other unreadable row.
+        self._file: IO[str] = open_text(path)
         self.size = os.fstat(self._file.fileno()).st_size
         self.header: list[str] | None = None
         self._rows = self._open_rows()
@@ -64,6 +64,8 @@ class RowSource:
                 return _json_array_rows(self._file, str(self.path))
             reader = csv.reader(self._file, strict=True)
             self.header = next(reader, None)
+            if self.header and has_bad_bytes("".join(self.header)):
+                raise InputError(BAD_BYTES, source=str(self.path), line=1)
             if not self.header:
                 raise InputError("empty CSV file: the first line must name the columns",
                                  source=str(self.path), line=1)
@@ -72,8 +74,6 @@ class RowSource:
                 raise InputError(f"column(s) named twice: {', '.join(twice)}",
                                  source=str(self.path), line=1)
             return _csv_rows(reader, self.header)
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", source=str(self.path)) from None
         except csv.Error as error:
             raise InputError(f"bad CSV header: {error}", source=str(self.path), line=1) from None
 
@@ -82,11 +82,7 @@ class RowSource:
         return os.lseek(self._file.fileno(), 0, os.SEEK_CUR)
 
     def __iter__(self) -> Iterator[Row]:
-        try:
-            yield from self._rows
-        except UnicodeDecodeError as error:
-            raise InputError(f"not UTF-8 text (byte {error.start} of a read block)",
-                             source=str(self.path)) from None
+        return self._rows
 
     def close(self) -> None:
         self._file.close()
@@ -99,16 +95,26 @@ class RowSource:
 
 
 def _jsonl_rows(lines: IO[str]) -> Iterator[Row]:
-    loads = json.loads
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            yield number, loads(line)
-        except json.JSONDecodeError as error:
-            yield number, Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
-        except RecursionError:
-            yield number, Unreadable(TOO_DEEP)
+        yield number, _json_value(line)
+
+
+def _json_value(text: str) -> Any:
+    """One JSONL line's value, or why it is unreadable."""
+    if has_bad_bytes(text):
+        return Unreadable(BAD_BYTES)
+    try:
+        return strict_loads(text)
+    except json.JSONDecodeError as error:
+        return Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
+    except DuplicateKey as error:
+        return Unreadable(f"invalid JSON: {error}")
+    except RecursionError:
+        return Unreadable(TOO_DEEP)
+    except ValueError as error:  # a number with more digits than Python converts
+        return Unreadable(f"invalid JSON: {str(error).split(':')[0]}")
 
 
 def _csv_rows(reader: Any, header: list[str]) -> Iterator[Row]:
@@ -124,7 +130,9 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Row]:
             start = reader.line_num + 1
             continue
         if cells and any(cells):
-            if len(cells) != width:
+            if has_bad_bytes("".join(cells)):
+                yield start, Unreadable(BAD_BYTES)
+            elif len(cells) != width:
                 yield start, Unreadable(f"{len(cells)} cells where the header has {width}")
             else:
                 yield start, dict(zip(header, cells, strict=True))
@@ -176,7 +184,8 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
     unreadable row and reading stops there (the rows before it stand). So is anything after
     the closing bracket: a second array appended to the file would otherwise go unread.
     """
-    decode = json.JSONDecoder().raw_decode
+    decode = json.JSONDecoder(object_pairs_hook=no_duplicates).raw_decode
+    lenient = json.JSONDecoder().raw_decode
     buffer = _Buffer(file)
     if buffer.skip_space() != "[":
         raise InputError("a .json input must be an array of referrals (use .jsonl for one "
@@ -200,7 +209,11 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
         start = buffer.line
         while True:
             try:
-                value, end = decode(buffer.text, buffer.pos)
+                try:
+                    value, end = decode(buffer.text, buffer.pos)
+                except DuplicateKey as error:  # skip the element whole: the rest stand
+                    value, end = Unreadable(f"invalid JSON: {error}"), \
+                        lenient(buffer.text, buffer.pos)[1]
             except RecursionError:
                 yield start, Unreadable(TOO_DEEP)
                 return
@@ -213,10 +226,11 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
             if _maybe_cut(buffer.text, end) and buffer.fill():
                 continue  # a number may go on in the next chunk ("0" of "0.25")
             break
-        buffer.line += buffer.text.count("\n", buffer.pos, end)
+        element = buffer.text[buffer.pos:end]
+        buffer.line += element.count("\n")
         buffer.pos = end
         expect_item = False
-        yield start, value
+        yield start, Unreadable(BAD_BYTES) if has_bad_bytes(element) else value
 
 
 @contextmanager

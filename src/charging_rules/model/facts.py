@@ -7,6 +7,7 @@ guidelines at once, and a field removed makes every guideline naming it fail to 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -89,6 +90,14 @@ def vocabulary(model: type[BaseModel]) -> Vocabulary:
     _walk(model, "", fields, collections)
     fields.update(getattr(model, "DERIVED", {}))
     return Vocabulary(fields, collections)
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def generic_path(path: str) -> str:
+    """'charges[2].drug' -> 'charges[].drug': the fact, whichever item of a list it is in."""
+    return _INDEX.sub("[]", path)
 
 
 def protected_term(path: str) -> str | None:

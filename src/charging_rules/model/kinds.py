@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from charging_rules.errors import InputError
+from charging_rules.errors import InputError, clip
+from charging_rules.files import DuplicateKey, decode, read_bytes
+from charging_rules.files import loads as strict_loads
 from charging_rules.model.referral import (
     CHARGING_OUTCOMES,
     OUTCOME_PRECEDENCE,
@@ -53,22 +55,45 @@ def kind_of(record: BaseModel) -> RecordKind:
     raise TypeError(f"not a record kind: {type(record).__name__}")
 
 
+CONTRACT_WORDS = ("unknown field (not in the referral contract)", "required field is missing")
+YAML_WORDS = ("unknown key", "required key is missing")
+
+
+def validation_problems(error: ValidationError, root: str = "",
+                        words: tuple[str, str] = CONTRACT_WORDS
+                        ) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every problem pydantic found, as (location, "path: message"): the one wording of
+    validation errors, for records, mappings, weekly lists and guideline files alike. `root`
+    names the object validated; `words` say "field" or "key" for unknown and missing ones."""
+    out = []
+    for problem in error.errors(include_url=False):
+        loc = tuple(problem["loc"])
+        path = (root + "".join(f"[{p}]" if isinstance(p, int) else f".{clip(p)}"
+                               for p in loc)).lstrip(".")
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = words[0]
+        elif problem["type"] == "missing":
+            message = words[1]
+        elif "input" in problem and problem["type"] not in ("model_type", "dict_type"):
+            message = f"{message} (got {clip(json.dumps(problem['input'], default=str))})"
+        out.append((loc, f"{path or '(record)'}: {message}"))
+    return out
+
+
 def format_validation_error(error: ValidationError, root: str = "") -> str:
-    """One line: the first problem's field path (under `root`, the object validated) and
-    message, and how many more there are."""
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-    path = path.lstrip(".")
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (not in the referral contract)"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    elif "input" in first and first["type"] not in ("model_type", "dict_type"):
-        message = f"{message} (got {json.dumps(first['input'], default=str)[:60]})"
+    """One line: the first problem, and how many more there are."""
+    problems = validation_problems(error, root)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{path or '(record)'}: {message}{more}"
+    return problems[0][1] + more
+
+
+def validation_input_error(error: ValidationError, source: str, root: str = "") -> InputError:
+    """An InputError naming the first problem, with every problem in its details (a rejected
+    file's .error.txt and the CLI list them all)."""
+    problems = tuple(text for _, text in validation_problems(error, root))
+    return InputError(format_validation_error(error, root), source=source,
+                      details=problems if len(problems) > 1 else ())
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
@@ -95,26 +120,41 @@ def _validate(model: type[M], data: Any, source: str, root: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InputError(format_validation_error(error, root), source=source) from None
+        raise validation_input_error(error, source, root) from None
 
 
 def load_record_file(
     path: Path, kind: RecordKind | str = "referral"
 ) -> tuple[BaseModel, Demographics | None]:
     """Read one JSON record file (`-`: standard input); syntax errors carry the line number."""
-    stdin = str(path) == "-"
+    if str(path) == "-":
+        return parse_record_bytes(sys.stdin.buffer.read(), "<stdin>", kind)
+    return parse_record_bytes(read_bytes(path), str(path), kind)
+
+
+def parse_record_bytes(
+    raw: bytes, source: str, kind: RecordKind | str = "referral"
+) -> tuple[BaseModel, Demographics | None]:
+    """One JSON record from a file's bytes (intake decides exactly the bytes it showed)."""
+    text = decode(raw, source)
     try:
-        text = sys.stdin.read() if stdin else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", source=str(path)) from None
-    path = Path("<stdin>") if stdin else path
-    try:
-        data = json.loads(text)
+        data = strict_loads(text)
     except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON: {error.msg}", source=str(path),
+        raise InputError(f"invalid JSON: {error.msg}", source=source,
                          line=error.lineno) from None
+    except DuplicateKey as error:  # Python would keep the last: which one was meant?
+        raise InputError(f"invalid JSON: {error}", source=source,
+                         line=_line_of_key(text, error.key)) from None
     except RecursionError:
-        raise InputError("invalid JSON: nested too deeply", source=str(path)) from None
+        raise InputError("invalid JSON: nested too deeply", source=source) from None
     except ValueError as error:  # a number with more digits than Python converts
-        raise InputError(f"invalid JSON: {str(error).split(':')[0]}", source=str(path)) from None
-    return parse_record(data, kind, str(path))
+        raise InputError(f"invalid JSON: {str(error).split(':')[0]}", source=source) from None
+    return parse_record(data, kind, source)
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    """The line of the second occurrence of `key` as a JSON key (best effort)."""
+    quoted = json.dumps(key, ensure_ascii=False)
+    first = text.find(quoted)
+    second = text.find(quoted, first + 1) if first >= 0 else -1
+    return text.count("\n", 0, second) + 1 if second >= 0 else None

@@ -4,6 +4,10 @@ A recommendation carries everything needed to explain it later without the guide
 the deciding rules, their reasons and citations, the facts whose absence mattered, and a
 trace of every rule considered with the truth of each condition.
 
+Immutable: one is computed per distinct truth vector and copied for every record that shares
+it, so its sequences are tuples (lists given are frozen on construction); changing one
+record's result can never change another's.
+
 Plain frozen dataclasses, not pydantic models: one is built per referral on the batch hot
 path, where validation would cost more than the evaluation itself. Reading one back from the
 audit log goes through pydantic (`Recommendation.from_dict`), where validation belongs.
@@ -12,6 +16,7 @@ audit log goes through pydantic (`Recommendation.from_dict`), where validation b
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -20,6 +25,15 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
 TruthName = Literal["held", "failed", "unknown"]
+
+
+def _freeze(obj: object, names: tuple[str, ...]) -> None:
+    """Lists given for the fields `names` become tuples (a frozen dataclass's fields are set
+    once, here, through object.__setattr__)."""
+    for name in names:
+        value = getattr(obj, name)
+        if type(value) is list:
+            object.__setattr__(obj, name, tuple(value))
 
 
 class ConditionTrace(NamedTuple):
@@ -33,7 +47,10 @@ class RuleTrace:
     rule: str
     outcome: str
     truth: TruthName
-    conditions: list[ConditionTrace]
+    conditions: Sequence[ConditionTrace]
+
+    def __post_init__(self) -> None:
+        _freeze(self, ("conditions",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +58,13 @@ class GuidelineTrace:
     guideline: str
     version: str
     scope: TruthName
-    scope_conditions: list[ConditionTrace]
+    scope_conditions: Sequence[ConditionTrace]
     hit_policy: str
-    rules: list[RuleTrace]
-    possible: list[str]
+    rules: Sequence[RuleTrace]
+    possible: Sequence[str]
+
+    def __post_init__(self) -> None:
+        _freeze(self, ("scope_conditions", "rules", "possible"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +92,10 @@ class CountOutcome:
     category: str
     outcome: str
     guideline: str | None
-    rules: list[str]
+    rules: Sequence[str]
+
+    def __post_init__(self) -> None:
+        _freeze(self, ("rules",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +114,22 @@ class Recommendation:
     record_id: str
     kind: str
     outcome: str
-    rules: list[str]
-    reasons: list[str]
-    citations: list[Citation]
-    missing: list[str]
+    rules: Sequence[str]
+    reasons: Sequence[str]
+    citations: Sequence[Citation]
+    missing: Sequence[str]
     guideline_set: str
     guideline_set_sha256: str
-    guidelines: list[GuidelineRef]
-    trace: list[GuidelineTrace]
-    counts: list[CountOutcome] = dataclasses.field(default_factory=list)
-    questions: list[Question] = dataclasses.field(default_factory=list)
+    guidelines: Sequence[GuidelineRef]
+    trace: Sequence[GuidelineTrace]
+    counts: Sequence[CountOutcome] = ()
+    questions: Sequence[Question] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        _freeze(self, ("rules", "reasons", "citations", "missing", "guidelines", "trace",
+                       "counts", "questions"))
+
+    def to_log(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(self)
         return plain
 
@@ -111,18 +138,18 @@ class Recommendation:
         """Validated: a record read back from the log is input like any other."""
         return _adapter().validate_python(data)
 
-    def contract(self, decision_id: str | None) -> dict[str, object]:
-        """The `screen --json` object of the referral contract (DESIGN.md)."""
+    def to_json(self, decision_id: str | None) -> dict[str, object]:
+        """The `screen --json` object of the referral contract (docs/referral-contract.md)."""
         return {
             "referral_id": self.record_id,
             "outcome": self.outcome,
-            "rules": self.rules,
-            "reasons": self.reasons,
-            "missing": self.missing,
-            "guidelines": [dataclasses.asdict(g) for g in self.guidelines],
+            "rules": list(self.rules),
+            "reasons": list(self.reasons),
+            "missing": list(self.missing),
+            "guidelines": _plain(self.guidelines),
             "decision_id": decision_id,
-            "counts": [dataclasses.asdict(c) for c in self.counts],
-            "questions": [dataclasses.asdict(q) for q in self.questions],
+            "counts": _plain(self.counts),
+            "questions": _plain(self.questions),
         }
 
 
@@ -141,7 +168,7 @@ def _plain(value: Any) -> Any:
     """`dataclasses.asdict` without its deep copies (8x faster on the batch-with-log path):
     the leaves here are immutable (str, int, NamedTuple), so sharing them is safe."""
     cls = type(value)
-    if cls is list:
+    if cls is list or cls is tuple:  # JSON has arrays
         return [item if type(item) in _LEAVES else _plain(item) for item in value]
     try:
         names = _FIELD_NAMES[cls]

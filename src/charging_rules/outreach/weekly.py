@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from charging_rules.errors import InputError
+from charging_rules.files import BAD_BYTES, has_bad_bytes, read_bytes
 from charging_rules.model.kinds import format_validation_error
 from charging_rules.model.referral import Demographics
 from charging_rules.model.victim import VictimListing
@@ -91,11 +92,8 @@ class CsvRows:
 def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) -> CsvRows:
     """Rows by line number; the header is checked here (unknown columns are errors: a typo'd
     column would otherwise make a whole column silently unknown)."""
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", source=str(path)) from None
+    raw = read_bytes(path)
+    text = raw.decode("utf-8-sig", errors="surrogateescape")  # a bad byte costs its row
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in next(reader, [])]
@@ -115,7 +113,9 @@ def read_csv(path: Path, allowed: tuple[str, ...], required: tuple[str, ...]) ->
             line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line, or a spreadsheet's trailing row of empty cells
-            if len(cells) != len(header):
+            if has_bad_bytes("".join(cells)):
+                problems.append((line, BAD_BYTES))
+            elif len(cells) != len(header):
                 problems.append((line, f"expected {len(header)} cells, got {len(cells)}"))
             else:
                 rows.append((line, dict(zip(header, cells, strict=True))))

@@ -18,6 +18,7 @@ from typing import Any
 
 from charging_rules.engine.evaluate import choose
 from charging_rules.errors import InputError
+from charging_rules.files import read_text
 from charging_rules.guidelines.conditions import Condition, Truth
 from charging_rules.guidelines.loader import SET_FILE, check_guidelines, load_guidelines
 from charging_rules.guidelines.schema import Guideline, Rule
@@ -40,7 +41,7 @@ class Finding:
     rules: tuple[str, ...] = ()
     example: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"check": self.check, "severity": self.severity, "message": self.message,
                 "file": self.file, "line": self.line, "guideline": self.guideline,
                 "rules": list(self.rules), "example": self.example}
@@ -101,7 +102,7 @@ def _scan_files(path: Path) -> list[Finding]:
     out: list[Finding] = []
     for file in _guideline_files(path):
         try:
-            data, lines = load_yaml(file.read_text(encoding="utf-8"), str(file))
+            data, lines = load_yaml(read_text(file), str(file))
         except (InputError, OSError, UnicodeDecodeError):
             continue  # the loader reports it
         for severity, message, at in proxies.scan(data):
@@ -122,8 +123,7 @@ class _Guideline:
         if guideline.scope is not None:
             self.conds.append(guideline.scope)
         self.space: FactSpace = build(guideline.applies_to, self.conds)
-        _, self.lines = load_yaml(Path(guideline.file).read_text(encoding="utf-8"),
-                                  guideline.file)
+        _, self.lines = load_yaml(read_text(guideline.file), guideline.file)
 
     def scope(self, at: Assignment) -> Truth:
         scope = self.g.scope
