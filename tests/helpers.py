@@ -229,7 +229,7 @@ GUIDELINE_YAML = """\
 id: {id}
 title: Crafted guideline {id}
 version: "1"
-effective: 2024-01-01
+effective: 2020-01-01
 applies_to: {kind}
 source: {{citation: test, text: crafted for a test}}
 hit_policy: {policy}

@@ -33,7 +33,7 @@ def versioned(gid: str, version: str, effective: str, expires: str | None, outco
     text = guideline(gid, f"- {{id: {gid}-rule, when: {{field: firearm_recovered, eq: false}}, "
                           f"outcome: {outcome}, reason: version {version}}}")
     text = text.replace('version: "1"', f'version: "{version}"').replace(
-        "effective: 2024-01-01", f"effective: {effective}"
+        "effective: 2020-01-01", f"effective: {effective}"
         + (f"\nexpires: {expires}" if expires else ""))
     return text
 
@@ -94,7 +94,7 @@ EXCEPTIONS = """
 """
 
 
-NOW = {"received": "2024-03-01"}  # crafted guidelines are in force from 2024-01-01
+NOW = {"received": "2024-03-01"}  # a date every crafted guideline is in force on
 
 
 def test_an_exception_overrides_its_base_rule_and_an_unknown_one_is_asked(
