@@ -88,6 +88,13 @@ def test_representation_against_a_named_benchmark(audit_dir: Path) -> None:
     result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
                                       "--benchmark", "jackson-county-acs2017", "--json"])
     assert result.exit_code == 0, result.output
+    small = json.loads(result.stdout)["representation"]["groups"]
+    # 8 referrals per group, under the minimum n of 11: no share, interval or index.
+    assert {g["representation_index"] for g in small} == {None}
+    assert {g["share"] for g in small} == {None}
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir),
+                                      "--benchmark", "jackson-county-acs2017", "--min-n", "1",
+                                      "--json"])
     rep = json.loads(result.stdout)["representation"]
     black = next(g for g in rep["groups"] if g["group"] == "Black")
     assert black["population_share"] == pytest.approx(0.234)
@@ -146,3 +153,81 @@ def test_a_positive_the_log_cannot_hold_is_an_input_error(audit_dir: Path,
     args = [a for p in positive for a in ("--positive", p)]
     result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(audit_dir), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_referral_screened_three_times_and_accepted_once_counts_once(tmp_path: Path) -> None:
+    """Intake re-shows a skipped referral and logs a new recommendation each time: counted
+    per screening it was n=4 (#12.3). Each referral once, and the repeats said."""
+    screener = Screener.open(REPO / "rules", tmp_path)
+    record, demographics = parse_record(referral(1, "Black", True))
+    screenings = [screener.screen(record, demographics, "tester") for _ in range(3)]
+    screener.decide(screenings[1], "tester", None, None)
+    for stage, n in (("recommendation", 1), ("decision", 1), ("override", 1)):
+        out = _stage(tmp_path, stage)
+        assert [(g["group"], g["n"]) for g in out["groups"]] == [("Black", n)]
+        assert out["log"]["repeats_folded"] == 2 and out["log"]["referrals"] == 1
+    assert _stage(tmp_path, "decision")["log"]["pending_decisions"] == 0
+    result = CliRunner().invoke(app, ["disparity", "--audit-dir", str(tmp_path), "--min-n", "1"])
+    assert "3 screenings of 1 referrals: 2 repeated screenings folded" in result.output
+
+
+def _tamper(audit_dir: Path) -> None:
+    """Change one decision's outcome in place, as an insider editing the file would."""
+    segment = sorted(audit_dir.glob("decisions-*.jsonl"))[0]
+    lines = segment.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"outcome":"decline"', b'"outcome":"file"', 1) \
+        if b'"outcome":"decline"' in lines[2] else lines[2].replace(b'"file"', b'"decline"', 1)
+    segment.write_bytes(b"".join(lines))
+
+
+@pytest.mark.parametrize("command", [
+    ["disparity"], ["impact", "--baseline", str(REPO / "examples/guidelines/before"),
+                    "--proposed", str(REPO / "rules")], ["report"]])
+def test_a_broken_chain_is_refused_unless_told_to_go_on(audit_dir: Path, tmp_path: Path,
+                                                         command: list[str]) -> None:
+    _tamper(audit_dir)
+    out = ["--output", str(tmp_path / "out")] if command == ["report"] else []
+    result = CliRunner().invoke(app, [*command, "--audit-dir", str(audit_dir), *out])
+    assert result.exit_code == 1, result.output
+    assert "hash chain is broken at line 3" in result.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, [*command, "--audit-dir", str(audit_dir), *out,
+                                      "--ignore-integrity", "--json"])
+    assert result.exit_code == 0, result.output
+    if command == ["disparity"]:
+        assert json.loads(result.stdout)["integrity"]["verified"] is False
+    if command == ["report"]:
+        html = (tmp_path / "out" / "report.html").read_text()
+        assert "failed its integrity check" in html.split("<section id='summary'>")[0]
+
+
+def test_a_report_with_nothing_publishable_exits_1(audit_dir: Path, tmp_path: Path) -> None:
+    """17 referrals, every count under 11 or needed to protect one: not a report of blanks."""
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(audit_dir), "--output",
+                                      str(tmp_path / "out"), "--threshold", "20"])
+    assert result.exit_code == 1, result.output
+    assert "nothing publishable" in result.output
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_report_names_the_office_and_shows_outreach_against_its_goal(
+        audit_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The office's name, contact and update schedule come from the config file; the
+    outreach program's referrals against the yearly goal appear when the log holds them."""
+    result = CliRunner().invoke(app, [
+        "outreach", "import", str(REPO / "examples/outreach/synthetic-2023-W01.csv"),
+        "--guidelines", str(REPO / "rules"), "--audit-dir", str(audit_dir),
+        "--out", str(audit_dir / "lists")])
+    assert result.exit_code == 0, result.output
+    settings = tmp_path / "config.toml"
+    settings.write_text('[office]\nname = "Jackson County Prosecutor\'s Office"\n'
+                        'contact = "csu@example.org"\nupdate_schedule = "every quarter"\n')
+    monkeypatch.setenv("CHARGING_RULES_CONFIG", str(settings))
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(audit_dir), "--output",
+                                      str(tmp_path / "out"), "--threshold", "3"])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Jackson County Prosecutor&#x27;s Office" in html
+    assert "csu@example.org" in html and "every quarter" in html
+    outreach = html.split("<section id='outreach'>")[1].split("</section>")[0]
+    assert "against the yearly goal of 500" in outreach and "a week" in outreach

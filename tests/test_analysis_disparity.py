@@ -58,6 +58,10 @@ def test_cook_county_rates_rri_ci_match_scipy() -> None:
         if n < 11:
             assert got["suppressed"] and got["rri"] is None
             continue
+        if group == "White":  # the reference: 1 by definition, no interval against itself
+            assert (got["rri"], got["ci_low"], got["ci_high"], got["p_value"]) == \
+                (1.0, None, None, None)
+            continue
         rr = relative_risk(pos, n, ref_pos, ref_n)
         ci = rr.confidence_interval(0.95)
         assert got["rri"] == pytest.approx(rr.relative_risk)
@@ -163,3 +167,19 @@ def test_yaml_with_an_impossible_date_is_an_input_error(tmp_path: Path, option: 
                                       "o", "--positive", "y", option, str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:" in result.output and "day is out of range" in result.output
+
+
+def test_by_stratum_summarises_across_strata_first() -> None:
+    """~50 offense tables, most under the minimum n, were printed one after another (#15.3):
+    a Mantel-Haenszel summary comes first, strata with nothing to compare are one line."""
+    args = ["disparity", str(COOK_COUNTY), "--group", "race", "--group-map", "cook-county",
+            "--outcome", "participant_status", "--positive", "Approved", "--by",
+            "offense_category"]
+    text = CliRunner().invoke(app, args).output
+    assert text.index("Mantel-Haenszel") < text.index("participant_status = Approved by race")
+    assert text.count("offense_category = ") < 15
+    assert "Strata with no group of 11 or more to compare" in text
+    out = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    black = next(m for m in out["by"]["mantel_haenszel"] if m["group"] == "Black")
+    assert black["strata"] >= 2 and 0 < black["rri_mh"] < 5
+    assert black["homogeneity_p"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -100,8 +101,8 @@ def test_report_csvs_suppress_small_cells(demo: tuple[Path, dict[str, Any]],
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
 
 
-def _png_colours(path: Path) -> int:
-    """Distinct colours in a PNG's decoded pixels (8-bit RGB/RGBA, no filters beyond PNG's)."""
+def _png_rows(path: Path) -> list[bytes]:
+    """A PNG's decoded pixel rows as RGB bytes (8-bit RGB/RGBA, PNG's own filters)."""
     data = path.read_bytes()
     pos, chunks, width, height, ctype = 8, b"", 0, 0, 0
     while pos < len(data):
@@ -131,30 +132,54 @@ def _png_colours(path: Path) -> int:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
         prev = line
-    return len({row[i:i + 3] for row in rows[::7] for i in range(0, stride, bpp * 5)})
+        rows.append(bytes(v for i, v in enumerate(line) if i % bpp < 3))
+    return rows
 
 
+def _png_colours(path: Path) -> int:
+    """Distinct colours in a sample of the PNG's pixels."""
+    rows = _png_rows(path)
+    return len({row[i:i + 3] for row in rows[::7] for i in range(0, len(row), 15)})
+
+
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(demo: tuple[Path, dict[str, Any]],
                                              tmp_path: Path) -> None:
+    """A real browser renders the demo's report: the summary first, then methods and the
+    glossary; the period; charts painted down the page; and no script ran."""
     _, payload = demo
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium): the "
-                    "report's browser rendering was NOT checked")
+    assert browser is not None, ("chromium is not installed (Debian: apt-get install -y "
+                                 "chromium): the report's rendering cannot be checked")
     shot = tmp_path / "report.png"
     subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                    "--window-size=1000,1400", f"--screenshot={shot}",
+                    "--window-size=1200,3000", f"--screenshot={shot}",
                     Path(payload["report"]).as_uri()],
                    check=True, capture_output=True, timeout=90)
     assert shot.exists()
-    # Not blank: a white page has one colour; the charts' bars, lines and text many.
+    # Not blank: a white page has one colour; the charts' bars, lines and text many, and
+    # they reach down the page (content in every third of it, not only a header).
     assert _png_colours(shot) > 20
+    bands = _inked_bands(shot, 3)
+    assert all(bands), bands
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p2'}",
                           "--dump-dom", Path(payload["report"]).as_uri()],
                          check=True, capture_output=True, timeout=90, text=True).stdout
-    assert dom.count("<svg") == 6 and "<rect" in dom and "<circle" in dom
+    ids = re.findall(r'<section id="([a-z_]+)"', dom)
+    assert ids[0] == "summary" and {"methods", "glossary", "suppression"} <= set(ids), ids
+    assert re.search(r"Period covered: \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}", dom)
+    assert "<script" not in dom and dom.count("<svg") == 6
+    assert "guidelines changed" in dom  # the guideline change marked on the trend
+    assert "descriptive" in dom.lower() and "not causal" in dom.lower()
+
+
+def _inked_bands(path: Path, parts: int) -> list[int]:
+    """Rows with non-white pixels in each of `parts` horizontal bands of the screenshot."""
+    rows = _png_rows(path)
+    size = len(rows) // parts
+    return [sum(any(b < 200 for b in row) for row in rows[i * size:(i + 1) * size])
+            for i in range(parts)]
 
 
 @pytest.mark.parametrize("command", ["report", "demo"])
@@ -170,3 +195,49 @@ def test_an_output_that_is_a_file_is_an_input_error(demo: tuple[Path, dict[str, 
     assert result.exit_code == 2, result.output
     assert f"{taken}: cannot write the {command}" in result.output
     assert taken.read_text() == "not a directory"
+
+
+def test_report_opens_with_a_plain_summary_and_reads_as_words(
+        demo: tuple[Path, dict[str, Any]]) -> None:
+    """#15.1, #15.3, #15.6 on the demo's report: summary first with the period, findings in
+    words with their interval and band verdict, the guideline change, the reason a relative
+    rate can rise while every rate falls; no snake_case or set ids in legends; the filed
+    RRI row stays when one small group is hidden; the reference has no interval."""
+    _, payload = demo
+    html = Path(payload["report"]).read_text()
+    sections = re.findall(r"<section id='([a-z_]+)'", html)
+    assert sections[0] == "summary" and sections[-3:] == ["caveats", "glossary", "about"]
+    summary = html.split("<section id='summary'>")[1].split("</section>")[0]
+    assert re.search(r"Period covered: 2021-07-\d\d to 2022-06-\d\d", summary)
+    assert re.search(r"Black referrals were recommended for filing at \d\.\d\d times the rate "
+                     r"of White referrals \(95% CI \d\.\d\d to \d\.\d\d", summary)
+    assert "tolerance band" in summary and "The guidelines changed on 2022-01-0" in summary
+    assert "Every group&#x27;s rate falls, yet the relative rate of Black rises" in summary
+    legends = re.findall(r"<text[^>]*>([^<]*)</text>", html)
+    assert not [t for t in legends if "_" in t or "jackson-county" in t]
+    rri = list(csv.DictReader((Path(payload["report"]).parent / "rri.csv").open()))
+    filed = {r["group"]: r for r in rri if r["stage"] == "filed"}
+    assert filed["Black"]["rri"] not in ("", "suppressed")
+    assert (filed["White"]["rri"], filed["White"]["ci_low"]) == ("1.0000", "")
+    points = {r["group"]: r for r in csv.DictReader(
+        (Path(payload["report"]).parent / "decision_points.csv").open())}
+    impact = {r["group"]: r for r in csv.DictReader(
+        (Path(payload["report"]).parent / "impact.csv").open())}
+    # Console and HTML totals reconcile: All referrals includes the unrecorded race.
+    assert impact["All referrals"]["changed"] == str(payload["impact"]["changed"])
+    assert points["All referrals"]["referred"] == str(payload["impact"]["total"])
+
+
+def test_the_tolerance_band_is_an_option(demo: tuple[Path, dict[str, Any]],
+                                         tmp_path: Path) -> None:
+    out, _ = demo
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
+                                      "--output", str(tmp_path), "--band", "0.5-2"])
+    assert result.exit_code == 0, result.output
+    rri = list(csv.DictReader((tmp_path / "rri.csv").open()))
+    black = next(r for r in rri if r["stage"] == "recommended" and r["group"] == "Black")
+    assert black["note"] == "within band"
+    assert "Tolerance band 0.5 to 2" in (tmp_path / "report.html").read_text()
+    bad = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
+                                   "--output", str(tmp_path), "--band", "2-3"])
+    assert bad.exit_code == 2 and "--band: must be LOW-HIGH around 1" in bad.output

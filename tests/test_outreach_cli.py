@@ -271,6 +271,9 @@ def test_a_victim_under_18_is_never_called_directly(tmp_path: Path) -> None:
     assert chase["I-2/V-2"]["rules"] == "outreach-minor-needs-guardian-contact"
     assert "parent's or guardian's contact" in chase["I-2/V-2"]["reason"]
     assert chase["I-4/V-4"]["missing"] == "family_contact_available, victim_age"
+    # The engine's questions, worded for the list and naming whom to ask.
+    assert "How old is the victim (under 18, the hub calls a parent or guardian)? (ask KCPD)" \
+        in chase["I-4/V-4"]["questions"]
 
 
 def test_a_survivor_reachable_only_through_family_goes_the_family_route(

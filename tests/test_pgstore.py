@@ -21,8 +21,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from charging_rules.audit import log
+from charging_rules.audit.pgstore import PgStore
+from charging_rules.screening.intake import IntakeQueue
+from charging_rules.screening.screener import Screener
 from tests.helpers import EXAMPLES, RULES, referral, rehash_from
 from tests.pg_server import PgServer
+from tests.test_intake_queue import Accepting
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -309,3 +313,22 @@ def test_outreach_and_the_office_roles_work_on_the_database(office: Office,
             office.sql("INSERT INTO charging_rules.records (line) VALUES ('x')", login)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         office.sql("SELECT * FROM charging_rules.guideline_files", "ana_1")
+
+
+def test_intake_on_the_database_files_away_what_is_already_decided(office: Office,
+                                                                   tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n in range(3):
+        (inbox / f"r{n}.json").write_text(json.dumps(referral(referral_id=f"KC-I-{n}")))
+    store = PgStore(office.as_("pros_a"))
+    summary = IntakeQueue(inbox, Screener.open(RULES, store), store.actor(None)).run(Accepting())
+    assert len(summary.decided) == 3
+    # A decided file put back (as if the move had been lost) is found decided in the database.
+    (inbox / "again.json").write_text(json.dumps(referral(referral_id="KC-I-1")))
+    other = PgStore(office.as_("pros_b"))
+    again = IntakeQueue(inbox, Screener.open(RULES, other), other.actor(None)).run(Accepting())
+    assert again.already_decided == [inbox / "again.json"] and not again.decided
+    assert [json.loads(line)["actor"] for line in office.lines()] == ["pros_a"] * 6
+    store.close()
+    other.close()

@@ -57,18 +57,20 @@ def _benchmark(name: str, data: Any, source: str) -> Benchmark:
                      {str(k): float(v) for k, v in shares.items()})
 
 
-def representation(counts: dict[str, int], benchmark: Benchmark) -> list[dict[str, Any]]:
+def representation(counts: dict[str, int], benchmark: Benchmark,
+                   min_n: int = 1) -> list[dict[str, Any]]:
     """Per group: referrals n, share of known-group referrals with a 95% Wilson interval, the
-    population share, and the representation index (share / population share)."""
+    population share, and the representation index (share / population share). A group
+    under `min_n` gets no share, interval or index: a figure from 5 referrals is noise."""
     from scipy.stats import binomtest
 
     known = sum(counts.values())
     rows = []
     for group, n in sorted(counts.items()):
         population = benchmark.shares.get(group)
-        share = n / known if known else None
+        share = n / known if known and n >= min_n else None
         low = high = None
-        if known:
+        if share is not None:
             interval = binomtest(n, known).proportion_ci(confidence_level=0.95, method="wilson")
             low, high = float(interval.low), float(interval.high)
         ratio = share / (population / 100) if share is not None and population else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from html import escape
 
 from charging_rules.analysis.disparity import BAND
@@ -54,8 +55,9 @@ def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: s
 
 
 def forest(rows: list[tuple[str, float | None, float | None, float | None]], label: str,
-           low: float = 0.25, high: float = 4.0) -> str:
-    """RRI with its 95% CI per row on a log axis, the 0.8-1.25 band shaded, 1 marked."""
+           low: float = 0.25, high: float = 4.0, band: tuple[float, float] = BAND) -> str:
+    """RRI with its 95% CI per row on a log axis, the tolerance band shaded, 1 marked. A
+    row with no RRI (the reference, or counts too small) says so in words."""
     left, width, step = _label_width([r[0] for r in rows], 220), 380, 24
     height = 40 + len(rows) * step
 
@@ -63,7 +65,7 @@ def forest(rows: list[tuple[str, float | None, float | None, float | None]], lab
         value = min(max(value, low), high)
         return left + width * (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
 
-    body = [f'<rect x="{x(BAND[0]):.1f}" y="10" width="{x(BAND[1]) - x(BAND[0]):.1f}" '
+    body = [f'<rect x="{x(band[0]):.1f}" y="10" width="{x(band[1]) - x(band[0]):.1f}" '
             f'height="{height - 40}" fill="#e8f1e4"/>',
             f'<line x1="{x(1):.1f}" y1="10" x2="{x(1):.1f}" y2="{height - 30}" '
             f'stroke="#444" stroke-dasharray="3,3"/>']
@@ -74,22 +76,24 @@ def forest(rows: list[tuple[str, float | None, float | None, float | None]], lab
         y = 22 + i * step
         body.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{escape(name)}</text>')
         if rri is None:
-            body.append(f'<text x="{left + 4}" y="{y + 4}" fill="#777">not shown (small or '
-                        f'suppressed counts)</text>')
+            body.append(f'<text x="{left + 4}" y="{y + 4}" fill="#777">not compared (the '
+                        f'reference group, or small or suppressed counts)</text>')
             continue
         if ci_low is not None and ci_high is not None:
             body.append(f'<line x1="{x(ci_low):.1f}" y1="{y}" x2="{x(ci_high):.1f}" y2="{y}" '
                         f'stroke="#1b6ca8" stroke-width="2"/>')
-        outside = not BAND[0] <= rri <= BAND[1]
+        outside = not band[0] <= rri <= band[1]
         body.append(f'<circle cx="{x(rri):.1f}" cy="{y}" r="5" '
                     f'fill="{"#d1495b" if outside else "#1b6ca8"}"/>'
                     f'<text x="{left + width + 8}" y="{y + 4}">{rri:.2f}</text>')
     return _svg(left + width + 60, height, body, label)
 
 
-def lines(periods: list[str], series: dict[str, list[float | None]], label: str) -> str:
-    """Rate (0-1) per period, one line per group; suppressed points are gaps."""
-    left, top, width, height = 50, 15, 560, 220
+def lines(periods: list[str], series: dict[str, list[float | None]], label: str,
+          markers: Sequence[tuple[float, str]] = ()) -> str:
+    """Rate (0-1) per period, one line per group; suppressed points are gaps. A marker (a
+    position on the period axis, a label) is a dashed vertical line: a guideline change."""
+    left, top, width, height = 50, 30, 560, 220
     body = [f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" '
             f'stroke="#444"/>']
     for tick in (0, 0.25, 0.5, 0.75, 1):
@@ -97,6 +101,11 @@ def lines(periods: list[str], series: dict[str, list[float | None]], label: str)
         body.append(f'<line x1="{left}" y1="{y}" x2="{left + width}" y2="{y}" stroke="#ddd"/>'
                     f'<text x="{left - 6}" y="{y + 4}" text-anchor="end">{100 * tick:g}%</text>')
     step = width / max(1, len(periods) - 1)
+    for position, text in markers:
+        mx = left + position * step
+        body.append(f'<line x1="{mx:.1f}" y1="{top - 4}" x2="{mx:.1f}" y2="{top + height}" '
+                    f'stroke="#b35c00" stroke-width="2" stroke-dasharray="6,4"/>'
+                    f'<text x="{mx + 4:.1f}" y="{top - 8}" fill="#b35c00">{escape(text)}</text>')
     for i, period in enumerate(periods):
         body.append(f'<text x="{left + i * step:.1f}" y="{top + height + 16}" '
                     f'text-anchor="middle" font-size="10">{escape(period)}</text>')

@@ -173,7 +173,9 @@ def compare(groups: dict[str, tuple[int, int]], reference: str | None, min_n: in
         small = n < min_n
         comparable = (ref_counts is not None and not small and ref_counts[0] >= min_n)
         rri = low = high = p = None
-        if comparable and ref_counts is not None:
+        if group == ref:
+            rri = 1.0 if comparable else None  # by definition; no interval against itself
+        elif comparable and ref_counts is not None:
             rri, low, high, p = relative_rate(positive, n, ref_counts[1], ref_counts[0])
         stats.append(GroupStat(group, n, positive, rate, rri, low, high, p, small))
     return Comparison(ref, stats, unknown, missing, min_n)
@@ -194,6 +196,55 @@ def relative_rate(positive: int, n: int, ref_positive: int, ref_n: int
         return 0.0, None, None, p  # the log method has no interval at zero
     ci = result.confidence_interval(confidence_level=0.95)
     return finite(result.relative_risk), finite(ci.low), finite(ci.high), p
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One group against the reference across strata (Mantel-Haenszel)."""
+
+    group: str
+    strata: int  # strata where both have at least min n
+    risk_ratio: float | None  # pooled relative rate (MH)
+    odds_ratio: float | None
+    or_ci_low: float | None
+    or_ci_high: float | None
+    p_value: float | None  # Cochran-Mantel-Haenszel test of no association
+    homogeneity_p: float | None  # Breslow-Day: does the ratio differ between strata?
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "strata": self.strata, "rri_mh": self.risk_ratio,
+                "odds_ratio_mh": self.odds_ratio, "or_ci_low": self.or_ci_low,
+                "or_ci_high": self.or_ci_high, "p_value": self.p_value,
+                "homogeneity_p": self.homogeneity_p}
+
+
+def mantel_haenszel(tally: Tally, reference: str | None, min_n: int) -> list[Pooled]:
+    """Each group against the reference pooled over the strata where both reach min n
+    (statsmodels' StratifiedTable): one summary instead of a table per stratum."""
+    import numpy as np
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    per = {s: tally.counts(stratum=s)[0] for s in tally.strata()}
+    ref = choose_reference(tally.counts()[0], reference)
+    out = []
+    for group in sorted({g for counts in per.values() for g in counts} - {ref}):
+        tables = []
+        for counts in per.values():
+            (n, pos), (rn, rpos) = counts.get(group, (0, 0)), counts.get(ref or "", (0, 0))
+            if n >= min_n and rn >= min_n:
+                tables.append(np.array([[pos, n - pos], [rpos, rn - rpos]], dtype=float))
+        if not tables:
+            out.append(Pooled(group, 0, None, None, None, None, None, None))
+            continue
+        with np.errstate(all="ignore"):  # a zero cell: undefined figures are null
+            table = StratifiedTable(tables)
+            low, high = table.oddsratio_pooled_confint()
+            out.append(Pooled(group, len(tables), finite(table.riskratio_pooled),
+                              finite(table.oddsratio_pooled), finite(low), finite(high),
+                              finite(table.test_null_odds().pvalue),
+                              finite(table.test_equal_odds().pvalue) if len(tables) > 1
+                              else None))
+    return out
 
 
 def period_of(day: str, period: str) -> str | None:

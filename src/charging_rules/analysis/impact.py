@@ -35,11 +35,17 @@ def read_referrals(path: Path) -> Iterator[Labelled]:
 
 
 def logged_referrals(records: Iterable[dict[str, Any]]) -> Iterator[Labelled]:
-    """The referral snapshots of the audit log's recommendations, with their demographics."""
+    """The referral snapshots of the audit log's recommendations, with their demographics:
+    each referral once (its latest screening, as the decision points count it)."""
+    latest: dict[str, dict[str, Any]] = {}
     for record in records:
         if charging_recommendation(record):
-            yield parse_record({**record["referral"], "demographics": record.get("demographics")},
-                               "referral", f"audit record {record.get('seq')}")
+            key = str(record.get("record_id") or record["decision_id"])
+            latest.pop(key, None)
+            latest[key] = record
+    for record in latest.values():
+        yield parse_record({**record["referral"], "demographics": record.get("demographics")},
+                           "referral", f"audit record {record.get('seq')}")
 
 
 @dataclass
@@ -108,6 +114,8 @@ def compare_outcomes(items: Iterable[Labelled], before: Iterable[Recommendation]
         counts = result.by_group.setdefault(group or UNKNOWN_LABEL, Counter())
         counts["total"] += 1
         result.total += 1
+        counts["baseline_positive"] += old.outcome == positive
+        counts["proposed_positive"] += new.outcome == positive
         if old.outcome != new.outcome:
             result.changed += 1
             counts["changed"] += 1

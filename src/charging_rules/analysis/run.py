@@ -3,6 +3,7 @@ renders the result (`.to_json()` for --json, `.views()` for the terminal)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from charging_rules.analysis.benchmark import load_benchmark, representation
-from charging_rules.analysis.disparity import Comparison, Tally, check_reference
+from charging_rules.analysis.disparity import (
+    BAND,
+    Comparison,
+    Pooled,
+    Tally,
+    check_reference,
+    mantel_haenszel,
+)
 from charging_rules.analysis.groups import load_group_map
 from charging_rules.analysis.impact import (
     Impact,
@@ -26,11 +34,19 @@ from charging_rules.analysis.sources import (
     OFFENSE,
     STAGES,
     Grouping,
+    Integrity,
     TableSpec,
     audit_cases,
+    checked_log,
     table_cases,
 )
-from charging_rules.analysis.views import comparison_table, impact_view, representation_table
+from charging_rules.analysis.views import (
+    comparison_table,
+    impact_view,
+    pooled_table,
+    representation_table,
+)
+from charging_rules.audit.store import AuditStore
 from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.model.referral import CHARGING_OUTCOMES
@@ -50,6 +66,7 @@ class Options:
     min_n: int = SMALL_CELL
     by: str | None = None
     period: str | None = None
+    band: tuple[float, float] = BAND
 
     def __post_init__(self) -> None:
         if self.period not in PERIODS:
@@ -59,6 +76,19 @@ class Options:
     def grouping(self) -> Grouping:
         return Grouping(load_group_map(self.group_map),
                         load_group_map(self.intersect_map) if self.intersect else None)
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """A tolerance band "LOW-HIGH" around 1 (Aequitas' default 0.8-1.25)."""
+    low, _, high = text.partition("-")
+    try:
+        band = (float(low), float(high))
+    except ValueError:
+        band = (0.0, 0.0)
+    if not 0 < band[0] < 1 < band[1]:
+        raise InputError(f"must be LOW-HIGH around 1, e.g. 0.8-1.25 (got {text!r})",
+                         concept="band")
+    return band
 
 
 @dataclass
@@ -76,22 +106,37 @@ class DisparityResult:
         out["group_map"] = {"name": self.grouping.group_map.name,
                             "labels": self.grouping.group_map.used()}
         if self.options.by:
-            out["by"] = {"column": self.options.by, "strata": {
-                s: self.tally.compare(self.options.reference, self.options.min_n,
-                                      stratum=s).to_json() for s in self.tally.strata()}}
+            out["by"] = {"column": self.options.by,
+                         "mantel_haenszel": [m.to_json() for m in self.pooled()],
+                         "strata": {s: self.tally.compare(
+                             self.options.reference, self.options.min_n,
+                             stratum=s).to_json() for s in self.tally.strata()}}
         if self.options.period:
             out["period"] = {"unit": self.options.period, "periods": {
                 p: self.tally.compare(self.options.reference, self.options.min_n,
                                       period=p).to_json() for p in self.tally.periods()}}
         return {**out, **self.extra}
 
+    def pooled(self) -> list[Pooled]:
+        return mantel_haenszel(self.tally, self.options.reference, self.options.min_n)
+
     def views(self) -> list[RenderableType]:
-        views: list[RenderableType] = [*self.tables, comparison_table(self.comparison,
-                                                                       self.title)]
+        views: list[RenderableType] = []
+        if self.options.by:  # the summary across strata first, then the strata that compare
+            views.append(pooled_table(self.pooled(), self.options.by))
+        views += [*self.tables, comparison_table(self.comparison, self.title)]
+        small = []
         for stratum in self.tally.strata():
-            views.append(comparison_table(self.tally.compare(
-                self.options.reference, self.options.min_n, stratum=stratum),
-                f"{self.title} | {self.options.by} = {stratum}"))
+            table = self.tally.compare(self.options.reference, self.options.min_n,
+                                       stratum=stratum)
+            if any(g.rri is not None and g.group != table.reference for g in table.groups):
+                views.append(comparison_table(table, f"{self.title} | {self.options.by} = "
+                                                     f"{stratum}"))
+            else:
+                small.append(f"{stratum} ({sum(g.n for g in table.groups)})")
+        if small:
+            views.append(literal(f"Strata with no group of {self.options.min_n} or more to "
+                                 f"compare with the reference (n): {', '.join(small)}", "dim"))
         for period in self.tally.periods():
             views.append(comparison_table(self.tally.compare(
                 self.options.reference, self.options.min_n, period=period),
@@ -124,26 +169,26 @@ def disparity_table(path: Path, spec: TableSpec, options: Options,
     positive = "|".join(sorted(spec.positive))
     extra: dict[str, Any] = {"input": str(path), "outcome": spec.outcome,
                              "positive": sorted(spec.positive)}
-    tables = _representation(tally.observed(), benchmark, extra)
+    tables = _representation(tally.observed(), benchmark, extra, options.min_n)
     return DisparityResult(f"{spec.outcome} = {positive} by {spec.group}", comparison, tally,
                            options, grouping, extra, tables)
 
 
 def _representation(counts: dict[str, int], benchmark: str | None,
-                    extra: dict[str, Any]) -> list[RenderableType]:
+                    extra: dict[str, Any], min_n: int) -> list[RenderableType]:
     """Representation against the named benchmark: into `extra`, and its table."""
     if not benchmark:
         return []
     bench = load_benchmark(benchmark)
-    rows = representation(counts, bench)
+    rows = representation(counts, bench, min_n)
     extra["representation"] = {"benchmark": bench.name, "description": bench.description,
                                "groups": rows}
     return [representation_table(rows, bench.name)]
 
 
 def disparity_log(records: Any, stage: str, positives: list[str] | None, options: Options,
-                  benchmark: str | None = None, group: str | None = None
-                  ) -> DisparityResult:
+                  benchmark: str | None = None, group: str | None = None,
+                  integrity: Integrity | None = None) -> DisparityResult:
     """One decision point of the audit log in the contract shape, with every decision point
     (and, when named, representation against a benchmark) beside it. `positive`: one outcome
     (a rate of one decision), `file` when not given; `group`: race when not given."""
@@ -159,18 +204,27 @@ def disparity_log(records: Any, stage: str, positives: list[str] | None, options
         raise InputError(f"must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
                          f"(got {positive!r})", concept="positive")
     grouping = options.grouping()
-    cases = audit_cases(records, group, options.by)
-    points = decision_points(cases, grouping, positive, options.period)
+    folded = audit_cases(records, group, options.by)
+    points = decision_points(folded.cases, grouping, positive, options.period)
     check_reference(points.referred, options.reference)
     tally = points.tallies[stage]
     comparison = tally.compare(options.reference, options.min_n)
     extra: dict[str, Any] = {"stage": stage, "stage_definition": STAGES[stage],
-                             "positive": positive, "log": summary(points)}
+                             "positive": positive,
+                             "log": summary(points) | folded.to_json(),
+                             "integrity": (integrity or Integrity()).to_json()}
     stages = {s: t.compare(options.reference, options.min_n)
               for s, t in points.tallies.items()}
     extra["decision_points"] = {s: {"definition": STAGES[s], **c.to_json()}
                                 for s, c in stages.items()}
-    tables = _representation(dict(points.referred), benchmark, extra)
+    tables = _representation(dict(points.referred), benchmark, extra, options.min_n)
+    if folded.repeats:
+        tables.append(literal(f"{folded.screenings} screenings of {len(folded.cases)} referrals: "
+                           f"{folded.repeats} repeated screenings folded (each referral "
+                              "counted once, at its latest recommendation and final "
+                              "decision)"))
+    if integrity is not None and not integrity.ok:
+        tables.insert(0, literal(integrity.warning() or "", "bold red"))
     tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
                for s, c in stages.items() if s != stage]
     return DisparityResult(f"Decision point: {STAGES[stage]}", comparison, tally, options,
@@ -197,21 +251,28 @@ def impact_views(result: Impact) -> list[RenderableType]:
     return views
 
 
-def report_of(records: Any, out_dir: Path, options: Options, *, threshold: int,
+def report_of(store: AuditStore, out_dir: Path, options: Options, *, threshold: int,
               baseline: Path | None = None, proposed: Path | None = None,
-              title: str = "Charging decisions by race", banner: str | None = None) -> Any:
-    """The public report from an audit log; with --baseline/--proposed, the impact of that
-    guideline change on the logged referrals too."""
+              title: str = "Charging decisions by race", ignore_integrity: bool = False,
+              outreach: Callable[[], Any] | None = None) -> Any:
+    """The public report from a verified audit log; with --baseline/--proposed, the impact
+    of that guideline change on the logged referrals too; when the log holds outreach
+    records, the outreach program's year against its goal (`outreach()`: the outreach
+    package sits beside this one, so the caller passes its status function in)."""
     from charging_rules.analysis.report import build_report
+    from charging_rules.config import office
 
-    records = list(records)
+    stream, integrity = checked_log(store, ignore_integrity)
+    records = list(stream)
     change = (impact_of(None, records, baseline, proposed, options)
               if baseline is not None and proposed is not None else None)
-    grouping = options.grouping()
-    return build_report(audit_cases(records, by=options.by), grouping, out_dir,
+    return build_report(audit_cases(records, by=options.by), options.grouping(), out_dir,
                         period=options.period or "month", threshold=threshold,
                         reference=options.reference, impact=change, title=title,
-                        banner=banner)
+                        band=options.band, office=office(), integrity=integrity,
+                        outreach=outreach() if outreach is not None and any(
+                            r.get("record_kind", "referral") != "referral" for r in records)
+                        else None)
 
 
 @dataclass
@@ -242,6 +303,8 @@ class Demo:
         for figure, published, value in self.calibration:
             table.add_row(figure, published, f"{100 * value:.1f}%")
         return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
+                literal("Summary (as the report opens):", "bold"),
+                *(literal(f"- {finding}") for finding in self.report.findings),
                 *impact_views(self.impact),
                 *self.disparity.views(),
                 literal(f"Report: {self.report.html}  (CSV beside it; audit log: "
@@ -262,6 +325,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     import tempfile
 
     from charging_rules.analysis.synth import (
+        DEMO_OFFICE,
         POLICY_DATE,
         SYNTHETIC_LABEL,
         calibration,
@@ -270,6 +334,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     )
     from charging_rules.audit import archive, log
     from charging_rules.audit.entries import decision_entry, recommendation_entry
+    from charging_rules.config import office
     from charging_rules.engine.evaluate import Evaluator
     from charging_rules.guidelines.loader import load_guidelines
     from charging_rules.model.kinds import parse_record
@@ -317,5 +382,5 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
                           out_dir / "report",
                           threshold=threshold, impact=change, period="quarter",
                           title="Kansas City referrals: charging decisions by race (SYNTHETIC)",
-                          banner=SYNTHETIC_LABEL)
+                          banner=SYNTHETIC_LABEL, office=office() or DEMO_OFFICE)
     return Demo(out_dir, referrals, audit_dir, change, result, report, calibration(raw))

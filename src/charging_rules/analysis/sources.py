@@ -17,6 +17,8 @@ from typing import Any
 
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
+from charging_rules.audit.log import AuditLogError, parse_line
+from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
 from charging_rules.files import BAD_BYTES, DuplicateKey, decode, has_bad_bytes, open_text
 from charging_rules.files import loads as strict_loads
@@ -130,16 +132,68 @@ def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Cas
                period_of(day, spec.period) if day and spec.period else None)
 
 
+@dataclass(frozen=True)
+class Integrity:
+    """What the chain check found: None when the log verified intact."""
+
+    problems: int = 0
+    first: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first is None
+
+    def warning(self) -> str | None:
+        if self.ok:
+            return None
+        return (f"WARNING: the audit log failed its integrity check ({self.problems} "
+                f"problem(s); first: {self.first}). These figures were computed anyway at the "
+                "analyst's request (--ignore-integrity): they may not reflect the true record.")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verified": self.ok, "problems": self.problems, "first_problem": self.first}
+
+
+def checked_log(store: AuditStore, ignore_integrity: bool = False
+                ) -> tuple[Iterator[dict[str, Any]], Integrity]:
+    """The log's records after its hash chain verifies. A broken chain is a failed check
+    (exit 1, naming the first bad record): figures from an altered log would be published
+    as the office's. With `ignore_integrity` the records are read anyway (unparseable lines
+    skipped) and the Integrity says so, for the output to state."""
+    report = store.verify()
+    if report.ok:
+        return _records(store, skip_bad=False), Integrity()
+    first = report.problems[0]
+    where = f"line {first.line} ({first.kind}: {first.detail})"
+    if not ignore_integrity:
+        raise AuditLogError(
+            f"{store.location}: the audit log's hash chain is broken at {where}; nothing was "
+            "analysed. Run 'charging-rules audit verify' (or pass --ignore-integrity to "
+            "analyse it anyway, which the output then states)")
+    return _records(store, skip_bad=True), Integrity(len(report.problems), where)
+
+
+def _records(store: AuditStore, skip_bad: bool) -> Iterator[dict[str, Any]]:
+    for where, line in store.read_lines():
+        try:
+            yield parse_line(where, line)
+        except AuditLogError:
+            if not skip_bad:
+                raise
+
+
 class AuditCase:
     """One referral's path through the decision points, as the audit log tells it.
     (A slotted class, not a dataclass: a year of log makes a million of them.)"""
 
-    __slots__ = ("day", "final", "race", "recommended", "sex", "stratum")
+    __slots__ = ("day", "final", "guidelines", "race", "recommended", "sex", "stratum")
 
     def __init__(self, race: str | None, sex: str | None, stratum: str | None,
-                 day: str | None, recommended: str, final: str | None = None):
+                 day: str | None, recommended: str, final: str | None = None,
+                 guidelines: tuple[str, str] | None = None):
         self.race, self.sex, self.stratum, self.day = race, sex, stratum, day
         self.recommended, self.final = recommended, final
+        self.guidelines = guidelines  # (set id, sha256) of the recommendation
 
 
 def charging_recommendation(record: dict[str, Any]) -> bool:
@@ -150,29 +204,54 @@ def charging_recommendation(record: dict[str, Any]) -> bool:
         record.get("record_kind", "referral") == "referral"
 
 
+@dataclass
+class AuditCases:
+    """Each referral once, and how many repeated screenings were folded into it."""
+
+    cases: list[AuditCase]
+    screenings: int  # recommendation records read
+    repeats: int  # of them, earlier screenings of a referral screened again (folded)
+
+    def to_json(self) -> dict[str, int]:
+        return {"screenings": self.screenings, "referrals": len(self.cases),
+                "repeats_folded": self.repeats}
+
+
 def audit_cases(records: Iterable[dict[str, Any]], group: str = "demographics.race",
-                by: str | None = None) -> list[AuditCase]:
-    """Join recommendations with their last decision/override record by decision_id."""
+                by: str | None = None) -> AuditCases:
+    """One case per referral (record_id): its latest recommendation, and as final decision
+    the latest decision or override on any of its screenings. Intake re-shows a skipped
+    referral and logs a new recommendation each time; a batch re-run after a crash logs the
+    same referrals again: counted per screening, each would be several referrals."""
     cases: dict[str, AuditCase] = {}
+    referral_of: dict[str, str] = {}  # decision_id -> record_id
+    screenings = 0
     race_key = group.removeprefix("demographics.") if group.startswith("demographics.") else None
     for record in records:
         kind = record.get("kind")
         if charging_recommendation(record):
+            screenings += 1
             referral = record.get("referral") or {}
             demographics = record.get("demographics") or {}
             day = referral.get("received") or record.get("timestamp")
             race = (demographics.get(race_key) if race_key and "." not in race_key
                     else lookup(record, group))
-            cases[record["decision_id"]] = AuditCase(
+            key = str(record.get("record_id") or record["decision_id"])
+            referral_of[record["decision_id"]] = key
+            earlier = cases.pop(key, None)  # re-inserted: the order is the latest screening's
+            used = record.get("guideline_set") or {}
+            cases[key] = AuditCase(
                 _text(race), _text(demographics.get("sex")), _stratum(referral, by),
-                str(day)[:10] if day else None, record["result"]["outcome"])
+                str(day)[:10] if day else None, record["result"]["outcome"],
+                earlier.final if earlier is not None else None,
+                (str(used.get("id")), str(used.get("sha256"))) if used else None)
         elif kind in ("decision", "override"):
-            case = cases.get(record["decision_id"])
-            if case is not None:
-                case.final = record["outcome"]
+            key_of = referral_of.get(record["decision_id"])
+            if key_of is not None:
+                cases[key_of].final = record["outcome"]
     if not cases:
         raise InputError("the audit log holds no referral recommendations to analyse")
-    return list(cases.values())
+    return AuditCases(list(cases.values()), screenings, screenings - len(cases))
 
 
 def _stratum(referral: dict[str, Any], by: str | None) -> str | None:

@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from charging_rules.analysis.disparity import BAND, Comparison
-from charging_rules.analysis.impact import Impact
+from charging_rules.analysis.disparity import BAND, Comparison, Pooled
+from charging_rules.analysis.impact import UNKNOWN_LABEL, Impact
 from charging_rules.text import literal
 
 
@@ -72,7 +72,11 @@ def impact_view(result: Impact) -> Group:
     head.add_column("referrals", justify="right")
     for transition, count in sorted(result.transitions.items(), key=lambda kv: -kv[1]):
         head.add_row(literal(transition), str(count))
-    head.caption = f"{result.changed} of {result.total} referrals change outcome"
+    unknown = result.by_group.get(UNKNOWN_LABEL)
+    head.caption = f"{result.changed} of {result.total} referrals change outcome" + (
+        f" ({unknown['changed']} of them with no race recorded: counted here and in the "
+        "report's 'All referrals' row, left out of the group comparisons)"
+        if unknown and unknown["changed"] else "")
     head.caption_justify = "left"
     groups = Table(title=literal(f"By group: '{result.positive}' rate and RRI (reference "
                                  f"{result.before.reference if result.before else '-'})"),
@@ -90,3 +94,21 @@ def impact_view(result: Impact) -> Group:
                        "-" if change is None else f"{100 * change:+.1f}",
                        fmt(r.get("baseline_rri")), fmt(r.get("proposed_rri")))
     return Group(head, groups)
+
+
+def pooled_table(rows: list[Pooled], by: str) -> Table:
+    table = Table(title=literal(f"Across {by} strata (Mantel-Haenszel), each group against "
+                                "the reference"), title_justify="left", header_style="bold")
+    for column in ("group", "strata", "RRI (MH)", "OR (MH)", "OR 95% CI", "p (CMH)",
+                   "p (same in all strata)"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for row in rows:
+        ci = "-" if row.or_ci_low is None else f"{fmt(row.or_ci_low)}-{fmt(row.or_ci_high)}"
+        table.add_row(literal(row.group), str(row.strata), fmt(row.risk_ratio),
+                      fmt(row.odds_ratio), ci, fmt(row.p_value, 3), fmt(row.homogeneity_p, 3))
+    table.caption = ("Pooled over the strata where the group and the reference each have at "
+                     "least the minimum n. A small p (same in all strata) says the ratio "
+                     "differs between strata: read the strata below. Many comparisons: "
+                     "some small p-values arise by chance.")
+    table.caption_justify = "left"
+    return table

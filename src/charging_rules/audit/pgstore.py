@@ -174,6 +174,7 @@ class _Progress:
 
     records: int = 0
     last_seq: int = 0
+    writing: bool = False  # a group is being written (not yet acknowledged)
 
 
 class PgStore:
@@ -245,10 +246,11 @@ class PgStore:
             kept = (f"the {done.records} records this run committed (up to seq "
                     f"{done.last_seq}) are kept" if done.records else
                     "this run had committed nothing")
-            raise StoreUnavailable(
-                f"the audit database {self.location} went away ({_reason(error)}); {kept}; "
-                "the group being written was not acknowledged: check with 'charging-rules "
-                "audit list' and run again for the rest") from None
+            lost = ("; the group being written was not acknowledged: check with "
+                    "'charging-rules audit list' and run again for the rest"
+                    if done.writing else "")
+            raise StoreUnavailable(f"the audit database {self.location} went away "
+                                   f"({_reason(error)}); {kept}{lost}") from None
         except psycopg.Error as error:
             raise AuditLogError(f"{self.location}: {_reason(error)}") from None
 
@@ -290,6 +292,7 @@ class PgStore:
         if not batch:
             return []
         conn = self._write_conn()
+        self._progress.writing = True
         with self._errors():
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
@@ -313,6 +316,7 @@ class PgStore:
             # committed: only now are these records acknowledged
             self._progress.records += len(written)
             self._progress.last_seq = seq
+            self._progress.writing = False
         return written
 
     def read_lines(self, since: str | None = None) -> Iterator[tuple[str, bytes]]:

@@ -32,14 +32,26 @@ IntersectOpt = Annotated[str | None, typer.Option(
     "audit log any value turns on race x sex.")]
 PeriodOpt = Annotated[str | None, typer.Option(
     "--period", help="Trend by month or quarter.")]
+IgnoreIntegrityOpt = Annotated[bool, typer.Option(
+    "--ignore-integrity", help="Analyse a log whose hash chain does not verify (the output "
+    "then says so prominently) [default: refuse it, exit 1].")]
+BandOpt = Annotated[str, typer.Option(
+    "--band", help="Tolerance band LOW-HIGH: a relative rate outside it is flagged.")]
 
 
 def _options(group_map: str | None, intersect: str | None, reference: str | None, min_n: int,
-             by: str | None, period: str | None) -> Any:
-    from charging_rules.analysis.run import Options
+             by: str | None, period: str | None, band: str = "0.8-1.25") -> Any:
+    from charging_rules.analysis.run import Options, parse_band
 
     return Options(group_map=group_map, intersect=intersect, reference=reference,
-                   min_n=min_n, by=by, period=period)
+                   min_n=min_n, by=by, period=period, band=parse_band(band))
+
+
+def _log(audit_dir: Path | None, audit_db: str | None, ignore_integrity: bool) -> Any:
+    """The log's records once its chain verifies (exit 1 naming the first bad record)."""
+    from charging_rules.analysis.sources import checked_log
+
+    return checked_log(audit_store(audit_dir, audit_db, existing=True), ignore_integrity)
 
 
 def disparity(
@@ -65,6 +77,8 @@ def disparity(
     by: ByOpt = None,
     intersect: IntersectOpt = None,
     period: PeriodOpt = None,
+    band: BandOpt = "0.8-1.25",
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
@@ -76,13 +90,14 @@ def disparity(
     """
     from charging_rules.analysis import run
 
-    options = _options(group_map, intersect, reference, min_n, by, period)
+    options = _options(group_map, intersect, reference, min_n, by, period, band)
     if input_file is not None:
         spec = run.table_spec(group, outcome, positive, options, date_column)
         result = run.disparity_table(input_file, spec, options, benchmark)
     else:
-        records = audit_store(audit_dir, audit_db, existing=True).read_records()
-        result = run.disparity_log(records, stage, positive, options, benchmark, group)
+        records, integrity = _log(audit_dir, audit_db, ignore_integrity)
+        result = run.disparity_log(records, stage, positive, options, benchmark, group,
+                                   integrity)
     emit(as_json, result.to_json(), *result.views())
 
 
@@ -97,6 +112,7 @@ def impact(
     group_map: GroupMapOpt = None,
     reference: ReferenceOpt = None,
     min_n: MinNOpt = config.SMALL_CELL,
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
@@ -109,8 +125,7 @@ def impact(
     from charging_rules.analysis import run
 
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else \
-        audit_store(audit_dir, audit_db, existing=True).read_records()
+    records = None if input_file else _log(audit_dir, audit_db, ignore_integrity)[0]
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     emit(as_json, result.to_json(), *run.impact_views(result))
@@ -134,6 +149,8 @@ def report(
         "--by-offense/--no-by-offense", help="Add rates by offense category.")] = True,
     intersect: Annotated[bool, typer.Option(
         "--intersect", help="Groups are race x sex.")] = False,
+    band: BandOpt = "0.8-1.25",
+    ignore_integrity: IgnoreIntegrityOpt = False,
     audit_dir: AuditDirOpt = None,
     audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
@@ -149,14 +166,14 @@ def report(
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
-                       OFFENSE if by_offense else None, period)
-    result = run.report_of(audit_store(audit_dir, audit_db, existing=True).read_records(),
-                           output, options,
-                           threshold=threshold, baseline=baseline, proposed=proposed,
-                           title=title)
-    emit(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
-                   "suppressed_cells": result.hidden},
-         *result.views(), f"Report: {result.html}")
+                       OFFENSE if by_offense else None, period, band)
+    from charging_rules.outreach.status import outreach_status
+
+    store = audit_store(audit_dir, audit_db, existing=True)
+    result = run.report_of(store, output, options, threshold=threshold, baseline=baseline,
+                           proposed=proposed, title=title, ignore_integrity=ignore_integrity,
+                           outreach=lambda: outreach_status(store))
+    emit(as_json, result.to_json(), *result.views())
 
 
 def demo(

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from charging_rules.model.referral import Fact, real_date
+from charging_rules.model.referral import Fact, asked, real_date
 
 OUTREACH_OUTCOMES = ("refer_now", "refer_family", "already_referred", "needs_information")
 REFERRAL_OUTCOMES = ("refer_now", "refer_family")  # the outcomes that send a name to the hub
@@ -27,16 +27,24 @@ Route = Literal["victim", "family", "guardian"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$")]
 Count = Annotated[int, Field(ge=0, le=1000)]
 Day = Annotated[date, Field(strict=False)]  # ISO text from JSON (a logged record, replayed)
+POLICE = "KCPD"  # whom to ask, per fact (the engine's questions for needs_information)
+HUB = "the COMBAT Midtown Strivin' Hub"
 
 
 class _VictimBase(Fact):
     incident_id: Identifier
     victim_id: Identifier  # the police's person identifier, stable across incidents
     incident_date: Day
-    victim_age: Annotated[int, Field(ge=0, le=120)] | None = None
-    fatal: bool | None = None
-    victim_contact_available: bool | None = None
-    family_contact_available: bool | None = None
+    victim_age: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        default=None, json_schema_extra=asked(
+            "How old is the victim (under 18, the hub calls a parent or guardian)?", POLICE))
+    fatal: bool | None = Field(default=None, json_schema_extra=asked(
+        "Did the victim die of this shooting?", POLICE))
+    victim_contact_available: bool | None = Field(default=None, json_schema_extra=asked(
+        "Do police have a way to reach the victim (a phone number or an address)?", POLICE))
+    family_contact_available: bool | None = Field(default=None, json_schema_extra=asked(
+        "Do police have a way to reach the victim's family (for a victim under 18, a parent "
+        "or guardian)?", POLICE))
 
     @field_validator("incident_date")
     @classmethod
@@ -86,11 +94,18 @@ class Victim(_VictimBase):
       says this victim was killed; a later listing alive is then a data error.
     """
 
-    previously_referred: bool | None = None
-    days_since_last_referral: Annotated[int, Field(ge=0)] | None = None
-    family_previously_referred: bool | None = None
-    days_since_family_referral: Annotated[int, Field(ge=0)] | None = None
-    previously_listed_fatal: bool | None = None
+    previously_referred: bool | None = Field(default=None, json_schema_extra=asked(
+        "Was this person referred to the hub before?", HUB))
+    days_since_last_referral: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, json_schema_extra=asked(
+            "How many days before this shooting was the person last referred to the hub?", HUB))
+    family_previously_referred: bool | None = Field(default=None, json_schema_extra=asked(
+        "Was the family referred to the hub after this victim's death?", HUB))
+    days_since_family_referral: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, json_schema_extra=asked(
+            "How many days before this listing was the family referred to the hub?", HUB))
+    previously_listed_fatal: bool | None = Field(default=None, json_schema_extra=asked(
+        "Has an earlier listing reported this victim killed?", POLICE))
 
     @model_validator(mode="after")
     def _history_is_consistent(self) -> Victim:

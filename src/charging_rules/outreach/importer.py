@@ -40,7 +40,7 @@ from charging_rules.text import csv_cell
 HUB_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "outcome",
                "reach_out_to")
 CHASE_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "missing",
-                 "rules", "reason")
+                 "questions", "rules", "reason")
 
 
 @dataclass
@@ -171,6 +171,8 @@ def _list_rows(entries: list[dict[str, Any]], outcomes: tuple[str, ...]
             "incident_id": victim["incident_id"], "victim_id": victim["victim_id"],
             "incident_date": victim["incident_date"], "outcome": result["outcome"],
             "reach_out_to": result["reach_out_to"], "missing": ", ".join(result["missing"]),
+            "questions": " ".join(f"{q['question']} (ask {q['ask']})"
+                                  for q in result.get("questions", [])),
             "rules": ", ".join(result["rules"]), "reason": " ".join(reasons),
         })
     return rows

@@ -34,9 +34,9 @@ def import_view(reports: list[WeekReport]) -> RenderableType:
         for column in ("week", "incident_id", "victim_id", "what to ask"):
             lines.add_column(column)
         for row in chase:
-            # Missing facts when the engine names them; else the rule's or fallback's reason
-            # (contact information documented as absent, a child's guardian, a data error).
-            ask = f"missing: {row['missing']}" if row["missing"] else row["reason"]
+            # The engine's questions when facts are missing; else the rule's or fallback's
+            # reason (contact information documented as absent, a guardian, a data error).
+            ask = row["questions"] or row["reason"]
             lines.add_row(*(literal(row[c]) for c in ("week", "incident_id", "victim_id")),
                           literal(ask))
         parts.append(lines)
