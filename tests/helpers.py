@@ -39,6 +39,7 @@ KC_DRUG_SALE: dict[str, Any] = {
     "firearm_recovered": False,
     "violence": {"linked_to_violent_incident": False, "victim_injured": False},
     "community_concern": {"documented": False},
+    "defendant": {"age": 34},
 }
 # The facts the KC guideline reads about violence and concern, all unknown.
 UNKNOWN_BASE = {"violence": None, "community_concern": None}
@@ -101,30 +102,42 @@ facts = st.fixed_dictionaries({}, optional={
     "violence.victim_injured": st.booleans(),
     "violence.linked_to_violent_incident": st.booleans(),
     "community_concern.documented": st.booleans(),
-    "community_concern.source": st.sampled_from(["Neighborhood association", "311 call"]),
-    "jurisdiction": st.sampled_from(["Kansas City", "Independence", "Raytown"]),
+    "community_concern.source": st.sampled_from(["Neighborhood association", "311 call",
+                                                 "Detective observed sales"]),
+    "community_concern.source_type": st.sampled_from(["resident", "police", "business"]),
+    "jurisdiction": st.sampled_from(["Kansas City", "Independence", "Raytown", "KCK",
+                                     "Kansas City, KS", "Kansas Cty"]),
+    "state": st.sampled_from(["MO", "KS"]),
+    "offense_date": st.sampled_from(["2021-06-30", "2022-12-07", "2022-12-08"]),
     "charges": st.lists(st.fixed_dictionaries(
         {"category": st.sampled_from(["drug_sale", "drug_possession", "violent", "weapon",
                                       "property", "drug_paraphernalia"])},
         optional={"quantity_grams": st.floats(0, 500), "drug": st.sampled_from(
-            ["marijuana", "heroin", "fentanyl"])}), min_size=1, max_size=4),
+            ["marijuana", "heroin", "fentanyl"]), "level": st.sampled_from(
+            ["felony", "misdemeanor"]), "statute": st.sampled_from(["579.015", "K.S.A. 21-5706"])}),
+        min_size=1, max_size=4),
 })
 
 
 # --- guideline sets --------------------------------------------------------------------
 
 
+CHARGING_FILES = ("mo-amendment-3-marijuana.yaml", "mo-juvenile.yaml", "kc-drug-policy.yaml")
+
+
 def charging_part(dest: Path) -> Path:
     """The shipped set without its victim-outreach guideline (and that guideline's cases and
-    fallback): what the set was before outreach, for tests about the charging guidelines."""
+    fallback): the charging guidelines, for tests about them."""
     dest.mkdir(parents=True)
     (dest / "tests").mkdir()
-    shutil.copy(KC_POLICY, dest)
-    shutil.copy(RULES / "tests" / "kc-drug-policy.yaml", dest / "tests")
+    for name in CHARGING_FILES:
+        shutil.copy(RULES / name, dest)
+        shutil.copy(RULES / "tests" / name, dest / "tests")
     lines = (RULES / "set.yaml").read_text().splitlines(keepends=True)
     victim_at = next(i for i, line in enumerate(lines) if line.startswith("  victim:"))
     assert all(line.startswith("    ") for line in lines[victim_at + 1:]), "victim: not last"
-    kept = [line for line in lines[:victim_at] if "victim-outreach.yaml" not in line]
+    kept = [line for line in lines[:victim_at] if not line.startswith("  - ")
+            or line.strip("- \n") in CHARGING_FILES]
     (dest / "set.yaml").write_text("".join(kept))
     return dest
 
@@ -216,7 +229,7 @@ GUIDELINE_YAML = """\
 id: {id}
 title: Crafted guideline {id}
 version: "1"
-effective: 2024-01-01
+effective: 2020-01-01
 applies_to: {kind}
 source: {{citation: test, text: crafted for a test}}
 hit_policy: {policy}
@@ -248,8 +261,8 @@ def write_set(root: Path, *guidelines: str,
 
 
 def mutate_rule(set_dir: Path, rule_id: str, **changes: object) -> None:
-    """Change one rule of the copied KC guideline (comments are lost; the policy is not)."""
-    path = set_dir / "kc-drug-policy.yaml"
+    """Change one rule of a copied guideline (comments are lost; the policy is not)."""
+    path = next(p for p in set_dir.glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
     data = yaml.safe_load(path.read_text())
     rule = next(r for r in data["rules"] if r["id"] == rule_id)
     rule.update(changes)

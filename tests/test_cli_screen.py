@@ -37,7 +37,8 @@ def test_json_output_follows_the_contract_and_the_decision_is_logged(tmp_path: P
                         "decision_id", "counts", "questions"}
     assert (out["referral_id"], out["outcome"]) == ("KC-2023-000201", "decline")
     assert out["rules"] == ["kc-drug-no-connection"]
-    assert out["guidelines"][0]["id"] == "kc-drug-policy"
+    assert [g["id"] for g in out["guidelines"]] == [
+        "mo-amendment-3-marijuana", "mo-juvenile", "kc-drug-policy"]
     logged = log_lines(tmp_path / "audit")
     assert [r["decision_id"] for r in logged] == [out["decision_id"]]
     assert logged[0]["demographics"]["race"] == "Black"
