@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ from charging_rules.model.recommendation import (
 )
 
 NEEDS_INFORMATION = "needs_information"
+REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
 
@@ -58,22 +60,32 @@ class _GuidelineResult:
 class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
-    def __init__(self, guidelines: GuidelineSet, kind: str = "referral"):
+    def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
+                 reuse: bool | None = None):
+        """`reuse`: ask durable_rules once per cell of the fact space (engine/cells.py);
+        default on, off with CHARGING_RULES_REUSE_CELLS=0."""
         self.set = guidelines
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
         self.otherwise = guidelines.otherwise.get(kind)
         roots: dict[str, Condition] = {}
+        where: dict[str, tuple[str, str]] = {}
         for g_index, guideline in enumerate(self.guidelines):
             if guideline.scope:
                 roots[f"g{g_index}.scope"] = guideline.scope
+                where[f"g{g_index}.scope"] = (guideline.file, f"guideline {guideline.id} scope")
             for r_index, rule in enumerate(guideline.rules):
                 roots[f"g{g_index}.r{r_index}"] = rule.condition
+                where[f"g{g_index}.r{r_index}"] = (guideline.file,
+                                                   f"guideline {guideline.id} rule {rule.id}")
         self._layout = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
         # Trace lines are the same for every record but their truth: render them once.
         self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
                        for root_id, nodes in self._layout.items()}
-        self._ruleset = CompiledRuleset(roots)
+        if reuse is None:
+            reuse = os.environ.get(REUSE_ENV, "1") != "0"
+        self.reuses_cells = reuse
+        self._ruleset = CompiledRuleset(roots, where, reuse)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
         self._combined: dict[tuple[Truth, ...], tuple[

@@ -1,0 +1,92 @@
+"""Cells of the fact space: facts that durable_rules must answer alike.
+
+A condition compares a fact only with its literals. Two values of a fact that stand in the
+same place among those literals (equal to the same literal, or strictly between the same two
+neighbours) therefore make every comparison, and so every condition, come out the same; and
+missing is a place of its own. A cell key is that place for every fact the conditions read,
+so the engine may ask durable_rules once per cell and reuse its answer for the other facts
+in the cell (tests/test_cells.py checks the reuse against asking every time).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from charging_rules.guidelines.conditions import (
+    ORDERED,
+    AnyItem,
+    Compare,
+    Condition,
+    Exists,
+    children,
+)
+from charging_rules.model.facts import MISSING
+
+_OTHER = ("other",)  # equal to no literal of a fact compared only for (in)equality
+_MISSING = ("missing",)
+Key = Callable[[dict[str, Any]], tuple[Hashable, ...]]
+
+
+class _Place:
+    """Where a value stands among one fact's literals."""
+
+    def __init__(self, literals: list[Any], ordered: bool):
+        self.equal = set(literals)
+        self.sorted = sorted(self.equal) if ordered else None
+
+    def __call__(self, value: Any) -> Hashable:
+        if value is MISSING:
+            return _MISSING
+        try:
+            if value in self.equal:
+                return (True, value)
+            if self.sorted is None:
+                return _OTHER
+            return (False, bisect_left(self.sorted, value))
+        except TypeError:  # not comparable with the literals (or unhashable): its own cell
+            return ("value", repr(value))
+
+
+def _literals(conds: Iterable[Condition], found: dict[str, tuple[list[Any], set[str]]]) -> None:
+    for cond in conds:
+        if isinstance(cond, AnyItem):
+            continue  # its items have keys of their own
+        if isinstance(cond, Compare):
+            literals, ops = found.setdefault(cond.field, ([], set()))
+            literals += cond.value if isinstance(cond.value, list) else [cond.value]
+            ops.add(cond.op)
+        elif isinstance(cond, Exists):
+            found.setdefault(cond.field, ([], set()))
+        _literals(children(cond), found)
+
+
+def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
+    """The cell key of a fact (or of an item of `collection`) for these conditions: the
+    top-level facts they read, or the item facts their `any_<item>` parts read."""
+    found: dict[str, tuple[list[Any], set[str]]] = {}
+    conds = list(conds)
+    if collection is not None:
+        conds = [q.item for c in conds for q in _quantifiers(c) if q.collection == collection]
+    _literals(conds, found)
+    paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
+             for path, (literals, ops) in sorted(found.items())]
+
+    def key(fact: dict[str, Any]) -> tuple[Hashable, ...]:
+        out: list[Hashable] = []
+        for parts, place in paths:
+            value: Any = fact
+            for part in parts:
+                value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
+            out.append(place(value))
+        return tuple(out)
+
+    return key
+
+
+def _quantifiers(cond: Condition) -> Iterable[AnyItem]:
+    if isinstance(cond, AnyItem):
+        yield cond
+    for child in children(cond):
+        yield from _quantifiers(child)
