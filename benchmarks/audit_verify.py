@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from charging_rules.audit import log
-from charging_rules.audit.records import recommendation_entry
+from charging_rules.audit.entries import recommendation_entry
 from charging_rules.audit.verify import verify
-from charging_rules.records import load_record_file
-from charging_rules.screening import Screener
+from charging_rules.model.kinds import load_record_file
+from charging_rules.screening.screener import Screener
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = """

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from charging_rules.analysis.synth import prosecutor_decision, synthetic_year
+from charging_rules.audit.entries import decision_entry, recommendation_entry
 from charging_rules.audit.log import append_many, segments
-from charging_rules.audit.records import decision_entry, recommendation_entry
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
-from charging_rules.records import parse_record
+from charging_rules.model.kinds import parse_record
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,8 @@ from pydantic import Field, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from charging_rules.records import KINDS, RecordKind
-from charging_rules.referral import Fact
+from charging_rules.model.kinds import KINDS, RecordKind
+from charging_rules.model.referral import Fact
 from charging_rules.rulecheck.lint import lint
 from guideline_sets import guideline, write_set
 

@@ -49,7 +49,7 @@ def test_impact_counts_add_up(data: list[Row], positive: str) -> None:
              for race, _, _ in data]
     out = compare_outcomes(items, [recommendation(b) for _, b, _ in data],
                            [recommendation(p) for _, _, p in data], *guideline_sets(),
-                           Grouping(identity()), positive, min_n=1).contract()
+                           Grouping(identity()), positive, min_n=1).to_json()
 
     expected = Counter(f"{b}->{p}" for _, b, p in data if b != p)
     assert out["total"] == len(data)

@@ -14,8 +14,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "charging_rules"
 # Bottom to top; one entry per layer (docs/architecture.md). Packages sharing a layer may not
 # import each other.
 LAYERS: list[set[str]] = [
+    {"text"},
     {"", "errors"},
-    {"config", "text"},
+    {"config"},
     {"model"},
     {"guidelines"},
     {"ingest"},

@@ -53,8 +53,8 @@ TAMPERING: dict[str, tuple[Mutation, int, str]] = {
 def test_an_untouched_log_verifies(tmp_path: Path) -> None:
     synthetic_log(tmp_path, 12)
     report = verify(tmp_path)
-    assert report.json() == {"records": 12, "ok": True, "problems": []}
-    assert verify(tmp_path / "empty").json() == {"records": 0, "ok": True, "problems": []}
+    assert report.to_json() == {"records": 12, "ok": True, "problems": []}
+    assert verify(tmp_path / "empty").to_json() == {"records": 0, "ok": True, "problems": []}
 
 
 @pytest.mark.parametrize("name", TAMPERING)
@@ -86,7 +86,7 @@ def test_a_torn_tail_is_reported_as_such_not_as_tampering(tmp_path: Path) -> Non
     synthetic_log(tmp_path, 5)
     lines = stored_lines(tmp_path)
     rewrite(tmp_path, [*lines[:4], lines[4][:50]])
-    report = verify(tmp_path).json()
+    report = verify(tmp_path).to_json()
     assert report["records"] == 4 and report["ok"] is False
     assert [(p["line"], p["kind"]) for p in report["problems"]] == [(5, "torn_tail")]
 

@@ -110,7 +110,7 @@ def test_the_recommendation_names_the_guideline_versions() -> None:
     result = recommend(referral())
     guidelines = load_guidelines(RULES)
     assert result.guideline_set_sha256 == guidelines.sha256
-    assert result.to_dict()["guidelines"] == guidelines.summary("referral")
+    assert result.to_log()["guidelines"] == guidelines.summary("referral")
 
 
 # --- race-blind by construction ---------------------------------------------------------

@@ -1,5 +1,5 @@
 """The batch fast paths change nothing: evaluation cached per truth vector gives what a fresh
-evaluator gives, and `to_dict` is exactly `dataclasses.asdict`."""
+evaluator gives, and `to_log` is exactly `dataclasses.asdict`."""
 
 from __future__ import annotations
 
@@ -43,4 +43,4 @@ def test_cached_evaluation_equals_a_fresh_evaluator(batch: list[dict[str, Any]])
         fresh = Evaluator(GUIDELINES).evaluate(record)
         assert got == fresh
         assert got.record_id == record.referral_id  # type: ignore[attr-defined]
-        assert got.to_dict() == dataclasses.asdict(got)
+        assert got.to_log() == dataclasses.asdict(got)

@@ -43,6 +43,7 @@ class Accepting:
         raise AssertionError("never asked: every recommendation is accepted")
 
     def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
+    def skipped(self, path: Path) -> None: ...
 
 
 def _queue(inbox: Path, audit: Path) -> IntakeQueue:

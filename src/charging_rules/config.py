@@ -53,11 +53,13 @@ def config_path() -> Path:
     return Path(user_config_path(APP)) / "config.toml"
 
 
-@cache
 def settings() -> dict[str, Any]:
     """The config file's settings ({} when there is none); a bad file is exit 2."""
-    path = config_path()
-    explicit = bool(os.environ.get(CONFIG_ENV))
+    return _settings_at(config_path(), bool(os.environ.get(CONFIG_ENV)))
+
+
+@cache
+def _settings_at(path: Path, explicit: bool) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -6,35 +6,44 @@ the message is one line naming the file, line or field, and nothing reaches the 
 
 from __future__ import annotations
 
+from charging_rules.text import printable
+
 
 class ChargingRulesError(Exception):
     """Base of every error this tool raises on purpose."""
 
     exit_code = 2
 
+    def lines(self) -> list[str]:
+        """Every problem, one line each (the CLI's error boundary prints them all)."""
+        return [printable(self)]
+
 
 class InputError(ChargingRulesError):
     """Bad input or usage: a referral, guideline, mapping or option the user supplied."""
 
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
+                 details: tuple[str, ...] = ()):
+        """`details`: every problem when there are several (`message` sums them up)."""
         self.message = message
         self.source = source
         self.line = line
+        self.details = details
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    def _located(self, message: str) -> str:
         where = self.source or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
-        return _one_line(f"{where}: {self.message}" if where else self.message)
+        # A key or file name from the input may hold line breaks or control characters:
+        # escaped, so the message stays one line on stderr and cannot drive the terminal.
+        return printable(f"{where}: {message}" if where else message)
 
+    def __str__(self) -> str:
+        return self._located(self.message)
 
-def _one_line(text: str) -> str:
-    """Escape line breaks and other control characters: a key or file name from the input
-    may hold them, and the error must stay one line on stderr."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    def lines(self) -> list[str]:
+        return [self._located(detail) for detail in self.details] or [str(self)]
 
 
 class EngineError(ChargingRulesError):

@@ -45,7 +45,7 @@ class GroupStat:
     p_value: float | None
     suppressed: bool  # n below the minimum: no comparison is made for this group
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"group": self.group, "n": self.n, "positive": self.positive, "rate": self.rate,
                 "rri": self.rri, "ci_low": self.ci_low, "ci_high": self.ci_high,
                 "p_value": self.p_value, "suppressed": self.suppressed}
@@ -73,8 +73,8 @@ class Comparison:
     def unknown_share(self) -> float | None:
         return self.unknown / self.total if self.total else None
 
-    def contract(self) -> dict[str, Any]:
-        return {"reference": self.reference, "groups": [g.contract() for g in self.groups],
+    def to_json(self) -> dict[str, Any]:
+        return {"reference": self.reference, "groups": [g.to_json() for g in self.groups],
                 "excluded": {"unknown_group": self.unknown,
                              "unknown_group_share": self.unknown_share,
                              "missing_outcome": self.missing_outcome},

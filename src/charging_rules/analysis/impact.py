@@ -54,7 +54,7 @@ class Impact:
     before: Comparison | None = None
     after: Comparison | None = None
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "total": self.total, "changed": self.changed,
             "transitions": dict(sorted(self.transitions.items())),

@@ -26,6 +26,7 @@ from charging_rules.analysis.monitor import decision_points
 from charging_rules.analysis.sources import AuditCase, Grouping
 from charging_rules.analysis.suppression import DEFAULT_THRESHOLD, Equation, suppress
 from charging_rules.errors import InputError
+from charging_rules.text import csv_cell, literal
 
 SUPPRESSED = "suppressed"
 ALL = "All"
@@ -107,7 +108,7 @@ class PublicReport:
     def views(self) -> list[Table]:
         out = []
         for chart in self.charts:
-            table = Table(title=chart.title, title_justify="left", header_style="bold",
+            table = Table(title=literal(chart.title), title_justify="left", header_style="bold",
                           caption="s: suppressed (small count or its complement)",
                           caption_justify="left")
             keep = [i for i, column in enumerate(chart.header) if column != "reference"]
@@ -116,7 +117,7 @@ class PublicReport:
                 table.add_column("\n".join(words), no_wrap=True,
                                  min_width=max(len(w) for w in words))
             for row in chart.rows:
-                table.add_row(*(_terminal(chart.header[i], row[i]) for i in keep))
+                table.add_row(*(literal(_terminal(chart.header[i], row[i])) for i in keep))
             out.append(table)
         return out
 
@@ -185,7 +186,8 @@ def _write(out_dir: Path, charts_out: list[Chart], page: str) -> tuple[Path, lis
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(chart.header)
-                writer.writerows([_cell(v) for v in row] for row in chart.rows)
+                # group labels come from the log: a "=HYPERLINK(...)" must not run
+                writer.writerows([csv_cell(_cell(v)) for v in row] for row in chart.rows)
             csvs.append(path)
         html = out_dir / "report.html"
         html.write_text(page, encoding="utf-8")

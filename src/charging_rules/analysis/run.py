@@ -1,5 +1,5 @@
 """One library call per analysis command: the CLI parses options, calls one of these, and
-renders the result (`.contract()` for --json, `.views()` for the terminal)."""
+renders the result (`.to_json()` for --json, `.views()` for the terminal)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from charging_rules.analysis.views import comparison_table, impact_view, represe
 from charging_rules.config import SMALL_CELL
 from charging_rules.errors import InputError
 from charging_rules.model.referral import CHARGING_OUTCOMES
+from charging_rules.text import literal
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,18 @@ class DisparityResult:
     extra: dict[str, Any] = field(default_factory=dict)
     tables: list[RenderableType] = field(default_factory=list)
 
-    def contract(self) -> dict[str, Any]:
-        out = self.comparison.contract()
+    def to_json(self) -> dict[str, Any]:
+        out = self.comparison.to_json()
         out["group_map"] = {"name": self.grouping.group_map.name,
                             "labels": self.grouping.group_map.used()}
         if self.options.by:
             out["by"] = {"column": self.options.by, "strata": {
                 s: self.tally.compare(self.options.reference, self.options.min_n,
-                                      stratum=s).contract() for s in self.tally.strata()}}
+                                      stratum=s).to_json() for s in self.tally.strata()}}
         if self.options.period:
             out["period"] = {"unit": self.options.period, "periods": {
                 p: self.tally.compare(self.options.reference, self.options.min_n,
-                                      period=p).contract() for p in self.tally.periods()}}
+                                      period=p).to_json() for p in self.tally.periods()}}
         return {**out, **self.extra}
 
     def views(self) -> list[RenderableType]:
@@ -89,7 +90,7 @@ class DisparityResult:
                 self.options.reference, self.options.min_n, period=period),
                 f"{self.title} | {self.options.period} {period}"))
         labels = ", ".join(f"{k} -> {v}" for k, v in self.grouping.group_map.used().items())
-        views.append(Text(f"Group map {self.grouping.group_map.name}: {labels}", style="dim"))
+        views.append(literal(f"Group map {self.grouping.group_map.name}: {labels}", "dim"))
         return views
 
 
@@ -141,7 +142,7 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
                              "positive": positive, "log": summary(points)}
     stages = {s: t.compare(options.reference, options.min_n)
               for s, t in points.tallies.items()}
-    extra["decision_points"] = {s: {"definition": STAGES[s], **c.contract()}
+    extra["decision_points"] = {s: {"definition": STAGES[s], **c.to_json()}
                                 for s, c in stages.items()}
     tables = _representation(dict(points.referred), benchmark, extra)
     tables += [comparison_table(c, f"Decision point: {STAGES[s]}")
@@ -195,13 +196,13 @@ class Demo:
     report: Any
     calibration: list[tuple[str, str, float]]
 
-    def contract(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"synthetic": True, "output": str(self.out_dir),
                 "calibration": [{"figure": f, "published": p, "synthetic": v}
                                 for f, p, v in self.calibration],
                 "referrals": str(self.referrals), "audit_dir": str(self.audit_dir),
-                "report": str(self.report.html), "impact": self.impact.contract(),
-                "disparity": self.disparity.contract()}
+                "report": str(self.report.html), "impact": self.impact.to_json(),
+                "disparity": self.disparity.to_json()}
 
     def views(self) -> list[RenderableType]:
         from charging_rules.analysis.synth import SYNTHETIC_LABEL
@@ -215,8 +216,8 @@ class Demo:
         return [Text(SYNTHETIC_LABEL, style="bold black on yellow"), table,
                 *impact_views(self.impact),
                 *self.disparity.views(),
-                Text(f"Report: {self.report.html}  (CSV beside it; audit log: "
-                     f"{self.audit_dir})", style="bold")]
+                literal(f"Report: {self.report.html}  (CSV beside it; audit log: "
+                        f"{self.audit_dir})", "bold")]
 
 
 def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: int = 2022,

@@ -1,12 +1,12 @@
 """A SYNTHETIC year of Kansas City referrals, calibrated to the office's published figures.
 
-Nothing here describes a real person or case. Calibration (shared/seed/crime-strategies-
-unit.txt): about one third of referrals are non-violent drug offenses, mostly possession of
-user amounts of methamphetamine, crack cocaine and heroin; drug-sale defendants are about
-85% Black (against a 39% population share); most sales are user amounts of marijuana;
-firearms are recovered in under 5% of drug cases. The other shares (offense mix, sex, the
-race mix outside drug sales, how often facts are missing, override rates) are assumptions
-stated below, not published figures.
+Nothing here describes a real person or case. Calibration (the Crime Strategies Unit web
+page of the Jackson County Prosecuting Attorney's Office): about one third of referrals are
+non-violent drug offenses, mostly possession of user amounts of methamphetamine, crack
+cocaine and heroin; drug-sale defendants are about 85% Black (against a 39% population
+share); most sales are user amounts of marijuana; firearms are recovered in under 5% of drug
+cases. The other shares (offense mix, sex, the race mix outside drug sales, how often facts
+are missing, override rates) are assumptions stated below, not published figures.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def new_decision_id() -> str:
 
 def recommendation_entry(recommendation: Recommendation, record: BaseModel,
                          demographics: Demographics | None, actor: str) -> dict[str, Any]:
-    result = recommendation.to_dict()  # once: it is the costly part of a batch with the log
+    result = recommendation.to_log()  # once: it is the costly part of a batch with the log
     return {
         "format": FORMAT_VERSION,
         "kind": "recommendation",

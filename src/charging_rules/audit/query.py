@@ -26,6 +26,7 @@ from charging_rules.audit.lock import FILE_MODE
 from charging_rules.audit.log import AuditLogError, parse_line, read_lines
 from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
+from charging_rules.text import csv_cell
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -76,7 +77,7 @@ class Row:
         return [f"{g['id']}@{g['version']}"
                 for g in self.recommendation["guideline_set"].get("guidelines", [])]
 
-    def flat(self, mask_demographics: bool = False) -> dict[str, Any]:
+    def to_json(self, mask_demographics: bool = False) -> dict[str, Any]:
         rec, final = self.recommendation, self.final
         referral = rec.get("referral") or {}
         demographics = rec.get("demographics") or {}
@@ -109,6 +110,18 @@ class Filters:
     outcome: str | None = None
     overrides_only: bool = False
     guideline: str | None = None  # set id, sha256 prefix, guideline version or id@version
+
+    def __post_init__(self) -> None:
+        """A filter that can match nothing is a typo, not an empty answer."""
+        from charging_rules.model.kinds import KINDS
+
+        outcomes = sorted({o for kind in KINDS.values() for o in kind.outcomes})
+        if self.outcome is not None and self.outcome not in outcomes:
+            raise InputError(f"outcome '{self.outcome}' is not an outcome "
+                             f"({', '.join(outcomes)})")
+        if self.since and self.until and self.since > self.until:
+            raise InputError(f"since {self.since} is after until {self.until}: nothing can "
+                             "match")
 
     def match(self, row: Row) -> bool:
         day = str(row.recommendation["timestamp"])[:10]
@@ -238,9 +251,7 @@ def _csv_safe(value: Any) -> Any:
     """Lists joined; text that a spreadsheet would run as a formula is quoted with '."""
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return csv_cell(value)
 
 
 def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
@@ -252,7 +263,7 @@ def export(selected: Iterable[Row], out: TextIO, fmt: ExportFormat,
     if writer is not None:
         writer.writeheader()
     for row in selected:
-        flat = row.flat(mask_demographics)
+        flat = row.to_json(mask_demographics)
         if writer is not None:
             writer.writerow({k: _csv_safe(v) for k, v in flat.items()})
         else:

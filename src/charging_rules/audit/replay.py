@@ -42,7 +42,7 @@ class Replay:
                 notes.append(f"{key}: logged {logged.get(key)!r}, replayed {now!r}")
         return notes
 
-    def json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"decision_id": self.row.decision_id, "reproduced": self.reproduced,
                 "logged": self.logged_outcome, "replayed": self.replayed.outcome,
                 "guideline_sha256": self.replayed.guideline_set_sha256,

@@ -37,7 +37,7 @@ class Problem:
     kind: str
     detail: str
 
-    def json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"line": self.line, "kind": self.kind, "detail": self.detail}
 
 
@@ -52,9 +52,9 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"records": self.records, "ok": self.ok,
-                "problems": [p.json() for p in self.problems]}
+                "problems": [p.to_json() for p in self.problems]}
 
 
 @dataclass(frozen=True)

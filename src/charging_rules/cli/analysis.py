@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
 GroupMapOpt = Annotated[str | None, typer.Option(
@@ -36,17 +36,6 @@ def _options(group_map: str | None, intersect: str | None, reference: str | None
         raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
                    min_n=min_n, by=by, period=period)
-
-
-def _show(as_json: bool, payload: dict[str, Any], views: list[Any]) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, ensure_ascii=False))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for view in views:
-            console.print(view)
 
 
 def disparity(
@@ -103,7 +92,7 @@ def disparity(
         result = run.disparity_log(read_records(config.audit_dir(audit_dir)), stage,
                                    (positive or ["file"])[0], options, benchmark,
                                    group or "demographics.race")
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def impact(
@@ -134,7 +123,7 @@ def impact(
     records = None if input_file else read_records(config.audit_dir(audit_dir))
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
-    _show(as_json, result.contract(), run.impact_views(result))
+    emit(as_json, result.to_json(), *run.impact_views(result))
 
 
 def report(
@@ -174,9 +163,9 @@ def report(
     result = run.report_of(read_records(config.audit_dir(audit_dir)), output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
-    _show(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
-                    "suppressed_cells": result.hidden},
-          [*result.views(), f"[bold]Report:[/] {result.html}"])
+    emit(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],
+                   "suppressed_cells": result.hidden},
+         *result.views(), f"Report: {result.html}")
 
 
 def demo(
@@ -204,7 +193,7 @@ def demo(
     out = output or Path(tempfile.mkdtemp(prefix="charging-rules-demo-"))
     result = run.demo(out, before or config.shipped("before"), config.guidelines(guidelines),
                       count, seed)
-    _show(as_json, result.contract(), result.views())
+    emit(as_json, result.to_json(), *result.views())
 
 
 def register(app: typer.Typer) -> None:

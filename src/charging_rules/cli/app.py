@@ -1,8 +1,8 @@
 """The `charging-rules` command: one Typer app, a module per command group.
 
-Errors the user can cause become one line on stderr and their exit status (2 for bad input);
-no traceback. The handling sits in the root group, so every subcommand and sub-app gets it
-and tests driving `app` with CliRunner see exactly what a user sees.
+Errors the user can cause become one line per problem on stderr and their exit status (2 for
+bad input); no traceback. The handling sits in the root group, so every subcommand and sub-app
+gets it and tests driving `app` with CliRunner see exactly what a user sees.
 
 Typer turns every registered command into a click command before parsing anything, which
 costs start-up time per command; `main` therefore builds an app holding only the command
@@ -40,7 +40,8 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except ChargingRulesError as error:
-            typer.echo(f"error: {error}", err=True)
+            for line in error.lines():  # each already escaped: one line, no control codes
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None
 
 

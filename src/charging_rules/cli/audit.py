@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from charging_rules import config
 from charging_rules.cli.options import AuditDirOpt, JsonOpt, UserOpt
+from charging_rules.cli.output import emit
 
 # The library (and rich) are imported inside each command: every command's start-up pays
 # for what is imported here.
@@ -47,15 +47,6 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def _emit(as_json: bool, data: Any, view: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        from rich.console import Console
-
-        Console().print(view)
-
-
 def _key(checkpoint_file: Path | None, key_file: Path | None) -> bytes | None:
     from charging_rules.audit.checkpoint import load_key
 
@@ -74,7 +65,7 @@ def verify(audit_dir: AuditDirOpt = None, checkpoint: CheckpointOpt = None,
 
     report = checkpoints.verify_against(_dir(audit_dir), checkpoint,
                                         _key(checkpoint, key_file))
-    _emit(as_json, report.json(), views.verify_view(report))
+    emit(as_json, report.to_json(), views.verify_view(report))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -92,7 +83,7 @@ def repair(audit_dir: AuditDirOpt = None, user: UserOpt = None,
     message = ("nothing to repair: the log ends with a complete record" if record is None
                else f"moved {record['bytes']} torn bytes to {record['quarantine']}; "
                f"logged repair record seq {record['seq']}")
-    _emit(as_json, {"repaired": record is not None, "record": record}, message)
+    emit(as_json, {"repaired": record is not None, "record": record}, message)
 
 
 @audit_app.command("list")
@@ -108,7 +99,7 @@ def list_(audit_dir: AuditDirOpt = None, since: SinceOpt = None, until: UntilOpt
     filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
                             guideline_version)
     selected = list(query.rows(_dir(audit_dir), filters))
-    _emit(as_json, {"decisions": [row.flat() for row in selected]},
+    emit(as_json, {"decisions": [row.to_json() for row in selected]},
           views.decisions_table(selected))
 
 
@@ -123,7 +114,7 @@ def show(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
 
     row = query.find(_dir(audit_dir), decision_id)
     data = {"recommendation": row.recommendation, "decisions": list(row.decisions)}
-    _emit(as_json, data, views.decision_view(row))
+    emit(as_json, data, views.decision_view(row))
 
 
 @audit_app.command()
@@ -137,7 +128,7 @@ def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
     from charging_rules.audit.replay import replay as replay_decision
 
     result = replay_decision(_dir(audit_dir), decision_id)
-    _emit(as_json, result.json(), views.replay_view(result))
+    emit(as_json, result.to_json(), views.replay_view(result))
     if not result.reproduced:
         raise typer.Exit(1)
 
@@ -184,9 +175,9 @@ def checkpoint_(out: Annotated[Path, typer.Option(
     report, sealed = checkpoints.seal_head(_dir(audit_dir), out,
                                            checkpoints.load_key(key_file))
     if sealed is None:
-        _emit(as_json, {**report.json(), "checkpoint": None}, views.verify_view(report))
+        emit(as_json, {**report.to_json(), "checkpoint": None}, views.verify_view(report))
         raise typer.Exit(1 if not report.ok else 0)
-    _emit(as_json, {**report.json(), "checkpoint": sealed},
+    emit(as_json, {**report.to_json(), "checkpoint": sealed},
           f"sealed seq {sealed['seq']} hash {sealed['hash'][:16]}… into {out}")
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +16,7 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
 )
+from charging_rules.cli.output import emit
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
 
 
 def _summary_table(summary: BatchSummary) -> Table:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from charging_rules.engine.views import outcome_badge
+    from charging_rules.text import literal
 
     table = Table(title="Batch screening", show_footer=True)
     table.add_column("Outcome", footer="screened")
@@ -35,13 +37,14 @@ def _summary_table(summary: BatchSummary) -> Table:
     for outcome, count in sorted(summary.outcomes.items(), key=lambda item: -item[1]):
         table.add_row(outcome_badge(outcome), str(count))
     for reason, count in summary.skip_reasons.most_common():
-        table.add_row(f"[red]skipped[/]: {escape(reason)}", str(count))
+        table.add_row(Text.assemble(("skipped", "red"), literal(f": {reason}")), str(count))
     return table
 
 
 def batch(
-    source: Annotated[Path, typer.Argument(metavar="INPUT",
-                                           help="Referrals: .jsonl, .json (array) or .csv.")],
+    source: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="Referrals: .jsonl, .json (array) or .csv; - reads standard "
+        "input.")],
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", metavar="MAP.yaml",
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
@@ -57,12 +60,13 @@ def batch(
     """
     # The library is imported here, not at the top: start-up time is part of the job.
     from rich.console import Console
-    from rich.markup import escape
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     from charging_rules.ingest.mapping import load_mapping
+    from charging_rules.ingest.readers import stdin_as_file
     from charging_rules.screening.batch import run_batch
     from charging_rules.screening.screener import Screener
+    from charging_rules.text import literal, printable
 
     loaded = None if mapping is None else load_mapping(mapping)
     screener = Screener.open(config.guidelines(guidelines),
@@ -73,20 +77,20 @@ def batch(
                         disable=not err.is_terminal)
 
     def report(skip: Skipped) -> None:
+        message = printable(f"{source}: skipped {skip}")  # the row's text, never run
         if progress.disable:
-            sys.stderr.write(f"{source}: skipped {skip}\n")
+            sys.stderr.write(message + "\n")
         else:
-            progress.console.print(f"{escape(str(source))}: skipped {escape(str(skip))}")
+            progress.console.print(literal(message))
 
-    with progress:
+    with progress, ExitStack() as stack:
+        path = stack.enter_context(stdin_as_file(sys.stdin.buffer)) if str(source) == "-" \
+            else source
         task = progress.add_task("screening", total=None)
-        summary = run_batch(source, screener, user or config.actor(), loaded, report,
+        summary = run_batch(path, screener, user or config.actor(), loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
-    if as_json:
-        typer.echo(json.dumps(summary.contract()))
-    else:
-        Console().print(_summary_table(summary))
+    emit(as_json, summary.to_json(), _summary_table(summary))
     if summary.skipped:
         raise typer.Exit(1)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +16,7 @@ from charging_rules.engine.views import outcome_badge, recommendation_view
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeSummary
 from charging_rules.screening.screener import Screened
+from charging_rules.text import literal
 
 ACTIONS = {"a": "accept", "o": "override", "s": "skip", "q": "quit"}
 
@@ -28,18 +28,24 @@ class TerminalUI:
         self.console = console
 
     def rejected(self, path: Path, error: InputError, moved_to: Path) -> None:
-        self.console.print(f"[bold red]Rejected[/] {escape(path.name)}: {escape(str(error))}\n"
-                           f"  moved to {escape(str(moved_to))} (reason in .error.txt beside it)")
+        self.console.print(Text.assemble(
+            ("Rejected ", "bold red"), literal(f"{path.name}: {error}"),
+            literal(f"\n  moved to {moved_to} (reason in .error.txt beside it)",
+                    keep_newlines=True)))
 
     def already_decided(self, path: Path, decision: dict[str, Any], moved_to: Path) -> None:
-        self.console.print(f"[yellow]Already decided[/] {escape(path.name)}: "
-                           f"{decision['outcome']} by {escape(str(decision['actor']))} "
-                           f"(decision {decision['decision_id']}); moved to "
-                           f"{escape(str(moved_to))}")
+        self.console.print(Text.assemble(
+            ("Already decided ", "yellow"),
+            literal(f"{path.name}: {decision['outcome']} by {decision['actor']} (decision "
+                    f"{decision['decision_id']}); moved to {moved_to}")))
+
+    def skipped(self, path: Path) -> None:
+        self.console.print(Text.assemble(("Skipped ", "yellow"), literal(
+            f"{path.name}: nothing recorded; it stays waiting in the folder")))
 
     def show(self, path: Path, referral: dict[str, Any], screened: Screened, position: int,
              total: int) -> None:
-        self.console.rule(f"{position}/{total}  {escape(path.name)}")
+        self.console.rule(literal(f"{position}/{total}  {path.name}"))
         self.console.print(_referral_summary(referral))
         self.console.print(recommendation_view(screened.recommendation, screened.decision_id,
                                                show_trace=False))
@@ -49,7 +55,7 @@ class TerminalUI:
                            console=self.console, default=True)
 
     def request_written(self, path: Path) -> None:
-        self.console.print(f"Request written: {escape(str(path))}")
+        self.console.print(literal(f"Request written: {path}"))
 
     def ask_action(self) -> str:
         menu = "  ".join(f"[bold]{key}[/] {name}" for key, name in ACTIONS.items())
@@ -67,8 +73,8 @@ class TerminalUI:
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
         verb = "Overridden" if record["kind"] == "override" else "Accepted"
         self.console.print(Text.assemble(f"{verb}: ", outcome_badge(record["outcome"])))
-        self.console.print(f"  logged as decision {record['decision_id']}; moved to "
-                           f"{escape(str(moved_to))}")
+        self.console.print(literal(f"  logged as decision {record['decision_id']}; moved to "
+                                   f"{moved_to}"))
 
 
 def _facts(prefix: str, value: Any) -> list[tuple[str, str]]:
@@ -86,12 +92,13 @@ def _referral_summary(referral: dict[str, Any]) -> Table:
     table.add_column(style="bold")
     table.add_column()
     for name, value in _facts("", referral):
-        table.add_row(escape(name), escape(value))
+        table.add_row(literal(name), literal(value))
     return table
 
 
 def report(console: Console, summary: IntakeSummary) -> None:
     ended = "Stopped" if summary.interrupted else "Done"
-    console.print(f"\n{ended}: {len(summary.decided)} decided, {len(summary.skipped)} skipped, "
-                  f"{len(summary.rejected)} rejected, {len(summary.already_decided)} already "
-                  f"decided; {summary.remaining} waiting.")
+    console.print(literal(
+        f"\n{ended}: {len(summary.decided)} decided, {len(summary.skipped)} skipped, "
+        f"{len(summary.rejected)} rejected, {len(summary.already_decided)} already decided; "
+        f"{summary.remaining} waiting.", keep_newlines=True))

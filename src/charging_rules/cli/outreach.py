@@ -6,10 +6,8 @@ process's start-up, never pays for them.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,20 +18,12 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
 )
+from charging_rules.cli.output import emit
 
 outreach_app = typer.Typer(
     name="outreach", no_args_is_help=True,
     help="Partners for Peace: refer each week's shooting victims (or their families) to the "
     "hub, track the year against the goal, record contact outcomes.")
-
-
-def _emit(as_json: bool, data: Callable[[], Any], view: Callable[[], Any]) -> None:
-    if as_json:
-        typer.echo(json.dumps(data()))
-        return
-    from rich.console import Console
-
-    Console().print(view())
 
 
 @outreach_app.command("import")
@@ -58,7 +48,7 @@ def import_(
 
     reports = import_weeks(lists, config.guidelines(guidelines), config.audit_dir(audit_dir), out,
                            user or config.actor())
-    _emit(as_json, lambda: import_summary(reports), lambda: import_view(reports))
+    emit(as_json, import_summary(reports), import_view(reports))
 
 
 @outreach_app.command("status")
@@ -78,7 +68,7 @@ def status(
     from charging_rules.outreach.status import outreach_status
 
     result = outreach_status(config.audit_dir(audit_dir), year, goal)
-    _emit(as_json, result.to_dict, lambda: status_view(result))
+    emit(as_json, result.to_json(), status_view(result))
 
 
 @outreach_app.command("record")
@@ -97,7 +87,7 @@ def record(
     from charging_rules.outreach.render import record_view
 
     result = record_contacts(report, config.audit_dir(audit_dir), user or config.actor())
-    _emit(as_json, result.to_dict, lambda: record_view(result))
+    emit(as_json, result.to_json(), record_view(result))
 
 
 def register(app: typer.Typer) -> None:

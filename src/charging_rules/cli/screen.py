@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,11 +15,13 @@ from charging_rules.cli.options import (
     UserOpt,
     loggable_text,
 )
+from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
 
 def screen(
-    referral: Annotated[Path, typer.Argument(help="Referral JSON file (contract v1).")],
+    referral: Annotated[Path, typer.Argument(
+        help="Referral JSON file (docs/referral-contract.md); - reads standard input.")],
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
@@ -56,14 +57,10 @@ def screen(
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
     if accept or override:
         screener.decide(screened, actor, override, reason)
-    if as_json:
-        typer.echo(json.dumps(screened.recommendation.contract(screened.decision_id)))
-        return
-    from rich.console import Console
-
     from charging_rules.engine.views import recommendation_view
 
-    Console().print(recommendation_view(screened.recommendation, screened.decision_id, trace))
+    emit(as_json, screened.recommendation.to_json(screened.decision_id),
+         recommendation_view(screened.recommendation, screened.decision_id, trace))
 
 
 def register(app: typer.Typer) -> None:

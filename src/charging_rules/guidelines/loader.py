@@ -26,7 +26,7 @@ from charging_rules.guidelines.schema import (
 )
 from charging_rules.guidelines.yamlsource import NodePath, line_of, load_yaml
 from charging_rules.model.facts import vocabulary
-from charging_rules.model.kinds import KINDS
+from charging_rules.model.kinds import KINDS, YAML_WORDS, validation_problems
 
 SET_FILE = "set.yaml"
 SINGLE_FILE_FALLBACK = Otherwise("review", "No rule of this guideline decides: standard review.")
@@ -43,6 +43,9 @@ class GuidelineErrors(InputError):
         more = f" (and {len(problems) - 1} more; run 'charging-rules rules validate')" \
             if len(problems) > 1 else ""
         super().__init__(first.message + more, source=first.source, line=first.line)
+
+    def lines(self) -> list[str]:
+        return [line for problem in self.problems for line in problem.lines()]
 
 
 def canonical_bytes(raw: bytes) -> bytes:
@@ -107,15 +110,8 @@ def validate_spec(model: type[BaseModel], data: Any, path: Path, lines: dict[Any
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        for problem in error.errors(include_url=False):
-            loc = tuple(problem["loc"])
-            where = ".".join(str(p) for p in loc) or "(file)"
-            message = problem["msg"]
-            if problem["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif problem["type"] == "missing":
-                message = "required key is missing"
-            problems.add(str(path), line_of(lines, loc), f"{where}: {message}")
+        for loc, text in validation_problems(error, words=YAML_WORDS):
+            problems.add(str(path), line_of(lines, loc), text)
         return None
 
 

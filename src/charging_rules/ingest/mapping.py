@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from charging_rules.errors import InputError
 from charging_rules.guidelines.yamlsource import line_of, load_yaml
-from charging_rules.model.facts import FieldSpec, vocabulary
+from charging_rules.model.facts import FieldSpec, generic_path, vocabulary
+from charging_rules.model.kinds import YAML_WORDS, validation_problems
 from charging_rules.model.referral import Demographics, Referral
 
 Kind = Literal["string", "integer", "number", "boolean", "date"]
@@ -226,10 +227,6 @@ def _field_spec(path: str, demographics: bool) -> tuple[FieldSpec | None, tuple[
     return _REFERRAL.fields.get(path), tuple(steps)
 
 
-def _generic(path: str) -> str:
-    return re.sub(r"\[\d+\]", "[]", path)
-
-
 class _Loader:
     def __init__(self, source: str, lines: dict[Any, int], spec: MappingSpec):
         self.source, self.lines, self.spec = source, lines, spec
@@ -246,7 +243,7 @@ class _Loader:
                    for section, rules in (("referral", self.spec.referral),
                                           ("demographics", self.spec.demographics))
                    for path, rule in rules.items()]
-        mapped = {_generic(t.path) for t in targets if t is not None}
+        mapped = {generic_path(t.path) for t in targets if t is not None}
         for required in sorted(_REQUIRED - mapped):
             self.error(("referral",), f"referral: no rule for required field '{required}'")
         if self.problems:
@@ -269,7 +266,7 @@ class _Loader:
                                   field, alt) for i, alt in enumerate(alternatives)]
         label = f"demographics.{path}" if section == "demographics" else path
         return _Target(label, steps, tuple(s for s in sources if s is not None),
-                       section == "referral" and _generic(path) in _REQUIRED)
+                       section == "referral" and generic_path(path) in _REQUIRED)
 
     def source_of(self, at: tuple[str | int, ...], path: str, field: FieldSpec,
                   spec: SourceSpec) -> _Source | None:
@@ -309,13 +306,8 @@ def load_mapping(path: Path) -> Mapping:
     try:
         spec = MappingSpec.model_validate(data)
     except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        loc = tuple(problem["loc"])
-        where = ".".join(str(p) for p in loc) or "(file)"
-        message = {"extra_forbidden": "unknown key",
-                   "missing": "required key is missing"}.get(problem["type"], problem["msg"])
-        raise InputError(f"{where}: {message}", source=str(path),
-                         line=line_of(lines, loc)) from None
+        loc, text = validation_problems(error, words=YAML_WORDS)[0]
+        raise InputError(text, source=str(path), line=line_of(lines, loc)) from None
     return _Loader(str(path), lines, spec).compile()
 
 

@@ -13,7 +13,9 @@ import csv
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -215,3 +217,20 @@ def _json_array_rows(file: IO[str], source: str) -> Iterator[Row]:
         buffer.pos = end
         expect_item = False
         yield start, value
+
+
+@contextmanager
+def stdin_as_file(stream: IO[bytes]) -> Iterator[Path]:
+    """Standard input spooled to an owner-only temporary file named by its format (`[`: a
+    .json array, `{`: .jsonl, else .csv), so `-` reads like any file: streamed, rows counted
+    by line, the whole of it never held in memory."""
+    with tempfile.TemporaryDirectory(prefix="charging-rules-stdin-") as directory:
+        first = stream.read(_CHUNK)
+        start = first.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        suffix = {b"[": ".json", b"{": ".jsonl"}.get(start, ".csv")
+        path = Path(directory) / f"stdin{suffix}"
+        with path.open("wb") as out:
+            while first:
+                out.write(first)
+                first = stream.read(_CHUNK)
+        yield path

@@ -6,6 +6,7 @@ guidelines at once, and a field removed makes every guideline naming it fail to 
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -78,6 +79,14 @@ def vocabulary(model: type[BaseModel]) -> Vocabulary:
     collections: dict[str, dict[str, FieldSpec]] = {}
     _walk(model, "", fields, collections)
     return Vocabulary(fields, collections)
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def generic_path(path: str) -> str:
+    """'charges[2].drug' -> 'charges[].drug': the fact, whichever item of a list it is in."""
+    return _INDEX.sub("[]", path)
 
 
 def protected_term(path: str) -> str | None:

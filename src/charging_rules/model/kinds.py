@@ -8,6 +8,7 @@ demographics off first: they are validated, returned beside the record, never in
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,22 +43,45 @@ def kind_of(record: BaseModel) -> RecordKind:
     raise TypeError(f"not a record kind: {type(record).__name__}")
 
 
+CONTRACT_WORDS = ("unknown field (not in the referral contract)", "required field is missing")
+YAML_WORDS = ("unknown key", "required key is missing")
+
+
+def validation_problems(error: ValidationError, root: str = "",
+                        words: tuple[str, str] = CONTRACT_WORDS
+                        ) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every problem pydantic found, as (location, "path: message"): the one wording of
+    validation errors, for records, mappings, weekly lists and guideline files alike. `root`
+    names the object validated; `words` say "field" or "key" for unknown and missing ones."""
+    out = []
+    for problem in error.errors(include_url=False):
+        loc = tuple(problem["loc"])
+        path = (root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+                ).lstrip(".")
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = words[0]
+        elif problem["type"] == "missing":
+            message = words[1]
+        elif "input" in problem and problem["type"] not in ("model_type", "dict_type"):
+            message = f"{message} (got {json.dumps(problem['input'], default=str)[:60]})"
+        out.append((loc, f"{path or '(record)'}: {message}"))
+    return out
+
+
 def format_validation_error(error: ValidationError, root: str = "") -> str:
-    """One line: the first problem's field path (under `root`, the object validated) and
-    message, and how many more there are."""
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-    path = path.lstrip(".")
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (not in the referral contract)"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    elif "input" in first and first["type"] not in ("model_type", "dict_type"):
-        message = f"{message} (got {json.dumps(first['input'], default=str)[:60]})"
+    """One line: the first problem, and how many more there are."""
+    problems = validation_problems(error, root)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{path or '(record)'}: {message}{more}"
+    return problems[0][1] + more
+
+
+def validation_input_error(error: ValidationError, source: str, root: str = "") -> InputError:
+    """An InputError naming the first problem, with every problem in its details (a rejected
+    file's .error.txt and the CLI list them all)."""
+    problems = tuple(text for _, text in validation_problems(error, root))
+    return InputError(format_validation_error(error, root), source=source,
+                      details=problems if len(problems) > 1 else ())
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
@@ -84,17 +108,19 @@ def _validate(model: type[M], data: Any, source: str, root: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InputError(format_validation_error(error, root), source=source) from None
+        raise validation_input_error(error, source, root) from None
 
 
 def load_record_file(
     path: Path, kind: RecordKind | str = "referral"
 ) -> tuple[BaseModel, Demographics | None]:
-    """Read one JSON record file; syntax errors carry the line number."""
+    """Read one JSON record file (`-`: standard input); syntax errors carry the line number."""
+    stdin = str(path) == "-"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = sys.stdin.read() if stdin else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read: {error}", source=str(path)) from None
+    path = Path("<stdin>") if stdin else path
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

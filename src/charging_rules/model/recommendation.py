@@ -76,7 +76,7 @@ class Recommendation:
     guidelines: list[GuidelineRef]
     trace: list[GuidelineTrace]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_log(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(self)
         return plain
 
@@ -85,7 +85,7 @@ class Recommendation:
         """Validated: a record read back from the log is input like any other."""
         return _adapter().validate_python(data)
 
-    def contract(self, decision_id: str | None) -> dict[str, object]:
+    def to_json(self, decision_id: str | None) -> dict[str, object]:
         """The `screen --json` object of the referral contract (DESIGN.md)."""
         return {
             "referral_id": self.record_id,

@@ -32,7 +32,7 @@ class RecordReport:
     already_recorded: int
     outcomes: dict[str, int]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 

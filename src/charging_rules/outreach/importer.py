@@ -27,6 +27,7 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES, Victim
 from charging_rules.outreach.history import IMPORT_KIND, LoggedDecision, OutreachLog, locked
 from charging_rules.outreach.weekly import WeekList, read_week
+from charging_rules.text import csv_cell
 
 HUB_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "outcome",
                "reach_out_to")
@@ -148,7 +149,7 @@ def _stage_csv(out_dir: Path, name: str, columns: tuple[str, ...],
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return Path(temp), out_dir / name
 
 

@@ -12,6 +12,7 @@ from charging_rules.model.victim import OUTREACH_OUTCOMES
 from charging_rules.outreach.contacts import RecordReport
 from charging_rules.outreach.importer import WeekReport
 from charging_rules.outreach.status import Status
+from charging_rules.text import literal
 
 _SHORT = {"refer_now": "now", "refer_family": "family", "already_referred": "already",
           "needs_information": "info?"}
@@ -24,7 +25,7 @@ def import_view(reports: list[WeekReport]) -> RenderableType:
     for outcome in OUTREACH_OUTCOMES:
         table.add_column(_SHORT[outcome], justify="right")
     for report in reports:
-        table.add_row(report.week, str(report.victims),
+        table.add_row(literal(report.week), str(report.victims),
                       *(str(report.outcomes[o]) for o in OUTREACH_OUTCOMES))
     chase = [row for report in reports for row in report.needs_information]
     parts: list[RenderableType] = [table]
@@ -33,14 +34,15 @@ def import_view(reports: list[WeekReport]) -> RenderableType:
         for column in ("week", "incident_id", "victim_id", "missing"):
             lines.add_column(column)
         for row in chase:
-            lines.add_row(row["week"], row["incident_id"], row["victim_id"],
-                          row["missing"] or "contact information (documented as absent)")
+            lines.add_row(literal(row["week"]), literal(row["incident_id"]),
+                          literal(row["victim_id"]),
+                          literal(row["missing"] or "contact information (documented as absent)"))
         parts.append(lines)
     referrals = sum(r.referrals for r in reports)
-    parts.append(Text(f"{referrals} referrals to the hub from {sum(r.victims for r in reports)} "
+    parts.append(literal(f"{referrals} referrals to the hub from {sum(r.victims for r in reports)} "
                       f"victims in {len(reports)} week(s). Hub lists: "
-                      f"{Path(reports[0].hub_list or '').parent}/<week>-hub-referrals.csv",
-                      style="bold"))
+                         f"{Path(reports[0].hub_list or '').parent}/<week>-hub-referrals.csv",
+                         "bold"))
     return Group(*parts)
 
 
@@ -55,10 +57,10 @@ def status_view(status: Status) -> RenderableType:
     table.add_column("pace", justify="right")
     for line in status.weeks:
         if not line.imported:
-            table.add_row(line.week, Text("not imported", style="yellow"))
+            table.add_row(literal(line.week), Text("not imported", style="yellow"))
             continue
         behind = line.cumulative < line.goal_pace
-        table.add_row(line.week, str(line.victims), *(str(line.outcomes[o])
+        table.add_row(literal(line.week), str(line.victims), *(str(line.outcomes[o])
                                                       for o in OUTREACH_OUTCOMES),
                       str(line.referrals), Text(str(line.cumulative),
                                                 style="red" if behind else "green"),
@@ -78,14 +80,14 @@ def status_view(status: Status) -> RenderableType:
             else Text("behind the goal", style="red")
         summary.add_row("Projection", Text.assemble(
             f"{status.projected} referrals by the end of {status.year} at this rate: ", verdict))
-    summary.add_row("Contact outcomes", ", ".join(f"{k.replace('_', ' ')} {v}"
-                                                  for k, v in status.contacts.items()))
+    summary.add_row("Contact outcomes", literal(", ".join(f"{k.replace('_', ' ')} {v}"
+                                                          for k, v in status.contacts.items())))
     return Group(table, summary)
 
 
 def record_view(report: RecordReport) -> RenderableType:
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.outcomes.items() if v)
-    return Text(f"Recorded {report.recorded} contact outcome(s)"
+    return literal(f"Recorded {report.recorded} contact outcome(s)"
                 + (f" ({counts})" if counts else "")
                 + (f"; {report.already_recorded} already in the log, skipped"
                    if report.already_recorded else "") + ".")

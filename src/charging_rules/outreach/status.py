@@ -50,7 +50,7 @@ class Status:
     contacts: dict[str, int]  # latest outcome per referral, plus "not_reported"
     weeks: list[WeekLine]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -9,7 +9,6 @@ which missing facts were named, and whether every condition was seen holding and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from charging_rules.guidelines.conditions import fields_of, headline, walk
 from charging_rules.guidelines.loader import GuidelineErrors, Problems, parse_yaml, validate_spec
 from charging_rules.guidelines.schema import GuidelineSet, Identifier, Prose, Spec
 from charging_rules.guidelines.yamlsource import line_of
+from charging_rules.model.facts import generic_path
 from charging_rules.model.kinds import KINDS, parse_record
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.rulecheck.factspace import may_be_missing
@@ -64,7 +64,7 @@ class Result:
     def of(cls, outcome: str, rules: Iterable[str], missing: Iterable[str]) -> Result:
         return cls(outcome, tuple(sorted(set(rules))), tuple(sorted(set(missing))))
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "rules": list(self.rules), "missing": list(self.missing)}
 
 
@@ -94,7 +94,7 @@ class CaseRun:
         return self.actual == self.case.expect
 
     def differences(self) -> list[tuple[str, Any, Any]]:
-        expected, actual = self.case.expect.as_dict(), self.actual.as_dict()
+        expected, actual = self.case.expect.to_json(), self.actual.to_json()
         return [(key, expected[key], actual[key]) for key in expected
                 if expected[key] != actual[key]]
 
@@ -208,9 +208,6 @@ def run_cases(guidelines: GuidelineSet, cases: list[Case]) -> list[CaseRun]:
 # --- coverage --------------------------------------------------------------------------
 
 
-def generic_path(path: str) -> str:
-    """'charges[2].drug' -> 'charges[].drug': coverage counts a fact, not an item index."""
-    return re.sub(r"\[\d+\]", "[]", path)
 
 
 @dataclass
@@ -252,7 +249,7 @@ class Coverage:
                 for kind, hits in self.fallback.items() if not hits]
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "rules": self.rules,
             "guidelines": {gid: {"outcomes": c.outcomes, "missing": c.missing,

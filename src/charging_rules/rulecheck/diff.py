@@ -25,7 +25,7 @@ class Change:
     id: str
     details: tuple[tuple[str, str, str], ...] = ()  # (attribute, old, new)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"change": self.change, "subject": self.subject, "id": self.id,
                 "details": [{"attribute": a, "old": o, "new": n} for a, o, n in self.details]}
 
@@ -36,8 +36,8 @@ class CaseChange:
     old: Result
     new: Result
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"case": self.case, "old": self.old.as_dict(), "new": self.new.as_dict()}
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "old": self.old.to_json(), "new": self.new.to_json()}
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class SetDiff:
     cases: list[CaseChange]
     cases_run: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"old_sha256": self.old_sha256, "new_sha256": self.new_sha256,
-                "changes": [c.as_dict() for c in self.changes],
-                "cases_run": self.cases_run, "cases_changed": [c.as_dict() for c in self.cases]}
+                "changes": [c.to_json() for c in self.changes],
+                "cases_run": self.cases_run, "cases_changed": [c.to_json() for c in self.cases]}
 
 
 def _compare(pairs: list[tuple[str, object, object]]) -> tuple[tuple[str, str, str], ...]:
@@ -141,3 +141,12 @@ def cases_for_diff(old: Path, new: Path) -> list[Path]:
         except InputError:
             continue
     return list(found.values())
+
+
+def diff_between(old: Path, new: Path, cases: Path | None = None) -> SetDiff:
+    """`rules diff`: the two sets loaded, and the cases (given, else beside either set)."""
+    from charging_rules.guidelines.loader import load_guidelines
+    from charging_rules.rulecheck.cases import load_cases
+
+    files = case_files(new, cases) if cases is not None else cases_for_diff(old, new)
+    return diff_sets(load_guidelines(old), load_guidelines(new), load_cases(files))

@@ -40,7 +40,7 @@ class Finding:
     rules: tuple[str, ...] = ()
     example: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"check": self.check, "severity": self.severity, "message": self.message,
                 "file": self.file, "line": self.line, "guideline": self.guideline,
                 "rules": list(self.rules), "example": self.example}

@@ -7,7 +7,6 @@ skipped, never guessed at. Memory does not grow with the input: rows are never c
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pydantic import BaseModel
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import Mapping, MappingError, header_mapping
 from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.model.facts import generic_path
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.referral import Demographics
 from charging_rules.screening.screener import Screener
@@ -45,7 +45,7 @@ class BatchSummary:
     def skipped(self) -> int:
         return sum(self.skip_reasons.values())
 
-    def contract(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         """`batch --json` (DESIGN.md): exactly these keys."""
         return {"screened": self.screened, "skipped": self.skipped,
                 "outcomes": dict(sorted(self.outcomes.items()))}
@@ -79,7 +79,7 @@ def _records(source: RowSource, mapping: Mapping | None, summary: BatchSummary,
         else:
             yield parsed
             continue
-        summary.skip_reasons[re.sub(r"\[\d+\]", "[]", skip.field)] += 1
+        summary.skip_reasons[generic_path(skip.field)] += 1
         on_skip(skip)
 
 

@@ -130,6 +130,7 @@ class IntakeUI(Protocol):
     def ask_action(self) -> str: ...
     def ask_override(self, outcomes: tuple[str, ...], recommended: str) -> tuple[str, str]: ...
     def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
+    def skipped(self, path: Path) -> None: ...
 
 
 @dataclass
@@ -155,7 +156,8 @@ class IntakeQueue:
     def reject(self, path: Path, error: InputError) -> Path:
         """The error text first, then the file: a crash between leaves the file waiting."""
         target = _destination(path, self.directory / REJECTED, uuid.uuid4().hex[:12])
-        _write_durably(target.with_name(f"{target.name}.error.txt"), f"{error}\n")
+        _write_durably(target.with_name(f"{target.name}.error.txt"),
+                       "".join(f"{line}\n" for line in error.lines()))
         return _move(path, target)
 
     def decide(self, path: Path, screened: Screened, override: str | None = None,
@@ -235,6 +237,7 @@ class IntakeQueue:
             return False
         if action == "s":
             summary.skipped.append(path)
+            ui.skipped(path)
             return True
         override, reason = (None, None) if action == "a" else ui.ask_override(
             kind_of(item[0]).outcomes, rec.outcome)

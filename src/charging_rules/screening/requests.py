@@ -3,10 +3,9 @@ guidelines need, in the policy's own words, and why."""
 
 from __future__ import annotations
 
-import re
-
 from charging_rules.guidelines.conditions import AnyItem, Compare, Exists, describe, walk
 from charging_rules.guidelines.schema import GuidelineSet
+from charging_rules.model.facts import generic_path
 from charging_rules.screening.screener import Screened
 
 
@@ -30,7 +29,7 @@ def request_text(screened: Screened, labels: dict[str, str]) -> str:
              "The charging guidelines cannot decide this referral until these facts are "
              "documented (missing is not the same as 'no'):", ""]
     for path in rec.missing:
-        label = labels.get(re.sub(r"\[\d+\]", "[]", path))
+        label = labels.get(generic_path(path))
         lines.append(f"  - {path}" + (f": whether {label}" if label else ""))
     lines += ["", "Why:", *(f"  {reason}" for reason in rec.reasons), "",
               f"Guidelines: {rec.guideline_set} ({rec.guideline_set_sha256[:12]}); decision id "

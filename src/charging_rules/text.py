@@ -1,0 +1,58 @@
+"""One rule for showing text that came from a person, a file or the audit log: literally.
+
+On a terminal that means two things. Rich reads `[...]` in a str as markup, so a reason
+"[/x] petition" crashed `audit show` and a user "[bold]eve" was listed as "eve": outside text
+goes to rich as a `Text`, never as a str. And a terminal obeys control characters, so an
+agency name holding an OSC sequence retitled the window: control and format characters (C0,
+DEL, C1, bidirectional overrides, line separators) are shown as visible escapes (`\\x1b`).
+In a spreadsheet, a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is run
+as a formula: such cells are quoted with `'`. (HTML is escaped with `html.escape`.)
+
+This module sits below every other: `errors` uses it to keep each message on one line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# Control (Cc: C0, DEL, C1), format (Cf: bidi overrides and isolates, zero-width joiners,
+# the BOM), line and paragraph separators, and lone surrogates.
+_HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
+def printable(value: object, *, keep_newlines: bool = False) -> str:
+    """`value` as text with every control or format character escaped visibly; a newline is
+    kept only when asked (a multi-line panel), so a one-line field stays one line."""
+    text = str(value)
+    if text.isprintable():  # the common case, at C speed
+        return text
+    return "".join(
+        char if (char == "\n" and keep_newlines) or char == " "
+        or unicodedata.category(char) not in _HIDDEN else _escape(char)
+        for char in text)
+
+
+def literal(value: object, style: str = "", *, keep_newlines: bool = False) -> Text:
+    """`value` for rich, shown as it is: no markup read, control characters escaped."""
+    from rich.text import Text  # rich loads only when something is drawn
+
+    return Text(printable(value, keep_newlines=keep_newlines), style=style)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a str that would start a formula gets a
+    leading `'`; numbers and empty cells pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
