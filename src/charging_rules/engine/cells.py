@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable
+from contextlib import suppress
+from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from charging_rules.guidelines.conditions import (
@@ -26,7 +29,7 @@ from charging_rules.model.facts import MISSING
 
 _OTHER = ("other",)  # equal to no literal of a fact compared only for (in)equality
 _MISSING = ("missing",)
-Key = Callable[[dict[str, Any]], tuple[Hashable, ...]]
+Key = Callable[[Any], tuple[Hashable, ...]]
 
 
 class _Place:
@@ -35,10 +38,21 @@ class _Place:
     def __init__(self, literals: list[Any], ordered: bool):
         self.equal = set(literals)
         self.sorted = sorted(self.equal) if ordered else None
+        # Equality only: one dictionary lookup (a record holds dates where a fact has text).
+        table: dict[Any, Hashable] = {None: _MISSING, MISSING: _MISSING}
+        for literal in self.equal:
+            table[literal] = (True, literal)
+            if isinstance(literal, str) and len(literal) == 10:
+                with suppress(ValueError):
+                    table[date.fromisoformat(literal)] = (True, literal)
+        self.fast: Callable[[Any], Hashable] = (lambda value: table.get(value, _OTHER)) \
+            if self.sorted is None else self.__call__
 
     def __call__(self, value: Any) -> Hashable:
-        if value is MISSING:
+        if value is MISSING or value is None:
             return _MISSING
+        if isinstance(value, date):
+            value = value.isoformat()
         try:
             if value in self.equal:
                 return (True, value)
@@ -72,17 +86,38 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
     _literals(conds, found)
     paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
              for path, (literals, ops) in sorted(found.items())]
+    # A validated record is read in one C call; a fact (a dict), or a record with a sub-record
+    # missing, the slow way.
+    getter: Callable[[Any], Any] | None = attrgetter(*sorted(found)) if found else None
+    fast = [place.fast for _, place in paths]
 
-    def key(fact: dict[str, Any]) -> tuple[Hashable, ...]:
-        out: list[Hashable] = []
-        for parts, place in paths:
-            value: Any = fact
-            for part in parts:
-                value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
-            out.append(place(value))
-        return tuple(out)
+    def key(fact: Any) -> tuple[Hashable, ...]:
+        try:
+            values = getter(fact) if getter is not None else ()
+        except AttributeError:
+            return tuple([place(value_at(fact, parts)) for parts, place in paths])
+        if len(fast) == 1:
+            values = (values,)
+        try:
+            return tuple([place(value) for place, value in zip(fast, values, strict=True)])
+        except TypeError:  # an unhashable value
+            return tuple([place(value) for (_, place), value in zip(paths, values, strict=True)])
 
     return key
+
+
+def value_at(fact: Any, parts: tuple[str, ...]) -> Any:
+    """A fact's value at a path, read from the fact (JSON types) or straight from the
+    validated record (its model), as `to_fact` would give it; MISSING when absent."""
+    value = fact
+    for part in parts:
+        if type(value) is dict:
+            value = value.get(part, MISSING)
+        else:
+            value = getattr(value, part, MISSING)
+            if value is None:
+                return MISSING
+    return value
 
 
 def _quantifiers(cond: Condition) -> Iterable[AnyItem]:

@@ -38,12 +38,12 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 import durable.engine as _durable
 
-from charging_rules.engine.cells import key_of
+from charging_rules.engine.cells import key_of, value_at
 from charging_rules.errors import EngineError, InputError
 from charging_rules.guidelines.conditions import (
     All,
@@ -200,6 +200,8 @@ class CompiledRuleset:
         conds = list(roots.values())
         self._top_key = key_of(conds)
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
+        self._paths = {c: tuple(c.split(".")) for c in self._collections}
+        self._full_cache: dict[Hashable, dict[str, Truth]] = {}
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
         self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
@@ -208,23 +210,52 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
+        return self.evaluate_records(facts, _itself)
+
+    def evaluate_records(self, records: Iterable[Any], fact_of: Callable[[Any], dict[str, Any]]
+                         ) -> list[dict[str, Truth]]:
+        return [dict(truths) for _, truths in self.evaluate_cells(records, fact_of)]
+
+    def evaluate_cells(self, records: Iterable[Any], fact_of: Callable[[Any], dict[str, Any]]
+                       ) -> list[tuple[Hashable, dict[str, Truth]]]:
+        """(cell, truths) per validated record: with reuse, cell keys are read from the
+        record itself, and its fact (`fact_of`) is built only if durable_rules is asked.
+        Records of one cell share its truths (read-only); the cell is None without reuse."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [{} for _ in facts]  # heap corruption): no guideline for this kind
+            return [(None, {}) for _ in records]  # heap corruption): no guideline for this kind
         with _lock:
-            if len(self._top_cache) + len(self._item_cache) > _CELLS_KEPT:
+            if len(self._full_cache) + len(self._top_cache) + len(self._item_cache) > \
+                    _CELLS_KEPT:
+                self._full_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
-            return [self._evaluate(fact) for fact in facts]
+            return [self._evaluate(record, fact_of) for record in records]
 
-    def _evaluate(self, fact: dict[str, Any]) -> dict[str, Truth]:
+    def _evaluate(self, record: Any, fact_of: Callable[[Any], dict[str, Any]]
+                  ) -> tuple[Hashable, dict[str, Truth]]:
+        built: list[dict[str, Any]] = []
+
+        def fact() -> dict[str, Any]:
+            if not built:
+                built.append(fact_of(record))
+            return built[0]
+
+        full: Hashable = None
+        if self.reuse:
+            full = (self._top_key(record), *(self._items_key(record, c)
+                                             for c in self._collections))
+            cached = self._full_cache.get(full)
+            if cached is not None:
+                return full, cached
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
         derived: dict[str, bool] = {}
         if self._quantifiers:
             per_item: dict[str, list[dict[str, Truth]]] = {}
             for collection in self._collections:
-                items = lookup(fact, collection)
+                items = value_at(record, self._paths[collection])
                 if isinstance(items, list):
-                    per_item[collection] = [self._item(collection, item) for item in items]
+                    per_item[collection] = [self._item(collection, item, index, fact)
+                                            for index, item in enumerate(items)]
             for node_id, collection in self._item_nodes.items():
                 truth[node_id] = _exists(per_item.get(collection), node_id)
             for node_id, collection in self._quantifiers:
@@ -232,27 +263,39 @@ class CompiledRuleset:
                 truth[node_id] = folded
                 if folded is not Truth.UNKNOWN:
                     derived[_quantified(node_id)] = folded is Truth.TRUE
-        if not self.reuse:
-            truth.update(_ask(self._top_shards, {**fact, **derived, _MARKER: 1}))
-            return truth
-        key = (self._top_key(fact), *derived.items())
-        answer = self._top_cache.get(key)
+        top: Hashable = (self._top_key(record), *derived.items()) if self.reuse else None
+        answer = self._top_cache.get(top) if self.reuse else None
         if answer is None:
-            answer = self._top_cache[key] = _ask(self._top_shards,
-                                                 {**fact, **derived, _MARKER: 1})
+            answer = _ask(self._top_shards, {**fact(), **derived, _MARKER: 1})
+            if self.reuse:
+                self._top_cache[top] = answer
         truth.update(answer)
-        return truth
+        if self.reuse:
+            self._full_cache[full] = truth
+        return full, truth
 
-    def _item(self, collection: str, item: Any) -> dict[str, Truth]:
-        if not isinstance(item, dict):
-            return {}
-        if not self.reuse:
-            return _ask(self._item_shards, {**item, _ITEM: collection})
-        key = (collection, self._item_keys[collection](item))
-        answer = self._item_cache.get(key)
+    def _items_key(self, record: Any, collection: str) -> Hashable:
+        items = value_at(record, self._paths[collection])
+        if not isinstance(items, list):
+            return MISSING
+        key = self._item_keys[collection]  # a set: "some item" does not depend on order
+        return frozenset([key(item) for item in items])
+
+    def _item(self, collection: str, item: Any, index: int, fact: Callable[[], dict[str, Any]]
+              ) -> dict[str, Truth]:
+        key: Hashable = (collection, self._item_keys[collection](item)) if self.reuse else None
+        answer = self._item_cache.get(key) if self.reuse else None
         if answer is None:
-            answer = self._item_cache[key] = _ask(self._item_shards, {**item, _ITEM: collection})
+            raw = lookup(fact(), collection)[index]
+            answer = _ask(self._item_shards, {**raw, _ITEM: collection}) \
+                if isinstance(raw, dict) else {}
+            if self.reuse:
+                self._item_cache[key] = answer
         return answer
+
+
+def _itself(fact: dict[str, Any]) -> dict[str, Any]:
+    return fact
 
 
 def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> list[_Shard]:

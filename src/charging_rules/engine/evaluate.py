@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,8 @@ class Evaluator:
                       for g in self.guidelines]
         self._combined: dict[tuple[Truth, ...], tuple[
             list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]] = {}
-        self._templates: dict[tuple[Any, ...], Recommendation] = {}
+        self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._by_cell: dict[Hashable, tuple[Any, ...]] = {}
 
     def evaluate(self, record: BaseModel) -> Recommendation:
         return next(iter(self.evaluate_many((record,))))
@@ -100,10 +101,9 @@ class Evaluator:
         """Streams: records are evaluated in chunks, so memory stays flat on any input size."""
         iterator = iter(records)
         while batch := list(itertools.islice(iterator, chunk)):
-            facts = [to_fact(r) for r in batch]
-            for record, fact, truths in zip(batch, facts, self._ruleset.evaluate_many(facts),
-                                            strict=True):
-                yield self._recommend(record, fact, truths)
+            answers = self._ruleset.evaluate_cells(batch, to_fact)
+            for record, (cell, truths) in zip(batch, answers, strict=True):
+                yield self._recommend(record, truths, cell)
 
     # --- combination ---------------------------------------------------------------------
 
@@ -121,27 +121,36 @@ class Evaluator:
             possible.setdefault(_ABSTAIN, [])
         return _GuidelineResult(guideline, scope, rules, possible)
 
-    def _recommend(self, record: BaseModel, fact: dict[str, Any],
-                   truths: dict[str, Truth]) -> Recommendation:
+    def _recommend(self, record: BaseModel, truths: dict[str, Truth],
+                   cell: Hashable = None) -> Recommendation:
         """Everything but the record id and the missing facts depends on the truths alone,
         and real inputs produce few distinct truth vectors: the work is done once per vector
-        (and missing-fact list) and the result is copied with the record's id."""
+        (and missing-fact list) and the result is copied with the record's id. A cell of
+        the fact space (engine/cells.py) has one truth vector: when its recommendation names
+        no missing facts, it is found by the cell alone."""
+        record_id = str(getattr(record, self.kind.id_field))
+        by_cell = self._by_cell.get(cell) if cell is not None else None
+        if by_cell is not None:
+            return Recommendation(record_id, *by_cell)
         key = tuple(truths.values())
         combined = self._combined.get(key)
         if combined is None:
             combined = self._combined[key] = self._combine(truths)
         results, visited, outcomes = combined
-        missing = [] if len(outcomes) == 1 else sorted(set(self._missing_of(visited, truths,
-                                                                             fact)))
-        template = self._templates.get((key, *missing))
-        if template is None:
-            template = self._templates[(key, *missing)] = self._template(
-                results, visited, outcomes, missing, truths)
-        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
+        missing = [] if len(outcomes) == 1 else sorted(set(self._missing_of(
+            visited, truths, to_fact(record))))
+        rest = self._templates.get((key, *missing))
+        if rest is None:  # the template's fields after record_id: building is 2x `replace`
+            template = self._template(results, visited, outcomes, missing, truths)
+            rest = self._templates[(key, *missing)] = tuple(
+                getattr(template, f.name) for f in dataclasses.fields(template)[1:])
+        if cell is not None and not missing:
+            self._by_cell[cell] = rest
+        if max(len(self._templates), len(self._combined), len(self._by_cell)) > _CACHE_SIZE:
             self._templates.clear()
             self._combined.clear()
-        return dataclasses.replace(template, record_id=str(getattr(record,
-                                                                   self.kind.id_field)))
+            self._by_cell.clear()
+        return Recommendation(record_id, *rest)
 
     def _combine(self, truths: dict[str, Truth]) -> tuple[
             list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]:

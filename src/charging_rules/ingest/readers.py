@@ -33,6 +33,14 @@ class Unreadable:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A .jsonl row not yet parsed (`RowSource(raw_json=True)`): the caller may validate the
+    text directly and fall back to `decode_json_line` when that fails."""
+
+    text: str
+
+
 Row = tuple[int, Any]
 TOO_DEEP = "invalid JSON: nested too deeply"
 FORMATS = (".jsonl", ".json", ".csv")
@@ -41,8 +49,9 @@ FORMATS = (".jsonl", ".json", ".csv")
 class RowSource:
     """An open input file: its rows, and how far into the file reading has got (progress)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, raw_json: bool = False):
         self.path = path
+        self.raw_json = raw_json
         self.format = path.suffix.lower()
         if self.format not in FORMATS:
             raise InputError(f"unsupported input format '{path.suffix}' (use "
@@ -59,7 +68,7 @@ class RowSource:
     def _open_rows(self) -> Iterator[Row]:
         try:
             if self.format == ".jsonl":
-                return _jsonl_rows(self._file)
+                return _jsonl_rows(self._file, self.raw_json)
             if self.format == ".json":
                 return _json_array_rows(self._file, str(self.path))
             reader = csv.reader(self._file, strict=True)
@@ -98,17 +107,20 @@ class RowSource:
         self.close()
 
 
-def _jsonl_rows(lines: IO[str]) -> Iterator[Row]:
-    loads = json.loads
+def _jsonl_rows(lines: IO[str], raw: bool) -> Iterator[Row]:
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, loads(line)
-        except json.JSONDecodeError as error:
-            yield number, Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
-        except RecursionError:
-            yield number, Unreadable(TOO_DEEP)
+        if line.strip():
+            yield number, JsonText(line) if raw else decode_json_line(line)
+
+
+def decode_json_line(line: str) -> Any:
+    """One .jsonl line's value, or `Unreadable` saying why it is not JSON."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        return Unreadable(f"invalid JSON: {error.msg} (column {error.colno})")
+    except RecursionError:
+        return Unreadable(TOO_DEEP)
 
 
 def _csv_rows(reader: Any, header: list[str]) -> Iterator[Row]:

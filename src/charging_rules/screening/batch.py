@@ -16,13 +16,14 @@ from pydantic import BaseModel
 
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import Mapping, MappingError, header_mapping
-from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.ingest.readers import JsonText, RowSource, Unreadable, decode_json_line
 from charging_rules.model.facts import generic_path
-from charging_rules.model.kinds import parse_record
+from charging_rules.model.kinds import KINDS, parse_record, parse_record_json
 from charging_rules.model.referral import Demographics
 from charging_rules.screening.screener import Screener
 
 PROGRESS_EVERY = 512
+REFERRAL = KINDS["referral"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,12 @@ def _records(source: RowSource, mapping: Mapping | None, summary: BatchSummary,
     for count, (line, raw) in enumerate(source, 1):
         if on_progress is not None and count % PROGRESS_EVERY == 0:
             on_progress(source.position(), source.size)
+        if isinstance(raw, JsonText):
+            fast = parse_record_json(raw.text, REFERRAL)
+            if fast is not None:
+                yield fast
+                continue
+            raw = decode_json_line(raw.text)  # the ordinary path says what is wrong
         try:
             if isinstance(raw, Unreadable):
                 raise MappingError("(row)", raw.reason)
@@ -87,7 +94,7 @@ def run_batch(path: Path, screener: Screener, actor: str, mapping: Mapping | Non
               on_skip: OnSkip, on_progress: OnProgress | None = None) -> BatchSummary:
     """Screen every row of `path`; skipped rows go to `on_skip` as they are found."""
     summary = BatchSummary()
-    with RowSource(path) as source:
+    with RowSource(path, raw_json=mapping is None) as source:
         if source.header is not None:
             mapping = mapping or header_mapping(source.header, str(path))
             mapping.check_header(source.header, str(path))
