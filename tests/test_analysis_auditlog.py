@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from charging_rules.cli.app import app
 from charging_rules.model.kinds import parse_record
 from charging_rules.screening.screener import Screener
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
@@ -32,6 +31,7 @@ def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
 
 
 # (race, firearm, final decision or None to accept)
+
 PLAN = ([("Black", True, None)] * 4 + [("Black", False, None)] * 3
         + [("Black", False, "file")] + [("White", True, None)] + [("White", True, "decline")]
         + [("White", False, None)] * 6 + [(None, False, None)])
@@ -117,7 +117,7 @@ def test_impact_with_an_unknown_reference_is_an_input_error(audit_dir: Path) -> 
                                       str(REPO / "examples/guidelines/before"), "--proposed",
                                       str(REPO / "rules"), "--reference", "Whte"])
     assert result.exit_code == 2
-    assert "--reference 'Whte' is not a group in the data (groups: Black, White)" \
+    assert "--reference: 'Whte' is not a group in the data (groups: Black, White)" \
         in result.output
 
 
@@ -135,8 +135,8 @@ def test_outreach_decisions_in_the_same_log_are_not_referrals(audit_dir: Path) -
 
 
 @pytest.mark.parametrize(("positive", "message"), [
-    (["flie"], "--positive must be an outcome: file, decline"),
-    (["file", "divert"], "on the audit log --positive is one outcome"),
+    (["flie"], "--positive: must be an outcome: file, decline"),
+    (["file", "divert"], "--positive: on the audit log this is one outcome"),
 ])
 def test_a_positive_the_log_cannot_hold_is_an_input_error(audit_dir: Path,
                                                           positive: list[str],

@@ -14,7 +14,7 @@ from scipy.stats.contingency import relative_risk
 from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
-from tests.conftest import COOK_COUNTY
+from tests.helpers import COOK_COUNTY
 
 # Independent race grouping for the test (same choices as the shipped cook-county map).
 GROUPS = {"Black": "Black", "White": "White", "White [Hispanic or Latino]": "Hispanic",
@@ -149,7 +149,7 @@ def test_reference_not_in_the_data_is_an_input_error(tmp_path: Path, reference: 
     result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race", "--outcome",
                                       "o", "--positive", "y", "--reference", reference])
     assert result.exit_code == 2
-    assert f"--reference {reference!r} is not a group" in result.output
+    assert f"--reference: {reference!r} is not a group" in result.output
     assert "Black, White" in result.output and "Traceback" not in result.output
 
 

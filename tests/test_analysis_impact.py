@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,8 +18,8 @@ from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.model.referral import CHARGING_OUTCOMES, Demographics
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 RECORD, _ = parse_record({"referral_id": "P-1", "received": "2023-03-14",
                           "jurisdiction": "Kansas City",
                           "charges": [{"category": "drug_possession"}]})

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from charging_rules.audit.log import segments
 from charging_rules.cli.app import app
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from charging_rules.analysis.suppression import Equation, Key, suppress
+from tests.helpers import REPO
 
 
 def crosstab_equations(rows: Sequence[Key], columns: Sequence[Key], cell: object = "cell",
@@ -94,8 +95,7 @@ def test_report_tables_leak_no_suppressed_count(tmp_path: Path) -> None:
     their totals; overrides; impact) attacked with everything they publish."""
     from charging_rules.analysis.run import demo
 
-    repo = Path(__file__).resolve().parents[1]
-    result = demo(tmp_path / "demo", repo / "examples/guidelines/before", repo / "rules",
+    result = demo(tmp_path / "demo", REPO / "examples/guidelines/before", REPO / "rules",
                   count=1500, seed=11)
     for system in result.report.systems:
         assert {k for k, v in system.values.items() if 0 < v < 11} <= system.hidden

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "charging_rules"
+from tests.helpers import REPO
+
+PACKAGE = REPO / "src" / "charging_rules"
 
 # Bottom to top; one entry per layer (docs/architecture.md). Packages sharing a layer may not
 # import each other.

@@ -20,10 +20,9 @@ from typer.testing import CliRunner
 
 from charging_rules.audit import log
 from charging_rules.cli.app import app
-from tests.audit_helpers import rewrite, stored_lines
+from tests.helpers import REPO, rewrite, stored_lines
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = json.loads((ROOT / "examples/referrals/kc-possession-community-concern.json")
+EXAMPLE = json.loads((REPO / "examples/referrals/kc-possession-community-concern.json")
                      .read_text())
 runner = CliRunner()
 
@@ -34,7 +33,7 @@ class Office:
 
     def __init__(self, root: Path):
         self.rules = root / "rules"
-        shutil.copytree(ROOT / "rules", self.rules)
+        shutil.copytree(REPO / "rules", self.rules)
         self.audit = root / "audit_logs"
         self.root = root
         self.ids = [

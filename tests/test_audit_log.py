@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from charging_rules.audit import log
 from charging_rules.audit.verify import verify
-from tests.audit_helpers import found
+from tests.helpers import found
 
 WRITER = Path(__file__).with_name("audit_writer.py")
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from charging_rules.audit import checkpoint, log
 from charging_rules.audit.verify import verify
-from tests.audit_helpers import found, rehash_from, reseal, rewrite, stored_lines, synthetic_log
+from tests.helpers import found, rehash_from, reseal, rewrite, stored_lines, synthetic_log
 
 KEY = b"supervisor-held-key-0123456789"
 Mutation = Callable[[list[bytes]], list[bytes]]

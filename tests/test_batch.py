@@ -15,7 +15,7 @@ from charging_rules.cli.app import app
 from charging_rules.ingest.mapping import load_mapping
 from charging_rules.screening.batch import Skipped, run_batch
 from charging_rules.screening.screener import Screener
-from tests.conftest import COOK_COUNTY, REPO, RULES, referral
+from tests.helpers import COOK_COUNTY, REPO, RULES, referral
 
 runner = CliRunner()
 COOK = COOK_COUNTY

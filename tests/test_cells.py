@@ -12,16 +12,20 @@ from hypothesis import strategies as st
 
 from charging_rules.engine.evaluate import REUSE_ENV, Evaluator
 from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.kinds import parse_record
-from tests.conftest import RULES, referral
-from tests.test_engine import facts
-from tests.test_shards import SET, manual_referrals
+from tests.helpers import RULES, facts, manual_referrals, referral, write_manual
 
 SHIPPED = load_guidelines(RULES)
 REUSING = Evaluator(SHIPPED, reuse=True)
 ASKING = Evaluator(SHIPPED, reuse=False)
-MANUAL_REUSING = Evaluator(SET, reuse=True)
-MANUAL_ASKING = Evaluator(SET, reuse=False)
+
+
+@pytest.fixture(scope="session")
+def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluator]:
+    """The 30-guideline manual, reusing and asking every time."""
+    guidelines: GuidelineSet = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
+    return Evaluator(guidelines, reuse=True), Evaluator(guidelines, reuse=False)
 
 
 @settings(max_examples=300, deadline=None)
@@ -41,10 +45,10 @@ def test_reusing_durable_rules_answers_per_cell_changes_no_recommendation(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(manual_referrals(complete=False), min_size=1, max_size=4))
 def test_reuse_on_the_30_guideline_manual_changes_no_recommendation(
-        batch: list[dict[str, Any]]) -> None:
+        manual: tuple[Evaluator, Evaluator], batch: list[dict[str, Any]]) -> None:
     records = [parse_record(data)[0] for data in batch]
-    assert list(MANUAL_REUSING.evaluate_many(records)) == \
-        list(MANUAL_ASKING.evaluate_many(records))
+    reusing, asking = manual
+    assert list(reusing.evaluate_many(records)) == list(asking.evaluate_many(records))
 
 
 @pytest.mark.parametrize(("value", "reuse"), [("0", False), ("1", True), (None, True)])

@@ -13,9 +13,7 @@ from typer.testing import CliRunner
 
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
-from tests.conftest import EXAMPLES, RULES, referral
-from tests.test_guideline_loader import BAD
-from tests.test_referral import MALFORMED
+from tests.helpers import BAD, EXAMPLES, MALFORMED, RULES, referral
 
 runner = CliRunner()
 SALE = EXAMPLES / "referrals" / "kc-sale-no-violence.json"
@@ -36,7 +34,7 @@ def test_json_output_follows_the_contract_and_the_decision_is_logged(tmp_path: P
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert set(out) == {"referral_id", "outcome", "rules", "reasons", "missing", "guidelines",
-                        "decision_id"}
+                        "decision_id", "counts", "questions"}
     assert (out["referral_id"], out["outcome"]) == ("KC-2023-000201", "decline")
     assert out["rules"] == ["kc-drug-no-connection"]
     assert out["guidelines"][0]["id"] == "kc-drug-policy"

@@ -24,7 +24,7 @@ from charging_rules.guidelines.schema import Guideline, Rule
 from charging_rules.model.facts import to_fact, vocabulary
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.referral import Referral
-from tests.conftest import REPO, RULES, referral
+from tests.helpers import REPO, RULES, UNKNOWN_BASE, facts, referral
 
 KC = Evaluator(load_guidelines(RULES))
 
@@ -115,25 +115,11 @@ def test_the_recommendation_names_the_guideline_versions() -> None:
 
 # --- race-blind by construction ---------------------------------------------------------
 
-UNKNOWN_BASE = {"violence": None, "community_concern": None}
 demographics = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
     "race": st.sampled_from(["Black", "White", "Hispanic", "Asian", "Unknown", "x" * 30]),
     "ethnicity": st.sampled_from(["Hispanic", "Not Hispanic"]),
     "sex": st.sampled_from(["Male", "Female", "Nonbinary"]),
 }))
-facts = st.fixed_dictionaries({}, optional={
-    "firearm_recovered": st.one_of(st.none(), st.booleans()),
-    "violence.victim_injured": st.booleans(),
-    "violence.linked_to_violent_incident": st.booleans(),
-    "community_concern.documented": st.booleans(),
-    "community_concern.source": st.sampled_from(["Neighborhood association", "311 call"]),
-    "jurisdiction": st.sampled_from(["Kansas City", "Independence", "Raytown"]),
-    "charges": st.lists(st.fixed_dictionaries(
-        {"category": st.sampled_from(["drug_sale", "drug_possession", "violent", "weapon",
-                                      "property", "drug_paraphernalia"])},
-        optional={"quantity_grams": st.floats(0, 500), "drug": st.sampled_from(
-            ["marijuana", "heroin", "fentanyl"])}), min_size=1, max_size=4),
-})
 
 
 @settings(max_examples=150, deadline=None)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.kinds import parse_record
-from tests.conftest import RULES, referral
+from tests.helpers import RULES, referral
 
 GUIDELINES = load_guidelines(RULES)
 SHARED = Evaluator(GUIDELINES)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from charging_rules.errors import InputError
 from charging_rules.model.kinds import KINDS, parse_record, parse_record_json
-from tests.conftest import referral
+from tests.helpers import referral
 
 REFERRAL = KINDS["referral"]
 odd_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 200), st.floats(allow_nan=False),

@@ -14,25 +14,7 @@ from charging_rules.guidelines.loader import (
     check_guidelines,
     load_guidelines,
 )
-from tests.conftest import RULES
-
-GOOD = """\
-id: test-guideline
-title: A test guideline
-version: "1"
-effective: 2023-01-01
-source:
-  citation: test
-  text: test text
-hit_policy: first
-rules:
-  - id: r-file
-    when:
-      field: firearm_recovered
-      eq: true
-    outcome: file
-    reason: firearm
-"""
+from tests.helpers import BAD, GOOD, RULES
 
 
 def write(tmp_path: Path, text: str, name: str = "g.yaml") -> Path:
@@ -71,59 +53,6 @@ def test_any_charge_compiles_to_an_item_condition(tmp_path: Path) -> None:
     assert rule.condition == AnyItem("charges", "charge", Compare("category", "eq", "weapon"))
 
 
-BAD = [
-    ("yaml syntax", GOOD.replace("title: A test", "title: [unclosed"), 3, "invalid YAML"),
-    ("duplicate key",
-     GOOD.replace("    outcome: file\n", "    outcome: file\n    outcome: decline\n"), 15,
-     "duplicate key 'outcome'"),
-    ("unknown top-level key", GOOD + "owner: me\n", 16, "owner: unknown key"),
-    ("missing rules", GOOD.split("rules:")[0], 1, "rules: required key is missing"),
-    ("unknown field", GOOD.replace("field: firearm_recovered", "field: gun_found"), 12,
-     "unknown field 'gun_found'"),
-    ("protected attribute", GOOD.replace("field: firearm_recovered", "field: race"), 12,
-     "names a protected attribute (race)"),
-    ("demographics path", GOOD.replace("field: firearm_recovered", "field: demographics.sex"),
-     12, "protected attribute"),
-    ("value not of the field", GOOD.replace("eq: true", "eq: maybe"), 13,
-     "'firearm_recovered' is true/false"),
-    ("order on a boolean", GOOD.replace("eq: true", "gt: true"), 13, "has no order"),
-    ("unknown enum value", GOOD.replace(
-        "      field: firearm_recovered\n      eq: true\n",
-        "      any_charge:\n        field: category\n        eq: drugsale\n"), 14,
-     "'drugsale' is not a value of 'category'"),
-    ("unknown outcome", GOOD.replace("outcome: file", "outcome: prosecute"), 14,
-     "outcome 'prosecute' is not one of"),
-    ("duplicate rule id", GOOD + GOOD.split("rules:\n")[1], 16, "duplicate rule id 'r-file'"),
-    ("priority without priorities", GOOD.replace("hit_policy: first", "hit_policy: priority"),
-     10, "'priority' is required"),
-    ("two operators", GOOD.replace("      eq: true\n", "      eq: true\n      ne: false\n"), 11,
-     "needs exactly one operator"),
-    ("empty any", GOOD.replace("      field: firearm_recovered\n      eq: true\n",
-                               "      any: []\n"), 12, "'any' takes a non-empty list"),
-    ("nested any_charge", GOOD.replace(
-        "      field: firearm_recovered\n      eq: true\n",
-        "      any_charge:\n        any_charge:\n"
-        "          field: category\n          eq: weapon\n"),
-     13, "cannot be nested"),
-    ("charge field at top level", GOOD.replace("field: firearm_recovered", "field: charges"), 12,
-     "use any_charge"),
-    ("bad hit policy", GOOD.replace("hit_policy: first", "hit_policy: all"), 8, "hit_policy"),
-    ("impossible date", GOOD.replace("2023-01-01", "2023-13-01"), 4, "invalid value '2023-13-01'"),
-    ("integer too long for Python", GOOD.replace("version: \"1\"", "version: " + "9" * 5000), 3,
-     "invalid value '9999"),
-    ("a list as a key", GOOD.replace("      field: firearm_recovered\n", "      [a]: 1\n"), 12,
-     "a key must be a plain value"),
-    ("NaN", GOOD.replace("field: firearm_recovered\n      eq: true",
-                         "field: defendant.age\n      lt: .nan"), 13, "is a number, got nan"),
-    ("infinity", GOOD.replace("field: firearm_recovered\n      eq: true",
-                              "field: defendant.age\n      lt: .inf"), 13, "is a number, got inf"),
-    ("a number as a condition key",
-     GOOD.replace("      eq: true\n", "      eq: true\n      1: true\n"), 11,
-     "condition keys must be text, got 1"),
-    ("a time for a date", GOOD.replace("field: firearm_recovered\n      eq: true",
-                                       "field: received\n      lt: 2023-01-01 10:00:00"), 13,
-     "'received' is a date"),
-]
 
 
 @pytest.mark.parametrize(("text", "line", "expected"), [(t, ln, e) for _, t, ln, e in BAD],

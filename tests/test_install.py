@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from charging_rules import __version__
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
-from tests.conftest import COOK_COUNTY, EXAMPLES, REPO, RULES
+from tests.helpers import COOK_COUNTY, EXAMPLES, REPO, RULES
 
 REFERRAL = EXAMPLES / "referrals" / "kc-sale-no-violence.json"
 

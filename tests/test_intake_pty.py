@@ -11,15 +11,15 @@ from pathlib import Path
 import pexpect
 
 from charging_rules.audit import log
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples" / "referrals"
+EXAMPLES = REPO / "examples" / "referrals"
 
 
 def _spawn(inbox: Path, audit: Path) -> pexpect.spawn:
     env = {**os.environ, "TERM": "dumb", "COLUMNS": "120", "LINES": "50"}
     return pexpect.spawn(sys.executable, ["-m", "charging_rules", "intake", str(inbox),
-                                          "--user", "alice", "--guidelines", str(ROOT / "rules"),
+                                          "--user", "alice", "--guidelines", str(REPO / "rules"),
                                           "--audit-dir", str(audit)],
                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 120))
 

@@ -13,7 +13,7 @@ from charging_rules.audit import log
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
-from tests.conftest import REPO, RULES
+from tests.helpers import REPO, RULES
 
 EXAMPLE = REPO / "examples" / "referrals" / "kc-sale-firearm.json"
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import MappingError, load_mapping
 from charging_rules.model.kinds import parse_record
-from tests.conftest import COOK_COUNTY, REPO
+from tests.helpers import COOK_COUNTY, REPO
 
 COOK = load_mapping(REPO / "examples" / "mappings" / "cook_county_intake.yaml")
 

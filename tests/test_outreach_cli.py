@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from charging_rules.audit import log
 from charging_rules.cli.app import app
-from tests.conftest import EXAMPLES, REPO, RULES
+from tests.helpers import EXAMPLES, REPO, RULES
 
 runner = CliRunner()
 YEAR = EXAMPLES / "outreach"
@@ -44,8 +45,8 @@ def week_file(tmp: Path, name: str, *rows: str) -> Path:
 
 def row(week: str, incident: str, victim: str, day: str, fatal: str = "false",
         contact: str = "true", family: str = "", prior: str = "0", last: str = "",
-        race: str = "Black") -> str:
-    return f"{week},{incident},{victim},{day},30,{fatal},{contact},{family},{prior},{last}," \
+        race: str = "Black", age: str = "30") -> str:
+    return f"{week},{incident},{victim},{day},{age},{fatal},{contact},{family},{prior},{last}," \
            f"{race},Not Hispanic,Male"
 
 
@@ -65,7 +66,7 @@ def test_a_week_is_evaluated_logged_and_listed_for_the_hub(tmp_path: Path) -> No
                      row("2023-W10", "I-1", "V-1", "2023-03-06"),
                      row("2023-W10", "I-2", "V-2", "2023-03-07", fatal="true", contact="",
                          family="true"),
-                     row("2023-W10", "I-3", "V-3", "2023-03-08", contact=""),
+                     row("2023-W10", "I-3", "V-3", "2023-03-08", contact="", family="false"),
                      row("2023-W10", "I-4", "V-4", "2023-03-09", prior="1",
                          last="2023-02-01"))
     out = imported(tmp_path, week)
@@ -197,6 +198,151 @@ def test_no_history_is_unknown_not_never_referred(tmp_path: Path) -> None:
     assert record["result"]["missing"] == ["days_since_last_referral", "previously_referred"]
 
 
+def hub_routes(tmp: Path) -> dict[str, tuple[str, str]]:
+    """(outcome, reach_out_to) by incident/victim, from every hub list written."""
+    return {f"{r['incident_id']}/{r['victim_id']}": (r["outcome"], r["reach_out_to"])
+            for path in sorted((tmp / "lists").glob("*-hub-referrals.csv"))
+            for r in csv.DictReader(path.open())}
+
+
+def chase_rows(tmp: Path) -> dict[str, dict[str, str]]:
+    return {f"{r['incident_id']}/{r['victim_id']}": r
+            for path in sorted((tmp / "lists").glob("*-needs-information.csv"))
+            for r in csv.DictReader(path.open())}
+
+
+def logged_routes(tmp: Path) -> dict[str, str | None]:
+    return {r["record_id"]: r["result"]["reach_out_to"] for r in log_lines(tmp)
+            if r["kind"] == "recommendation"}
+
+
+def test_a_survivor_killed_later_has_the_family_referred_within_the_window(
+        tmp_path: Path) -> None:
+    # Referred as a survivor on 6 March; killed on 5 April (30 days: inside the window that
+    # holds a second call to the survivor); a survivor of 7 March who dies of the wounds,
+    # listed again for the same incident; then the first death listed once more.
+    imported(tmp_path, week_file(tmp_path, "w10.csv",
+                                 row("2023-W10", "I-1", "V-1", "2023-03-06"),
+                                 row("2023-W10", "I-2", "V-2", "2023-03-07")))
+    imported(tmp_path, week_file(tmp_path, "w14.csv",
+                                 row("2023-W14", "I-3", "V-1", "2023-04-05", fatal="true",
+                                     contact="", family="true", prior="1",
+                                     last="2023-03-06"),
+                                 row("2023-W14", "I-2", "V-2", "2023-03-07", fatal="true",
+                                     contact="", family="true")))
+    imported(tmp_path, week_file(tmp_path, "w15.csv",
+                                 row("2023-W15", "I-3", "V-1", "2023-04-05", fatal="true",
+                                     contact="", family="true", prior="2")))
+    assert outcomes_by_record(tmp_path) == {
+        "I-1/V-1": "refer_now", "I-2/V-2": "refer_family", "I-3/V-1": "already_referred"}
+    assert hub_routes(tmp_path) == {"I-1/V-1": ("refer_now", "victim"),
+                                    "I-2/V-2": ("refer_family", "family"),
+                                    "I-3/V-1": ("refer_family", "family")}
+    week15 = [r for r in log_lines(tmp_path) if r.get("outreach", {}).get("week") == "2023-W15"]
+    assert week15[0]["result"]["rules"] == ["outreach-family-already-referred"]
+
+
+def test_blank_hub_history_does_not_hold_a_homicide_family(tmp_path: Path) -> None:
+    imported(tmp_path, week_file(tmp_path, "w.csv",
+                                 row("2023-W10", "I-1", "V-1", "2023-03-06", fatal="true",
+                                     contact="", family="true", prior=""),
+                                 row("2023-W10", "I-2", "V-2", "2023-03-06", prior="")))
+    # The survivor with a blank history still waits for it: a second call within 90 days
+    # is what the window prevents, and the hub's columns are the only source before the log.
+    assert outcomes_by_record(tmp_path) == {"I-1/V-1": "refer_family",
+                                            "I-2/V-2": "needs_information"}
+    assert hub_routes(tmp_path) == {"I-1/V-1": ("refer_family", "family")}
+
+
+def test_a_victim_under_18_is_never_called_directly(tmp_path: Path) -> None:
+    imported(tmp_path, week_file(tmp_path, "w.csv",
+                                 row("2023-W10", "I-1", "V-1", "2023-03-06", age="17",
+                                     family="true"),
+                                 row("2023-W10", "I-2", "V-2", "2023-03-06", age="17",
+                                     family="false"),
+                                 row("2023-W10", "I-3", "V-3", "2023-03-06", age="18",
+                                     family="true"),
+                                 row("2023-W10", "I-4", "V-4", "2023-03-06", age="")))
+    assert hub_routes(tmp_path) == {"I-1/V-1": ("refer_now", "guardian"),
+                                    "I-3/V-3": ("refer_now", "victim")}
+    assert logged_routes(tmp_path) == {"I-1/V-1": "guardian", "I-2/V-2": None,
+                                       "I-3/V-3": "victim", "I-4/V-4": None}
+    chase = chase_rows(tmp_path)
+    assert chase["I-2/V-2"]["rules"] == "outreach-minor-needs-guardian-contact"
+    assert "parent's or guardian's contact" in chase["I-2/V-2"]["reason"]
+    assert chase["I-4/V-4"]["missing"] == "family_contact_available, victim_age"
+
+
+def test_a_survivor_reachable_only_through_family_goes_the_family_route(
+        tmp_path: Path) -> None:
+    imported(tmp_path, week_file(tmp_path, "w.csv",
+                                 row("2023-W10", "I-1", "V-1", "2023-03-06", contact="false",
+                                     family="true"),
+                                 row("2023-W10", "I-2", "V-2", "2023-03-06", contact="false",
+                                     family="false")))
+    assert hub_routes(tmp_path) == {"I-1/V-1": ("refer_now", "family")}
+    assert chase_rows(tmp_path)["I-2/V-2"]["rules"] == ""  # the set's fallback: ask KCPD
+
+
+def test_a_victim_listed_alive_after_a_fatal_listing_is_flagged_and_held(
+        tmp_path: Path) -> None:
+    imported(tmp_path, week_file(tmp_path, "w10.csv",
+                                 row("2023-W10", "I-1", "V-1", "2023-03-06", fatal="true",
+                                     contact="", family="true"),
+                                 # Same week: shot on the 7th and survived, killed on the 9th.
+                                 row("2023-W10", "I-3", "V-3", "2023-03-09", fatal="true",
+                                     contact="", family="true"),
+                                 row("2023-W10", "I-2", "V-3", "2023-03-07"),
+                                 # Same week: killed on the 6th, listed alive on the 8th.
+                                 row("2023-W10", "I-4", "V-4", "2023-03-06", fatal="true",
+                                     contact="", family="true"),
+                                 row("2023-W10", "I-5", "V-4", "2023-03-08")))
+    out = imported(tmp_path, week_file(tmp_path, "w11.csv",
+                                       row("2023-W11", "I-6", "V-1", "2023-03-13"),
+                                       row("2023-W11", "I-7", "V-7", "2023-03-13")))
+    assert out["referrals"] == 1  # the week is imported; the other victim is referred
+    outcomes = outcomes_by_record(tmp_path)
+    assert (outcomes["I-2/V-3"], outcomes["I-3/V-3"]) == ("refer_now", "refer_family")
+    assert outcomes["I-5/V-4"] == outcomes["I-6/V-1"] == "needs_information"
+    chase = chase_rows(tmp_path)
+    assert set(chase) == {"I-5/V-4", "I-6/V-1"}
+    assert chase["I-6/V-1"]["rules"] == "outreach-listed-alive-after-death"
+    assert chase["I-6/V-1"]["reason"].startswith("Data error, held")
+    assert "Listed as killed: I-1/V-1 in week 2023-W10." in chase["I-6/V-1"]["reason"]
+    flagged = next(r for r in log_lines(tmp_path) if r.get("record_id") == "I-6/V-1")
+    assert flagged["referral"]["previously_listed_fatal"] is True
+    assert flagged["outreach"]["listed_fatal"] == {"record_id": "I-1/V-1", "week": "2023-W10"}
+    assert "I-6/V-1" not in hub_routes(tmp_path)
+    shown = outreach(tmp_path, "import", week_file(
+        tmp_path, "w12.csv", row("2023-W12", "I-8", "V-4", "2023-03-20")))
+    assert shown.exit_code == 0 and "Data error, held" in shown.stdout
+
+
+def test_a_guideline_that_would_call_a_child_directly_is_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for name in ("set.yaml", "kc-drug-policy.yaml"):
+        (rules / name).write_bytes((RULES / name).read_bytes())
+    text = (RULES / "victim-outreach.yaml").read_text()
+    edited = text.replace("        - field: family_contact_available\n          eq: true\n"
+                          "          label: contact information for the family (a parent or "
+                          "guardian) is available",
+                          "        - field: victim_contact_available\n          eq: true")
+    assert edited != text
+    (rules / "victim-outreach.yaml").write_text(edited)
+    week = week_file(tmp_path, "w.csv", row("2023-W10", "I-1", "V-1", "2023-03-06"),
+                     row("2023-W10", "I-2", "V-2", "2023-03-06", age="15", family="false"))
+    result = runner.invoke(app, ["outreach", "import", str(week), "--guidelines", str(rules),
+                                 "--audit-dir", str(tmp_path / "audit"),
+                                 "--out", str(tmp_path / "lists")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {week}:3: victim V-2: the guidelines say "
+                                    "refer_now but the listing gives no safe person to call")
+    assert result.stderr.count("\n") == 1
+    assert log_lines(tmp_path) == []
+    assert not list((tmp_path / "lists").glob("*.csv"))
+
+
 @pytest.fixture(scope="module")
 def example_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic 2023 imported in one command, as docs/outreach.md shows."""
@@ -219,6 +365,10 @@ def test_the_example_year_imports_in_one_command_and_status_shows_the_goal(
     assert status["projected"] == status["referrals"]  # a complete year projects itself
     assert status["on_track"] is (status["referrals"] >= 500)
     assert status["weeks"][-1]["goal_pace"] == 500
+    routes = hub_routes(example_year)
+    assert set(routes.values()) == {("refer_now", "victim"), ("refer_now", "guardian"),
+                                    ("refer_now", "family"), ("refer_family", "family")}
+    assert len(routes) == status["referrals"]
     table = outreach(example_year, "status", "--goal", "400")
     assert table.exit_code == 0
     assert f"{status['referrals']} of a goal of 400" in table.stdout
@@ -307,7 +457,13 @@ def test_a_charging_only_guideline_set_cannot_decide_victims(tmp_path: Path) -> 
     assert log_lines(tmp_path) == []
 
 
-def test_status_of_an_empty_log_is_zero_not_an_error(tmp_path: Path) -> None:
+def test_status_of_a_log_without_outreach_is_zero_and_without_a_log_exit_2(
+        tmp_path: Path) -> None:
+    missing = outreach(tmp_path, "status", "--year", "2023")
+    assert missing.exit_code == 2 and "no audit log at" in missing.stderr
+    assert not (tmp_path / "audit").exists()  # a reading command creates nothing
+    log.append(tmp_path / "audit", {"kind": "recommendation", "actor": "ana",
+                                    "decision_id": "d1", "record_kind": "referral"})
     result = outreach(tmp_path, "status", "--year", "2023", "--json")
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import check_guidelines, load_guidelines
 from charging_rules.model.kinds import parse_record
-from charging_rules.model.victim import Victim
-from tests.conftest import EXAMPLES, RULES, referral
-from tests.guideline_sets import charging_part
-from tests.test_engine import UNKNOWN_BASE, facts
+from charging_rules.model.victim import REFERRAL_OUTCOMES, Victim, reach_out_to
+from tests.helpers import EXAMPLES, RULES, UNKNOWN_BASE, charging_part, facts, referral
 
 SHIPPED = load_guidelines(RULES)
 OUTREACH = Evaluator(SHIPPED, "victim")
@@ -24,12 +23,15 @@ CHARGING = Evaluator(SHIPPED, "referral")
 
 SURVIVOR: dict[str, Any] = {
     "incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001", "incident_date": "2023-03-01",
-    "fatal": False, "victim_contact_available": True, "previously_referred": False,
+    "victim_age": 30, "fatal": False, "victim_contact_available": True,
+    "previously_referred": False, "family_previously_referred": False,
+    "previously_listed_fatal": False,
 }
 
 
 def victim(**changes: Any) -> Victim:
-    """A surviving, reachable, never-referred victim, then `changes` (None removes a fact)."""
+    """An adult surviving, reachable, never-referred victim no listing reports killed, then
+    `changes` (None removes a fact)."""
     data = {**SURVIVOR, **changes}
     record, _ = parse_record({k: v for k, v in data.items() if v is not None}, "victim")
     assert isinstance(record, Victim)
@@ -54,17 +56,28 @@ def test_a_fatal_shooting_refers_the_family() -> None:
         == ("refer_family", ["outreach-refer-family"], [])
 
 
-@pytest.mark.parametrize("fatal", [False, True])
-def test_a_referral_within_90_days_is_not_repeated(fatal: bool) -> None:
-    changes = {"fatal": fatal, "family_contact_available": True, "previously_referred": True}
-    assert decide(days_since_last_referral=90, **changes)[:2] == (
-        "already_referred", ["outreach-already-referred"])
-    assert decide(days_since_last_referral=91, **changes)[0] == (
-        "refer_family" if fatal else "refer_now")
+@pytest.mark.parametrize(("changes", "days", "rule", "referred"), [
+    ({"previously_referred": True}, "days_since_last_referral", "outreach-already-referred",
+     "refer_now"),
+    ({"fatal": True, "family_contact_available": True, "family_previously_referred": True},
+     "days_since_family_referral", "outreach-family-already-referred", "refer_family"),
+], ids=["survivor", "family"])
+def test_a_referral_within_90_days_is_not_repeated(changes: dict[str, Any], days: str,
+                                                   rule: str, referred: str) -> None:
+    assert decide(**{days: 90}, **changes)[:2] == ("already_referred", [rule])
+    assert decide(**{days: 91}, **changes)[0] == referred
+
+
+def test_a_survivor_referral_never_holds_the_family_after_a_death() -> None:
+    """Referred as a survivor 10 days ago, killed since: the family was never called."""
+    for history in ({"previously_referred": True, "days_since_last_referral": 10},
+                    {"previously_referred": None}):
+        assert decide(fatal=True, family_contact_available=True, **history) == (
+            "refer_family", ["outreach-refer-family"], [])
 
 
 def test_known_absent_contact_information_gets_the_fallback_asking_police() -> None:
-    for changes in ({"victim_contact_available": False},
+    for changes in ({"victim_contact_available": False, "family_contact_available": False},
                     {"fatal": True, "family_contact_available": False}):
         result = OUTREACH.evaluate(victim(**changes))
         assert (result.outcome, result.rules, result.missing) == ("needs_information", [], [])
@@ -92,6 +105,72 @@ def test_an_unknown_that_cannot_change_the_outcome_is_not_asked_for() -> None:
     # But if the shooting may have been fatal, the family may be the one to call.
     assert decide(fatal=None, previously_referred=True, days_since_last_referral=10)[::2] == (
         "needs_information", ["family_contact_available", "fatal"])
+
+
+def maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), values)
+
+
+listing_facts = st.fixed_dictionaries({
+    "victim_age": maybe(st.integers(0, 40)), "fatal": maybe(st.booleans()),
+    "victim_contact_available": maybe(st.booleans()),
+    "family_contact_available": maybe(st.booleans()),
+    "previously_referred": maybe(st.booleans()),
+    "days_since_last_referral": maybe(st.integers(0, 200)),
+    "family_previously_referred": maybe(st.booleans()),
+    "days_since_family_referral": maybe(st.integers(0, 200)),
+    "previously_listed_fatal": maybe(st.booleans()),
+})
+
+
+def consistent(facts: dict[str, Any]) -> dict[str, Any]:
+    """What history derivation can produce: no days beside 'never referred'."""
+    for referred, days in (("previously_referred", "days_since_last_referral"),
+                           ("family_previously_referred", "days_since_family_referral")):
+        if facts[referred] is False:
+            facts[days] = None
+    return facts
+
+
+@settings(max_examples=400, deadline=None)
+@given(listing_facts.map(consistent))
+def test_every_referral_has_a_safe_person_to_call(facts: dict[str, Any]) -> None:
+    """Whatever the facts: a referral names someone the list gives a way to reach, a child is
+    never the one called, a death always goes to the family, and a victim listed alive after
+    a fatal listing is never referred."""
+    record = victim(**facts)
+    outcome = OUTREACH.evaluate(record).outcome
+    route = reach_out_to(record)
+    if outcome in REFERRAL_OUTCOMES:
+        assert route is not None
+        assert (outcome == "refer_family") is (record.fatal is True)
+        if route == "victim":
+            assert record.victim_age is not None and record.victim_age >= 18
+            assert record.victim_contact_available is True and record.fatal is False
+        else:
+            assert record.family_contact_available is True
+        assert record.fatal is True or record.previously_listed_fatal is False
+    if record.victim_age is not None and record.victim_age < 18:
+        assert route != "victim"
+
+
+@settings(max_examples=200, deadline=None)
+@given(listing_facts.map(consistent))
+def test_a_death_with_a_reachable_family_not_yet_called_refers_the_family(
+        facts: dict[str, Any]) -> None:
+    """Whatever the survivor's history says (referred last week, or nothing known), the
+    family of a victim killed is referred unless the family itself was called lately."""
+    facts.update(fatal=True, family_contact_available=True, family_previously_referred=False,
+                 days_since_family_referral=None)
+    result = OUTREACH.evaluate(victim(**facts))
+    assert (result.outcome, result.rules) == ("refer_family", ["outreach-refer-family"])
+
+
+@pytest.mark.parametrize(("age", "route"), [(17, "guardian"), (18, "victim"), (0, "guardian")])
+def test_under_18_is_reached_through_a_guardian(age: int, route: str) -> None:
+    record = victim(victim_age=age, family_contact_available=True)
+    assert OUTREACH.evaluate(record).outcome == "refer_now"
+    assert reach_out_to(record) == route
 
 
 # --- the two programs never touch each other's records -----------------------------------

@@ -20,12 +20,17 @@ INCIDENT = date(2023, 6, 1)
 days_before = st.integers(-60, 400)  # negative: an incident after this one
 
 
+WEEK = "2023-W22"  # the listing's week; logged decisions are from it or an earlier one
+
+
 @given(prior_count=st.one_of(st.none(), st.integers(0, 3)),
        hub_last=st.one_of(st.none(), st.integers(0, 400)),
-       logged=st.lists(st.tuples(days_before, st.sampled_from(OUTREACH_OUTCOMES)), max_size=4))
+       logged=st.lists(st.tuples(days_before, st.sampled_from(OUTREACH_OUTCOMES),
+                                 st.sampled_from(["2023-W01", WEEK]),
+                                 st.one_of(st.none(), st.booleans())), max_size=4))
 def test_history_facts_never_invent_a_clean_record(
         prior_count: int | None, hub_last: int | None,
-        logged: list[tuple[int, str]]) -> None:
+        logged: list[tuple[int, str, str, bool | None]]) -> None:
     if prior_count == 0 and hub_last is not None:
         prior_count = None  # the listing itself refuses that contradiction
     listing = VictimListing(
@@ -33,13 +38,20 @@ def test_history_facts_never_invent_a_clean_record(
         prior_referral_count=prior_count,
         last_referral_date=None if hub_last is None else INCIDENT - timedelta(days=hub_last))
     history = OutreachLog()
-    for index, (before, outcome) in enumerate(logged):
+    for index, (before, outcome, week, fatal) in enumerate(logged):
         history.add(LoggedDecision(f"d{index}", f"I-{index + 1}/V-1", "V-1",
-                                   INCIDENT - timedelta(days=before), "2023-W01", outcome))
-    facts = history.history_facts(listing)
+                                   INCIDENT - timedelta(days=before), week, outcome, fatal))
+    facts = history.history_facts(listing, WEEK)
 
-    referral_gaps = [b for b, o in logged if b >= 0 and o in ("refer_now", "refer_family")]
+    referral_gaps = [b for b, o, _, _ in logged if b >= 0 and o in ("refer_now", "refer_family")]
     gaps = referral_gaps + ([hub_last] if hub_last is not None else [])
+    family_gaps = [b for b, o, _, _ in logged if b >= 0 and o == "refer_family"]
+    # The family facts and the fatal flag come from the log alone, so they are always known.
+    assert facts.pop("family_previously_referred") is bool(family_gaps)
+    assert facts.pop("days_since_family_referral", None) == min(family_gaps, default=None)
+    # Killed in an earlier week, or in an earlier incident; same week and same day is not.
+    assert facts.pop("previously_listed_fatal") is any(
+        fatal is True and (week < WEEK or before > 0) for before, _, week, fatal in logged)
     if gaps:
         assert facts == {"previously_referred": True, "days_since_last_referral": min(gaps)}
     elif prior_count == 0:

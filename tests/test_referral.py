@@ -10,7 +10,7 @@ import pytest
 from charging_rules.errors import InputError
 from charging_rules.model.kinds import load_record_file, parse_record
 from charging_rules.model.referral import Referral
-from tests.conftest import EXAMPLES, referral
+from tests.helpers import EXAMPLES, MALFORMED, referral
 
 
 def test_every_example_referral_is_valid() -> None:
@@ -37,31 +37,6 @@ def test_only_required_fields_is_a_valid_referral_with_unknowns() -> None:
     assert record.firearm_recovered is None and demographics is None
 
 
-MALFORMED = [
-    ("unknown top-level key", referral(firearm=True), "firearm: unknown field"),
-    ("unknown charge key", referral(charges=[{"category": "drug_sale", "grams": 2}]),
-     "charges[0].grams: unknown field"),
-    ("category typo", referral(charges=[{"category": "drugsale"}]), "charges[0].category"),
-    ("bool as text", referral(firearm_recovered="no"), "firearm_recovered"),
-    ("impossible date", referral(received="2023-02-30"), "received"),
-    ("future date", referral(received="2999-01-01"), "received: Value error, date 2999"),
-    ("missing referral_id", referral(referral_id=None), "referral_id: required field"),
-    ("missing charges", referral(charges=None), "charges: required field"),
-    ("no charges", referral(charges=[]), "charges: List should have at least 1 item"),
-    ("negative quantity", referral(charges=[{"category": "drug_sale", "quantity_grams": -1}]),
-     "charges[0].quantity_grams"),
-    ("impossible age", referral(defendant={"age": 300}), "defendant.age"),
-    ("charge without category", referral(charges=[{"drug": "heroin"}]),
-     "charges[0].category: required field"),
-    ("unknown demographics key", referral(demographics={"skin": "x"}),
-     "demographics.skin: unknown field"),
-    ("demographics not an object", referral(demographics="Black"),
-     "demographics: Input should be a valid dictionary"),
-    ("quantity as text", referral(charges=[{"category": "drug_sale", "quantity_grams": "2g"}]),
-     "charges[0].quantity_grams"),
-    ("id with spaces", referral(referral_id="KC 1"), "referral_id"),
-    ("nested not an object", referral(violence=True), "violence"),
-]
 
 
 @pytest.mark.parametrize(("data", "expected"), [(d, e) for _, d, e in MALFORMED],

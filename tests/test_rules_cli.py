@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from charging_rules.cli.app import app
 from charging_rules.model.kinds import KINDS, RecordKind
 from charging_rules.model.referral import Fact
-from tests.guideline_sets import ROOT, SHIPPED, copy_shipped, guideline, mutate_rule
+from tests.helpers import REPO, charging_part, guideline, mutate_rule
 
 runner = CliRunner()
 
@@ -34,13 +34,13 @@ def invoke(*args: str) -> tuple[int, str, str]:
 # --- validate --------------------------------------------------------------------------
 
 
-def test_validate_shipped_set() -> None:
-    code, out, _ = invoke("validate", str(SHIPPED))
+def test_validate_shipped_set(shipped: Path) -> None:
+    code, out, _ = invoke("validate", str(shipped))
     assert code == 0 and out.startswith("ok: jackson-county-charging (1 guidelines, 3 rules)")
 
 
 def test_validate_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
-    root = copy_shipped(tmp_path / "rules")
+    root = charging_part(tmp_path / "rules")
     path = root / "kc-drug-policy.yaml"
     text = path.read_text()
     text = text.replace("field: firearm_recovered\n          eq: true",
@@ -67,7 +67,7 @@ def test_validate_as_a_user_runs_it_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nrules: [\n")
     result = subprocess.run([sys.executable, "-m", "charging_rules", "rules", "validate",
-                             str(bad)], capture_output=True, text=True, cwd=ROOT, check=False)
+                             str(bad)], capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith(f"{bad}:") and "invalid YAML" in result.stderr
     assert "Traceback" not in result.stderr
@@ -80,10 +80,10 @@ def test_validate_as_a_user_runs_it_no_traceback(tmp_path: Path) -> None:
     ("? [effective, id]", "a key must be a plain value"),
 ])
 def test_impossible_yaml_values_are_a_line_not_a_traceback(tmp_path: Path, line: str,
-                                                            message: str) -> None:
+                                                            message: str, shipped: Path) -> None:
     """YAML that parses but cannot be built (a date that does not exist, a tag) in a
     guideline file and in a test case file: every rules command reports file:line."""
-    root = copy_shipped(tmp_path / "rules")
+    root = charging_part(tmp_path / "rules")
     policy = root / "kc-drug-policy.yaml"
     policy.write_text(policy.read_text().replace("\nversion:", f"\n{line}\nversion:", 1))
     for command in ("validate", "lint", "test", "explain"):
@@ -93,14 +93,14 @@ def test_impossible_yaml_values_are_a_line_not_a_traceback(tmp_path: Path, line:
     cases = tmp_path / "cases.yaml"
     cases.write_text("kind: victim\ncases:\n  - id: a\n    victim: {incident_date: "
                      "2023-02-30}\n    expect: {outcome: refer_now, rules: []}\n")
-    code, _, err = invoke("test", str(SHIPPED), "--cases", str(cases))
+    code, _, err = invoke("test", str(shipped), "--cases", str(cases))
     assert code == 2 and f"{cases}:4: invalid value '2023-02-30'" in err
 
 
 def test_ci_commands_pass_on_the_shipped_rules() -> None:
     for command in (["validate"], ["lint"], ["test", "--fail-uncovered"]):
         result = subprocess.run([sys.executable, "-m", "charging_rules", "rules", *command,
-                                 "rules"], capture_output=True, text=True, cwd=ROOT,
+                                 "rules"], capture_output=True, text=True, cwd=REPO,
                                 check=False)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
 
@@ -108,11 +108,11 @@ def test_ci_commands_pass_on_the_shipped_rules() -> None:
 # --- diff ------------------------------------------------------------------------------
 
 
-def test_diff_shows_rule_changes_and_the_cases_they_move(tmp_path: Path) -> None:
-    new = copy_shipped(tmp_path / "new")
+def test_diff_shows_rule_changes_and_the_cases_they_move(tmp_path: Path, shipped: Path) -> None:
+    new = charging_part(tmp_path / "new")
     mutate_rule(new, "kc-drug-community-concern", outcome="review",
                 reason="Review: community concern alone no longer files.")
-    code, out, _ = invoke("diff", str(SHIPPED), str(new), "--json")
+    code, out, _ = invoke("diff", str(shipped), str(new), "--json")
     assert code == 0
     report = json.loads(out)
     [change] = report["changes"]
@@ -131,14 +131,15 @@ def test_diff_shows_rule_changes_and_the_cases_they_move(tmp_path: Path) -> None
     assert report["cases_run"] >= 20
 
 
-def test_diff_reports_condition_logic_added_and_removed_rules(tmp_path: Path) -> None:
-    new = copy_shipped(tmp_path / "new")
+def test_diff_reports_condition_logic_added_and_removed_rules(tmp_path: Path,
+                                                              shipped: Path) -> None:
+    new = charging_part(tmp_path / "new")
     mutate_rule(new, "kc-drug-violence-connection",
                 when={"field": "firearm_recovered", "eq": True, "label": "a firearm"})
     path = new / "kc-drug-policy.yaml"
     path.write_text(path.read_text().replace("id: kc-drug-no-connection",
                                              "id: kc-drug-nothing"))
-    code, out, _ = invoke("diff", str(SHIPPED), str(new))
+    code, out, _ = invoke("diff", str(shipped), str(new))
     assert code == 0
     assert "~ rule kc-drug-violence-connection changed" in out
     assert "condition: - firearm_recovered is true or" in out
@@ -148,16 +149,16 @@ def test_diff_reports_condition_logic_added_and_removed_rules(tmp_path: Path) ->
     assert "Test cases whose result changes:" in out
 
 
-def test_diff_of_identical_sets(tmp_path: Path) -> None:
-    code, out, _ = invoke("diff", str(SHIPPED), str(copy_shipped(tmp_path / "same")))
+def test_diff_of_identical_sets(tmp_path: Path, shipped: Path) -> None:
+    code, out, _ = invoke("diff", str(shipped), str(charging_part(tmp_path / "same")))
     assert code == 0 and "no changes" in out and "changes: 0 of" in out
 
 
 # --- explain ---------------------------------------------------------------------------
 
 
-def test_explain_markdown_is_the_policy_text_to_sign() -> None:
-    code, out, _ = invoke("explain", str(SHIPPED), "--markdown")
+def test_explain_markdown_is_the_policy_text_to_sign(shipped: Path) -> None:
+    code, out, _ = invoke("explain", str(shipped), "--markdown")
     assert code == 0
     assert out.startswith("# Jackson County Prosecutor's Office charging guidelines")
     for text in ("the incident is in Kansas City, Missouri",
@@ -168,8 +169,8 @@ def test_explain_markdown_is_the_policy_text_to_sign() -> None:
         assert text in out, text
 
 
-def test_explain_in_the_terminal() -> None:
-    code, out, _ = invoke("explain", str(SHIPPED))
+def test_explain_in_the_terminal(shipped: Path) -> None:
+    code, out, _ = invoke("explain", str(shipped))
     assert code == 0 and "Rule 2: FILE" in out and "**" not in out
 
 
@@ -224,7 +225,7 @@ cases:
 def two_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setitem(KINDS, "victim", RecordKind(
         "victim", Victim, "victim_id", ("outreach", "no_outreach", "needs_information")))
-    root = copy_shipped(tmp_path / "rules")
+    root = charging_part(tmp_path / "rules")
     (root / "victim-outreach.yaml").write_text(VICTIM_GUIDELINE)
     (root / "eastern-weapons.yaml").write_text(SECOND_REFERRAL_GUIDELINE)
     set_yaml = (root / "set.yaml").read_text().replace(
@@ -283,7 +284,7 @@ def test_a_kind_with_only_a_fallback_is_decided_by_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(KINDS, "victim", RecordKind(
         "victim", Victim, "victim_id", ("outreach", "no_outreach", "needs_information")))
-    root = copy_shipped(tmp_path / "rules")
+    root = charging_part(tmp_path / "rules")
     with (root / "set.yaml").open("a") as handle:
         handle.write("  victim:\n    outcome: no_outreach\n    reason: none yet\n")
     (root / "tests" / "victim.yaml").write_text(

@@ -23,7 +23,7 @@ from charging_rules.model.referral import Fact
 from charging_rules.rulecheck import lint as lint_module
 from charging_rules.rulecheck.factspace import build
 from charging_rules.rulecheck.lint import Finding, lint
-from tests.guideline_sets import SHIPPED, guideline, write_set
+from tests.helpers import KC_POLICY, guideline, write_set
 
 runner = CliRunner()
 
@@ -50,8 +50,8 @@ def engine_outcome(root: Path, example: dict[str, object]) -> tuple[str, list[st
 # --- the shipped guidelines ------------------------------------------------------------
 
 
-def test_shipped_guidelines_are_clean() -> None:
-    code, report = lint_cli(SHIPPED)
+def test_shipped_guidelines_are_clean(shipped: Path) -> None:
+    code, report = lint_cli(shipped)
     assert code == 0
     assert report == {"errors": 0, "warnings": 0, "findings": []}
 
@@ -371,15 +371,15 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_too_large_space_is_reported_not_silently_skipped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: Path) -> None:
     monkeypatch.setattr(lint_module, "MAX_COMBINATIONS", 10)
-    [finding] = findings(SHIPPED, "too-large")
+    [finding] = findings(shipped, "too-large")
     assert finding.severity == "warning" and "were not run" in finding.message
 
 
 # --- the fact space is exhaustive ------------------------------------------------------
 
-KC = load_guidelines(SHIPPED).guidelines[0]
+KC = load_guidelines(KC_POLICY).guidelines[0]
 KC_CONDS = [KC.scope, *(r.condition for r in KC.rules)] if KC.scope else []
 KC_SPACE = build("referral", KC_CONDS)
 
@@ -426,10 +426,10 @@ def test_a_model_can_forbid_values_lint_would_otherwise_report() -> None:
     assert "" not in axis.values
 
 
-def test_engine_agrees_with_the_kleene_evaluator_on_the_whole_fact_space() -> None:
+def test_engine_agrees_with_the_kleene_evaluator_on_the_whole_fact_space(shipped: Path) -> None:
     """Lint reasons with kleene(), `rules test` and `screen` with durable_rules: on every
     point of the space lint enumerates they must give every scope and rule the same truth."""
-    evaluator = Evaluator(load_guidelines(SHIPPED))
+    evaluator = Evaluator(load_guidelines(shipped))
     skeleton = {"referral_id": "x", "received": "2024-01-02", "jurisdiction": "x",
                 "charges": [{"category": "other"}]}
     records = [parse_record({**skeleton, **KC_SPACE.fact(at)})[0]

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 from charging_rules.cli.app import app
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.referral import CHARGING_OUTCOMES
-from tests.guideline_sets import SHIPPED, copy_shipped, guideline, mutate_rule, write_set
+from tests.helpers import KC_POLICY, charging_part, guideline, mutate_rule, write_set
 
 runner = CliRunner()
-SHIPPED_RULES = [(r.id, r.outcome) for g in load_guidelines(SHIPPED).guidelines for r in g.rules]
+SHIPPED_RULES = [(r.id, r.outcome) for g in load_guidelines(KC_POLICY).guidelines
+                 for r in g.rules]
 
 
 def rules_test(*args: str) -> tuple[int, str, str]:
@@ -22,8 +23,8 @@ def rules_test(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_shipped_cases_pass_with_full_coverage() -> None:
-    code, out, _ = rules_test(str(SHIPPED), "--json", "--fail-uncovered")
+def test_shipped_cases_pass_with_full_coverage(shipped: Path) -> None:
+    code, out, _ = rules_test(str(shipped), "--json", "--fail-uncovered")
     assert code == 0, out
     report = json.loads(out)
     assert report["failed"] == 0 and report["passed"] >= 20
@@ -38,8 +39,8 @@ def test_shipped_cases_pass_with_full_coverage() -> None:
     assert coverage["fallback"]["referral"]
 
 
-def test_runner_output_names_each_case_and_the_coverage() -> None:
-    code, out, _ = rules_test(str(SHIPPED))
+def test_runner_output_names_each_case_and_the_coverage(shipped: Path) -> None:
+    code, out, _ = rules_test(str(shipped))
     assert code == 0
     assert "PASS file-firearm-recovered" in out
     assert "PASS out-of-scope-independence" in out
@@ -53,7 +54,7 @@ def test_runner_output_names_each_case_and_the_coverage() -> None:
 ])
 def test_changing_any_rule_outcome_fails_the_shipped_cases(tmp_path: Path, rule_id: str,
                                                            outcome: str) -> None:
-    mutated = copy_shipped(tmp_path / "rules")
+    mutated = charging_part(tmp_path / "rules")
     mutate_rule(mutated, rule_id, outcome=outcome)
     code, out, _ = rules_test(str(mutated))
     assert code == 1, out
@@ -61,7 +62,7 @@ def test_changing_any_rule_outcome_fails_the_shipped_cases(tmp_path: Path, rule_
 
 
 def test_failure_shows_expected_against_actual(tmp_path: Path) -> None:
-    mutated = copy_shipped(tmp_path / "rules")
+    mutated = charging_part(tmp_path / "rules")
     mutate_rule(mutated, "kc-drug-no-connection", outcome="divert")
     code, out, _ = rules_test(str(mutated), "--json")
     assert code == 1
@@ -124,7 +125,7 @@ cases:
 
 
 def test_every_problem_in_a_case_file_is_listed(tmp_path: Path) -> None:
-    root = copy_shipped(tmp_path / "rules")
+    root = charging_part(tmp_path / "rules")
     (root / "tests" / "broken.yaml").write_text("""
 cases:
   - id: a

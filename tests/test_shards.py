@@ -4,7 +4,6 @@ Kleene evaluator) gives; a condition no packing can hold is refused before scree
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.facts import to_fact
 from charging_rules.model.kinds import parse_record
-from tests.conftest import RULES, referral
-from tests.manuals import limits, statute, write_manual
+from tests.helpers import EXAMPLES, RULES, manual_referrals, referral, write_manual
 
 runner = CliRunner()
-MANUAL = write_manual(Path(tempfile.mkdtemp(prefix="charging-rules-manual-")) / "manual")
-SET = load_guidelines(MANUAL)
-EVALUATOR = Evaluator(SET)
+
+
+@pytest.fixture(scope="session")
+def manual(tmp_path_factory: pytest.TempPathFactory) -> GuidelineSet:
+    return load_guidelines(write_manual(tmp_path_factory.mktemp("manual") / "manual"))
 
 
 def _roots(guidelines: GuidelineSet) -> dict[str, Any]:
@@ -39,29 +39,6 @@ def _roots(guidelines: GuidelineSet) -> dict[str, Any]:
         for r_index, rule in enumerate(guideline.rules):
             roots[f"g{g_index}.r{r_index}"] = rule.condition
     return roots
-
-
-# Statutes of the manual and a few it does not cover; weights and ages around its thresholds.
-statutes = st.sampled_from([statute(i) for i in range(33)])
-weights = st.sampled_from(sorted({w for i in range(30) for w in
-                                  (limits(i)[0], limits(i)[0] - 0.01, 0.0, 500.0)}))
-ages = st.integers(14, 70)
-
-
-@st.composite
-def manual_referrals(draw: Any, complete: bool) -> dict[str, Any]:
-    """Referrals under the manual's statutes; `complete`: every fact it reads is present."""
-    maybe = (lambda s: s) if complete else (lambda s: st.one_of(st.none(), s))
-    charges = draw(st.lists(st.fixed_dictionaries(
-        {"category": st.just("drug_possession"), "statute": statutes},
-        optional={} if complete else {"quantity_grams": weights}), min_size=1, max_size=3))
-    if complete:
-        charges = [{**c, "quantity_grams": draw(weights)} for c in charges]
-    data = referral(charges=charges, firearm_recovered=draw(maybe(st.booleans())))
-    age = draw(maybe(ages))
-    if age is not None:
-        data["defendant"] = {"age": age}
-    return data
 
 
 def first_applicable(guidelines: GuidelineSet, fact: dict[str, Any]) -> str:
@@ -76,9 +53,10 @@ def first_applicable(guidelines: GuidelineSet, fact: dict[str, Any]) -> str:
     return guidelines.otherwise["referral"].outcome
 
 
-def test_the_30_guideline_manual_is_packed_into_rulesets_within_the_measured_limits() -> None:
-    ruleset = CompiledRuleset(_roots(SET))
-    assert len(SET.guidelines) == 30 and sum(len(g.rules) for g in SET.guidelines) == 120
+def test_the_30_guideline_manual_is_packed_into_rulesets_within_the_measured_limits(
+        manual: GuidelineSet) -> None:
+    ruleset = CompiledRuleset(_roots(manual))
+    assert len(manual.guidelines) == 30 and sum(len(g.rules) for g in manual.guidelines) == 120
     assert len(ruleset.definitions) > 1
     for definition in ruleset.definitions:
         assert len(definition) <= durable.MAX_ENGINE_RULES
@@ -87,26 +65,26 @@ def test_the_30_guideline_manual_is_packed_into_rulesets_within_the_measured_lim
 
 @settings(max_examples=200, deadline=None)
 @given(manual_referrals(complete=True))
-def test_the_manual_screens_with_the_outcome_first_applicable_gives(data: dict[str, Any]
-                                                                     ) -> None:
+def test_the_manual_screens_with_the_outcome_first_applicable_gives(
+        manual: GuidelineSet, data: dict[str, Any]) -> None:
     record, _ = parse_record(data)
-    assert EVALUATOR.evaluate(record).outcome == first_applicable(SET, to_fact(record))
+    outcome = Evaluator(manual).evaluate(record).outcome
+    assert outcome == first_applicable(manual, to_fact(record))
 
 
 @settings(max_examples=80, deadline=None)
 @given(manual_referrals(complete=False))
-def test_truths_merged_from_the_manuals_rulesets_are_the_kleene_truths(data: dict[str, Any]
-                                                                        ) -> None:
+def test_truths_merged_from_the_manuals_rulesets_are_the_kleene_truths(
+        manual: GuidelineSet, data: dict[str, Any]) -> None:
     fact = to_fact(parse_record(data)[0])
-    truths = MANUAL_RULESET.evaluate(fact)
-    for root_id, cond in _roots(SET).items():
+    truths = CompiledRuleset(_roots(manual), reuse=False).evaluate(fact)
+    for root_id, cond in _roots(manual).items():
         for node in layout(root_id, cond):
             expected = kleene(node.condition if node.collection is None else
                               AnyItem(node.collection, "charge", node.condition), fact)
             assert truths[node.id] is expected, node.id
 
 
-MANUAL_RULESET = CompiledRuleset(_roots(SET), reuse=False)
 SHIPPED_ROOTS = _roots(load_guidelines(RULES))
 WHOLE = CompiledRuleset(SHIPPED_ROOTS, reuse=False)
 with pytest.MonkeyPatch.context() as patch:  # the shipped set cut into many small rulesets
@@ -159,7 +137,7 @@ def test_a_condition_no_ruleset_can_hold_is_reported_by_validate_before_screenin
     result = runner.invoke(app, ["rules", "validate", str(tmp_path / "big.yaml")])
     assert result.exit_code == 2
     assert f"big.yaml: guideline big rule too-many: {reason}" in " ".join(result.output.split())
-    screened = runner.invoke(app, ["screen", str(RULES.parent / "examples" / "referrals" /
+    screened = runner.invoke(app, ["screen", str(EXAMPLES / "referrals" /
                                                  "kc-sale-no-violence.json"),
                                    "--guidelines", str(tmp_path / "big.yaml"),
                                    "--audit-dir", str(tmp_path / "audit")])

@@ -34,6 +34,7 @@ class Person:
     sex: str
     age: int
     appearances: int = 0
+    killed: bool = False  # listed as killed: never listed again (that would be a data error)
 
 
 def pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -56,7 +57,11 @@ def new_person(rng: random.Random, number: int) -> Person:
 def row(rng: random.Random, week: str, incident: str, when: date, person: Person) -> list[str]:
     fatal = flag(rng, 0.17, 0.02)
     victim_contact = flag(rng, 0.91, 0.04) if fatal != "true" else ""
-    family_contact = flag(rng, 0.88, 0.04) if fatal != "false" else ""
+    # Police list the family's contact after a death, and for a survivor they cannot reach
+    # or who is under 18 (the hub calls a parent or guardian, never the child).
+    needs_family = fatal != "false" or victim_contact != "true" or person.age < 18
+    family_contact = flag(rng, 0.88, 0.04) if needs_family else ""
+    person.killed = fatal == "true"
     if person.appearances:  # a person the police have listed before: the hub knows them
         prior, last = str(person.appearances), ""
     else:
@@ -84,8 +89,9 @@ def generate(out_dir: Path) -> list[Path]:
             incident = f"SYN-{YEAR}-{incident_number:05d}"
             when = monday + timedelta(days=rng.randrange(7))
             for _victim in range(2 if rng.random() < 0.12 else 1):
-                if people and rng.random() < 0.07:  # shot again: someone listed before
-                    person = rng.choice(people[-150:])
+                living = [p for p in people[-150:] if not p.killed]
+                if living and rng.random() < 0.07:  # shot again: someone listed before
+                    person = rng.choice(living)
                 else:
                     person = new_person(rng, len(people) + 1)
                     people.append(person)

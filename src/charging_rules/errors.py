@@ -23,16 +23,19 @@ class InputError(ChargingRulesError):
     """Bad input or usage: a referral, guideline, mapping or option the user supplied."""
 
     def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
-                 details: tuple[str, ...] = ()):
-        """`details`: every problem when there are several (`message` sums them up)."""
+                 details: tuple[str, ...] = (), concept: str | None = None):
+        """`details`: every problem when there are several (`message` sums them up).
+        `concept`: the setting at fault ("reference", "goal") when it is no file; the library
+        names the concept, and the CLI says which option gives it."""
         self.message = message
         self.source = source
         self.line = line
         self.details = details
+        self.concept = concept
         super().__init__(str(self))
 
     def _located(self, message: str) -> str:
-        where = self.source or ""
+        where = self.source or self.concept or ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         # A key or file name from the input may hold line breaks or control characters:

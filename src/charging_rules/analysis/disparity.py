@@ -158,8 +158,8 @@ def check_reference(groups: Collection[str], reference: str | None) -> None:
     every ratio left blank: say so, naming the groups there are."""
     if reference is not None and groups and \
             choose_reference(dict.fromkeys(groups, (0, 0)), reference) is None:
-        raise InputError(f"--reference {reference!r} is not a group in the data (groups: "
-                         f"{', '.join(sorted(groups))})")
+        raise InputError(f"{reference!r} is not a group in the data (groups: "
+                         f"{', '.join(sorted(groups))})", concept="reference")
 
 
 def compare(groups: dict[str, tuple[int, int]], reference: str | None, min_n: int,

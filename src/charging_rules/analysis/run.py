@@ -36,6 +36,8 @@ from charging_rules.errors import InputError
 from charging_rules.model.referral import CHARGING_OUTCOMES
 from charging_rules.text import literal
 
+PERIODS = (None, "month", "quarter")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -48,6 +50,11 @@ class Options:
     min_n: int = SMALL_CELL
     by: str | None = None
     period: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise InputError(f"must be month or quarter (got {self.period!r})",
+                             concept="period")
 
     def grouping(self) -> Grouping:
         return Grouping(load_group_map(self.group_map),
@@ -94,6 +101,19 @@ class DisparityResult:
         return views
 
 
+def table_spec(group: str | None, outcome: str | None, positive: list[str] | None,
+               options: Options, date: str | None) -> TableSpec:
+    """What a table analysis needs named: its group and outcome columns, the positive
+    value(s), and a date column for a trend."""
+    if not (group and outcome and positive):
+        raise InputError("a table needs its group column, its outcome column and the "
+                         "positive outcome value(s) named", concept="group")
+    if options.period and not date:
+        raise InputError("a trend over a table needs its date column named", concept="date")
+    return TableSpec(group, outcome, frozenset(positive), options.by, options.intersect, date,
+                     options.period)
+
+
 def disparity_table(path: Path, spec: TableSpec, options: Options,
                     benchmark: str | None = None) -> DisparityResult:
     """Rates and RRIs by group in any CSV/JSONL table."""
@@ -121,17 +141,23 @@ def _representation(counts: dict[str, int], benchmark: str | None,
     return [representation_table(rows, bench.name)]
 
 
-def disparity_log(records: Any, stage: str, positive: str, options: Options,
-                  benchmark: str | None = None, group: str = "demographics.race"
+def disparity_log(records: Any, stage: str, positives: list[str] | None, options: Options,
+                  benchmark: str | None = None, group: str | None = None
                   ) -> DisparityResult:
     """One decision point of the audit log in the contract shape, with every decision point
-    (and, when named, representation against a benchmark) beside it."""
+    (and, when named, representation against a benchmark) beside it. `positive`: one outcome
+    (a rate of one decision), `file` when not given; `group`: race when not given."""
+    if positives and len(positives) > 1:
+        raise InputError("on the audit log this is one outcome (a rate of one decision)",
+                         concept="positive")
+    positive = positives[0] if positives else "file"
+    group = group or "demographics.race"
     if stage not in STAGES or stage == "referred":
-        raise InputError(f"--stage must be one of recommendation, decision, override "
-                         f"(got {stage!r})")
+        raise InputError(f"must be one of recommendation, decision, override "
+                         f"(got {stage!r})", concept="stage")
     if positive not in CHARGING_OUTCOMES:
-        raise InputError(f"--positive must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
-                         f"(got {positive!r})")
+        raise InputError(f"must be an outcome: {', '.join(CHARGING_OUTCOMES)} "
+                         f"(got {positive!r})", concept="positive")
     grouping = options.grouping()
     cases = audit_cases(records, group, options.by)
     points = decision_points(cases, grouping, positive, options.period)
@@ -151,11 +177,13 @@ def disparity_log(records: Any, stage: str, positive: str, options: Options,
                            grouping, extra, tables)
 
 
-def impact_of(source: Path | None, records: Any, baseline: Path, proposed: Path,
+def impact_of(source: Path | None, records: Any, baseline: Path, proposed: Path | None,
               options: Options, positive: str = "file") -> Impact:
     """`source` referral file, or (None) the referral snapshots in the audit log."""
     from charging_rules.guidelines.loader import load_guidelines
 
+    if proposed is None:
+        raise InputError("is required (the guideline set to compare)", concept="proposed")
     referrals = read_referrals(source) if source is not None else logged_referrals(records)
     return impact(referrals, load_guidelines(baseline), load_guidelines(proposed),
                   options.grouping(), positive, options.reference, options.min_n)
@@ -243,7 +271,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
 
     audit_dir = out_dir / "audit_logs"
     if log.segments(audit_dir):
-        raise InputError("already holds a demo audit log; choose another --output",
+        raise InputError("already holds a demo audit log; choose another output directory",
                          source=str(out_dir))
     raw = synthetic_year(count, seed)
     referrals = out_dir / "referrals.jsonl"
@@ -272,7 +300,7 @@ def demo(out_dir: Path, before: Path, current: Path, count: int = 4000, seed: in
     change = compare_outcomes(parsed, outcomes["before"], outcomes["current"], sets["before"],
                               sets["current"], options.grouping())
     logged = list(log.read_records(audit_dir))
-    result = disparity_log(logged, "recommendation", "file", options,
+    result = disparity_log(logged, "recommendation", ["file"], options,
                            "kansas-city-office-39")
     from charging_rules.analysis.report import build_report
 

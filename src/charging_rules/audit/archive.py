@@ -53,16 +53,25 @@ def _store(audit_dir: Path, guidelines: GuidelineSet) -> Path:
     return target
 
 
-def load(audit_dir: Path, sha256: str) -> GuidelineSet:
-    """The archived set, checked to still hash to `sha256` (an altered archive is refused)."""
+def check_sha256(sha256: str) -> None:
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):  # it names a directory: no "../"
         raise AuditLogError(f"{sha256[:80]!r} is not a guideline set sha256")
+
+
+def load(audit_dir: Path, sha256: str) -> GuidelineSet:
+    """The archived set, checked to still hash to `sha256` (an altered archive is refused)."""
+    check_sha256(sha256)
     directory = archived_path(audit_dir, sha256)
     if not directory.is_dir():
         raise AuditLogError(f"{directory}: guideline set {sha256[:12]} is not archived")
+    return load_checked(directory, sha256, str(directory))
+
+
+def load_checked(directory: Path, sha256: str, where: str) -> GuidelineSet:
+    """The set whose files are in `directory`, refused unless they hash to `sha256`."""
     files = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
     if set_sha256(files) != sha256:
-        raise AuditLogError(f"{directory}: archived files no longer hash to {sha256[:12]} "
+        raise AuditLogError(f"{where}: archived files no longer hash to {sha256[:12]} "
                             "(the archive was altered)")
     if SET_FILE in files:
         return load_guidelines(directory)

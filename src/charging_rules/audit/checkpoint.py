@@ -19,7 +19,8 @@ from typing import Any
 
 from charging_rules.audit.lock import ensure_dir
 from charging_rules.audit.log import FORMAT_VERSION, canonical, write_all
-from charging_rules.audit.verify import Checkpoint, Problem, VerifyReport, verify
+from charging_rules.audit.store import StoreLike, as_store
+from charging_rules.audit.verify import Checkpoint, Problem, VerifyReport
 from charging_rules.config import AUDIT_KEY_ENV
 from charging_rules.errors import InputError
 
@@ -39,8 +40,8 @@ def load_key(key_file: Path | None) -> bytes:
         key = os.environ.get(KEY_ENV, "").strip().encode()
         source = f"${KEY_ENV}"
     if len(key) < 16:
-        raise InputError(f"checkpoint key missing or shorter than 16 bytes ({source}); give "
-                         f"--key-file PATH or set {KEY_ENV}")
+        raise InputError(f"missing or shorter than 16 bytes ({source}); give a key file or "
+                         f"set {KEY_ENV}", concept="key-file")
     return key
 
 
@@ -87,23 +88,24 @@ def read(path: Path, key: bytes) -> tuple[list[Checkpoint], list[str]]:
     return good, bad
 
 
-def verify_against(audit_dir: Path, checkpoint_file: Path | None,
+def verify_against(audit: StoreLike, checkpoint_file: Path | None,
                    key: bytes | None) -> VerifyReport:
     """Verify the chain and, given a checkpoint file, that the log still holds every
     checkpoint in it (a checkpoint whose seal fails is itself a problem)."""
+    store = as_store(audit)
     if checkpoint_file is None or key is None:
-        return verify(audit_dir)
+        return store.verify()
     good, bad = read(checkpoint_file, key)
-    report = verify(audit_dir, good)
+    report = store.verify(good)
     report.problems[:0] = [Problem(0, "checkpoint_invalid", message) for message in bad]
     return report
 
 
-def seal_head(audit_dir: Path, checkpoint_file: Path, key: bytes
+def seal_head(audit: StoreLike, checkpoint_file: Path, key: bytes
               ) -> tuple[VerifyReport, dict[str, Any] | None]:
     """Checkpoint the head, but only of a log that verifies (with the earlier checkpoints):
     sealing a tampered log would vouch for the tampering."""
-    report = verify_against(audit_dir, checkpoint_file, key)
+    report = verify_against(audit, checkpoint_file, key)
     if not report.ok or report.records == 0:
         return report, None
     return report, write(checkpoint_file, report.head_seq, report.head_hash, key)

@@ -23,7 +23,8 @@ from typing_extensions import TypedDict
 
 from charging_rules.audit import log
 from charging_rules.audit.lock import FILE_MODE
-from charging_rules.audit.log import AuditLogError, parse_line, read_lines
+from charging_rules.audit.log import AuditLogError, parse_line
+from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
 from charging_rules.text import csv_cell
@@ -190,14 +191,15 @@ def _shapes() -> dict[str, TypeAdapter[Any]]:
             "override": decision}
 
 
-def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[dict[str, Any]]:
+def _records(store: AuditStore, since: str | None, *markers: bytes
+             ) -> Iterator[dict[str, Any]]:
     """Records whose canonical line contains one of `markers` (cheap test before parsing),
     checked to have the members Row reads: an edited record is a failed check naming its
     line, not a crash."""
     from pydantic import ValidationError
 
     shapes = _shapes()
-    for where, line in read_lines(audit_dir, since):
+    for where, line in store.read_lines(since):
         if any(marker in line for marker in markers):
             record = parse_line(where, line)
             shape = shapes.get(str(record.get("kind")))
@@ -213,28 +215,30 @@ def _records(audit_dir: Path, since: str | None, *markers: bytes) -> Iterator[di
             yield record
 
 
-def rows(audit_dir: Path, filters: Filters = Filters()) -> Iterator[Row]:
+def rows(audit: StoreLike, filters: Filters = Filters()) -> Iterator[Row]:
     """Matching decisions, oldest first."""
+    store = as_store(audit)
     since = filters.since.isoformat() if filters.since else None
     decided: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in _records(audit_dir, since, *(b'"kind":"%s"' % k.encode()
+    for record in _records(store, since, *(b'"kind":"%s"' % k.encode()
                                                for k in DECISION_KINDS)):
         if record.get("kind") in DECISION_KINDS:
             decided[str(record["decision_id"])].append(record)
-    for record in _records(audit_dir, since, b'"kind":"recommendation"'):
+    for record in _records(store, since, b'"kind":"recommendation"'):
         if record.get("kind") == "recommendation":
             row = Row(record, tuple(decided.get(str(record["decision_id"]), ())))
             if filters.match(row):
                 yield row
 
 
-def find(audit_dir: Path, decision_id: str) -> Row:
+def find(audit: StoreLike, decision_id: str) -> Row:
     """The decision with this id (or unique id prefix of 6+ characters)."""
+    store = as_store(audit)
     wanted = decision_id.strip().lower()
     if len(wanted) < 6:
         raise InputError(f"decision id '{decision_id}': give at least 6 characters")
     matches: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in _records(audit_dir, None, b'"decision_id":"' + wanted.encode()):
+    for record in _records(store, None, b'"decision_id":"' + wanted.encode()):
         if str(record.get("decision_id") or "").startswith(wanted):
             matches[str(record["decision_id"])].append(record)
     if len(matches) > 1:
@@ -243,7 +247,7 @@ def find(audit_dir: Path, decision_id: str) -> Row:
     found = next(iter(matches.values()), [])
     recommendation = [r for r in found if r.get("kind") == "recommendation"]
     if not recommendation:
-        raise InputError(f"no decision '{decision_id}' in {audit_dir}")
+        raise InputError(f"no decision '{decision_id}' in {store.location}")
     return Row(recommendation[0], tuple(r for r in found if r.get("kind") in DECISION_KINDS))
 
 
@@ -290,11 +294,12 @@ def content_key(referral: dict[str, Any], demographics: dict[str, Any] | None) -
     return hashlib.sha256(log.canonical(body)).hexdigest()
 
 
-def decided_in_log(audit_dir: Path, wanted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+def decided_in_log(audit: StoreLike, wanted: dict[str, set[str]]
+                   ) -> dict[str, dict[str, Any]]:
     """Content key -> its latest decision record, for the record ids and keys in `wanted`."""
     keys_by_decision: dict[str, str] = {}
     found: dict[str, dict[str, Any]] = {}
-    for record in log.read_records(audit_dir):
+    for record in as_store(audit).read_records():
         keys = wanted.get(str(record.get("record_id")))
         if not keys:
             continue

@@ -8,11 +8,10 @@ fresh evaluation, and a comparison with what was logged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from charging_rules.audit import archive
 from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row, find
+from charging_rules.audit.store import StoreLike, as_store
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.model.kinds import KINDS, parse_record
@@ -49,10 +48,11 @@ class Replay:
                 "differences": self.differences()}
 
 
-def replay(audit_dir: Path, decision_id: str) -> Replay:
-    row = find(audit_dir, decision_id)
+def replay(audit: StoreLike, decision_id: str) -> Replay:
+    store = as_store(audit)
+    row = find(store, decision_id)
     logged = row.recommendation
-    guidelines = archive.load(audit_dir, str(logged["guideline_set"]["sha256"]))
+    guidelines = store.load_guidelines(str(logged["guideline_set"]["sha256"]))
     kind = str(logged.get("record_kind"))
     where = f"audit record seq {logged['seq']}"
     if kind not in KINDS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,43 +95,83 @@ def _follows(before: _Line | None, after: _Line | None) -> bool:
             and after.prev in (before.stored, before.computed))
 
 
-def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
-    """Check the whole log (and, given checkpoints, that it still contains them)."""
-    pins = {c.seq: c for c in checkpoints}
-    files = segments(audit_dir)
+def _scan(lines: Iterable[bytes], pins: dict[int, Checkpoint]
+          ) -> tuple[int, list[int], dict[int, tuple[int, str]], int, str]:
+    """The hot loop: one parse and one hash per line, noting the lines that break the chain.
+    Returns (lines read, suspect line numbers, line and hash at each pinned seq, head seq,
+    head hash)."""
     suspects: list[int] = []
     at_pin: dict[int, tuple[int, str]] = {}
     loads, sha256 = json.loads, hashlib.sha256
     prev, seq, number = GENESIS, 0, 0
-    torn: tuple[int, Path, int] | None = None
-    last = len(files) - 1
+    for line in lines:
+        number += 1
+        try:
+            record = loads(line)
+            digest = record["hash"]
+            if (sha256(line[:-HASH_TAIL] + b"}").hexdigest() != digest
+                    or record["prev_hash"] != prev or record["seq"] != seq + 1):
+                suspects.append(number)
+            prev, seq = digest, record["seq"]
+            if seq in pins:
+                at_pin[seq] = (number, digest)
+        except (ValueError, KeyError, TypeError):
+            suspects.append(number)
+            prev, seq = "", -1
+    head = seq if type(seq) is int and seq > 0 else 0
+    return number, suspects, at_pin, head, prev
+
+
+Located = Callable[[], Iterable[tuple[str, bytes]]]
+
+
+def verify_lines(lines: Iterable[bytes], located: Located,
+                 checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
+    """Verify stored lines from any store: `lines` once for the scan, `located` (where, line)
+    read again only when a line is suspect, for the diagnosis."""
+    pins = {c.seq: c for c in checkpoints}
+    number, suspects, at_pin, head, prev = _scan(lines, pins)
+    report = VerifyReport(number, _diagnose(located, suspects), head, prev)
+    report.problems.extend(_check_pins(pins, at_pin, report))
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _file_lines(files: list[Path], torn: list[tuple[int, Path, int]]) -> Iterator[bytes]:
+    """Every line of the segments; an incomplete last line of the last one is not yielded
+    but noted in `torn` as (line number, segment, offset)."""
+    number, last = 0, len(files) - 1
     for index, path in enumerate(files):
         with path.open("rb") as handle:
             for line in handle:
                 number += 1
                 if line[-1:] != b"\n" and index == last:
-                    torn = (number, path, handle.tell() - len(line))
-                    break
-                try:
-                    record = loads(line)
-                    digest = record["hash"]
-                    if (sha256(line[:-HASH_TAIL] + b"}").hexdigest() != digest
-                            or record["prev_hash"] != prev or record["seq"] != seq + 1):
-                        suspects.append(number)
-                    prev, seq = digest, record["seq"]
-                    if seq in pins:
-                        at_pin[seq] = (number, digest)
-                except (ValueError, KeyError, TypeError):
-                    suspects.append(number)
-                    prev, seq = "", -1
-    if torn is not None and _completed(audit_dir, torn[1], torn[2]):
+                    torn.append((number, path, handle.tell() - len(line)))
+                    return
+                yield line
+
+
+def _located(files: list[Path]) -> Located:
+    def lines() -> Iterator[tuple[str, bytes]]:
+        for path in files:
+            with path.open("rb") as handle:
+                for in_file, raw in enumerate(handle, 1):
+                    yield f"{path.name}:{in_file}", raw
+    return lines
+
+
+def verify(audit_dir: Path, checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
+    """Check the whole log (and, given checkpoints, that it still contains them)."""
+    pins = {c.seq: c for c in checkpoints}
+    files = segments(audit_dir)
+    torn: list[tuple[int, Path, int]] = []
+    number, suspects, at_pin, head, prev = _scan(_file_lines(files, torn), pins)
+    if torn and _completed(audit_dir, torn[0][1], torn[0][2]):
         return verify(audit_dir, pins.values())  # a writer was mid-append; it has finished
-    records = number - (torn is not None)
-    head = seq if type(seq) is int and seq > 0 else 0
-    report = VerifyReport(records, _diagnose(files, suspects), head, prev)
-    if torn is not None:
-        report.problems.append(Problem(torn[0], "torn_tail", (
-            f"{torn[1].name}: the last line is incomplete (a write interrupted by a crash, "
+    report = VerifyReport(number, _diagnose(_located(files), suspects), head, prev)
+    if torn:
+        report.problems.append(Problem(torn[0][0], "torn_tail", (
+            f"{torn[0][1].name}: the last line is incomplete (a write interrupted by a crash, "
             "not tampering); 'charging-rules audit repair' moves it to quarantine")))
     report.problems.extend(_check_pins(pins, at_pin, report))
     report.problems.sort(key=lambda p: p.line)
@@ -172,23 +212,19 @@ def _check_pins(pins: dict[int, Checkpoint], at_pin: dict[int, tuple[int, str]],
     return problems
 
 
-def _neighbourhood(files: list[Path], wanted: set[int]) -> dict[int, _Line]:
+def _neighbourhood(located: Located, wanted: set[int]) -> dict[int, _Line]:
     lines: dict[int, _Line] = {}
-    number = 0
-    for path in files:
-        with path.open("rb") as handle:
-            for in_file, raw in enumerate(handle, 1):
-                number += 1
-                if number in wanted:
-                    lines[number] = _describe(number, f"{path.name}:{in_file}", raw)
+    for number, (where, raw) in enumerate(located(), 1):
+        if number in wanted:
+            lines[number] = _describe(number, where, raw)
     return lines
 
 
-def _diagnose(files: list[Path], suspects: list[int]) -> list[Problem]:
+def _diagnose(located: Located, suspects: list[int]) -> list[Problem]:
     if not suspects:
         return []
     wanted = {n + d for n in suspects for d in range(-2, 3) if n + d > 0}
-    lines = _neighbourhood(files, wanted)
+    lines = _neighbourhood(located, wanted)
     found: dict[int, _Problem] = {}
     handled: set[int] = set()
     for number in suspects:

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, JsonOpt
+from charging_rules.cli.options import (
+    AuditDbOpt,
+    AuditDirOpt,
+    GuidelinesOpt,
+    JsonOpt,
+    audit_store,
+)
 from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
 
@@ -32,8 +38,6 @@ def _options(group_map: str | None, intersect: str | None, reference: str | None
              by: str | None, period: str | None) -> Any:
     from charging_rules.analysis.run import Options
 
-    if period not in (None, "month", "quarter"):
-        raise InputError(f"--period must be month or quarter (got {period!r})")
     return Options(group_map=group_map, intersect=intersect, reference=reference,
                    min_n=min_n, by=by, period=period)
 
@@ -62,6 +66,7 @@ def disparity(
     intersect: IntersectOpt = None,
     period: PeriodOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Rates by group, relative rate index vs a reference, Katz 95% CI, Fisher p.
@@ -73,25 +78,11 @@ def disparity(
 
     options = _options(group_map, intersect, reference, min_n, by, period)
     if input_file is not None:
-        if not (group and outcome and positive):
-            raise InputError("a table needs --group, --outcome and --positive")
-        if period and not date_column:
-            raise InputError("--period on a table needs --date COLUMN")
-        from charging_rules.analysis.sources import TableSpec
-
-        spec = TableSpec(group, outcome, frozenset(positive), by, intersect, date_column,
-                             period)
+        spec = run.table_spec(group, outcome, positive, options, date_column)
         result = run.disparity_table(input_file, spec, options, benchmark)
     else:
-
-        if positive and len(positive) > 1:
-            raise InputError("on the audit log --positive is one outcome (a rate of one "
-                             "decision)")
-        from charging_rules.audit.log import read_records
-
-        result = run.disparity_log(read_records(config.audit_dir(audit_dir)), stage,
-                                   (positive or ["file"])[0], options, benchmark,
-                                   group or "demographics.race")
+        records = audit_store(audit_dir, audit_db, existing=True).read_records()
+        result = run.disparity_log(records, stage, positive, options, benchmark, group)
     emit(as_json, result.to_json(), *result.views())
 
 
@@ -107,6 +98,7 @@ def impact(
     reference: ReferenceOpt = None,
     min_n: MinNOpt = config.SMALL_CELL,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What changes, and for whom, when the guidelines change.
@@ -115,12 +107,10 @@ def impact(
     --proposed rules
     """
     from charging_rules.analysis import run
-    from charging_rules.audit.log import read_records
 
-    if proposed is None:
-        raise InputError("--proposed PATH is required (the guideline set to compare)")
     options = _options(group_map, None, reference, min_n, None, None)
-    records = None if input_file else read_records(config.audit_dir(audit_dir))
+    records = None if input_file else \
+        audit_store(audit_dir, audit_db, existing=True).read_records()
     result = run.impact_of(input_file, records, config.guidelines(baseline), proposed,
                            options)
     emit(as_json, result.to_json(), *run.impact_views(result))
@@ -145,6 +135,7 @@ def report(
     intersect: Annotated[bool, typer.Option(
         "--intersect", help="Groups are race x sex.")] = False,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Public transparency report from the audit log: self-contained HTML + CSVs.
@@ -154,13 +145,13 @@ def report(
     """
     from charging_rules.analysis import run
     from charging_rules.analysis.sources import OFFENSE
-    from charging_rules.audit.log import read_records
 
     if (baseline is None) != (proposed is None):
         raise InputError("--baseline and --proposed go together")
     options = _options(group_map, "sex" if intersect else None, reference, config.SMALL_CELL,
                        OFFENSE if by_offense else None, period)
-    result = run.report_of(read_records(config.audit_dir(audit_dir)), output, options,
+    result = run.report_of(audit_store(audit_dir, audit_db, existing=True).read_records(),
+                           output, options,
                            threshold=threshold, baseline=baseline, proposed=proposed,
                            title=title)
     emit(as_json, {"report": str(result.html), "csv": [str(p) for p in result.csvs],

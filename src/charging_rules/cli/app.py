@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from charging_rules.cli import analysis, audit, batch, intake, outreach, rules, screen
-from charging_rules.errors import ChargingRulesError
+from charging_rules.errors import ChargingRulesError, InputError
 
 Register = Callable[[typer.Typer], None]
 
@@ -40,6 +40,8 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except ChargingRulesError as error:
+            if isinstance(error, InputError) and error.concept:  # the option that sets it
+                error.concept = f"--{error.concept}"
             for line in error.lines():  # each already escaped: one line, no control codes
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import AuditDirOpt, JsonOpt, UserOpt
+from charging_rules.cli.options import AuditDbOpt, AuditDirOpt, JsonOpt, UserOpt, audit_store
 from charging_rules.cli.output import emit
 
 # The library (and rich) are imported inside each command: every command's start-up pays
@@ -39,10 +39,6 @@ GuidelineOpt = Annotated[str | None, typer.Option(
 
 
 
-def _dir(audit_dir: Path | None) -> Path:
-    return config.audit_dir(audit_dir)
-
-
 def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
@@ -54,8 +50,9 @@ def _key(checkpoint_file: Path | None, key_file: Path | None) -> bytes | None:
 
 
 @audit_app.command()
-def verify(audit_dir: AuditDirOpt = None, checkpoint: CheckpointOpt = None,
-           key_file: KeyFileOpt = None, as_json: JsonOpt = False) -> None:
+def verify(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
+           checkpoint: CheckpointOpt = None, key_file: KeyFileOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Check the hash chain (and checkpoints): exit 0 intact, 1 naming each bad line.
 
     Example: charging-rules audit verify --checkpoint /secure/checkpoints.jsonl
@@ -63,23 +60,22 @@ def verify(audit_dir: AuditDirOpt = None, checkpoint: CheckpointOpt = None,
     from charging_rules.audit import checkpoint as checkpoints
     from charging_rules.audit import views
 
-    report = checkpoints.verify_against(_dir(audit_dir), checkpoint,
-                                        _key(checkpoint, key_file))
+    report = checkpoints.verify_against(audit_store(audit_dir, audit_db, existing=True),
+                                        checkpoint, _key(checkpoint, key_file))
     emit(as_json, report.to_json(), views.verify_view(report))
     if not report.ok:
         raise typer.Exit(1)
 
 
 @audit_app.command()
-def repair(audit_dir: AuditDirOpt = None, user: UserOpt = None,
+def repair(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None, user: UserOpt = None,
            as_json: JsonOpt = False) -> None:
     """Move a crash-torn last line into quarantine/ (never deleted) and log a repair record.
 
     Example: charging-rules audit repair
     """
-    from charging_rules.audit import log
-
-    record = log.repair(_dir(audit_dir), user or config.actor())
+    store = audit_store(audit_dir, audit_db)
+    record = store.repair(store.actor(user))
     message = ("nothing to repair: the log ends with a complete record" if record is None
                else f"moved {record['bytes']} torn bytes to {record['quarantine']}; "
                f"logged repair record seq {record['seq']}")
@@ -87,9 +83,10 @@ def repair(audit_dir: AuditDirOpt = None, user: UserOpt = None,
 
 
 @audit_app.command("list")
-def list_(audit_dir: AuditDirOpt = None, since: SinceOpt = None, until: UntilOpt = None,
-          actor: ActorOpt = None, outcome: OutcomeOpt = None, overrides: OverridesOpt = False,
-          guideline_version: GuidelineOpt = None, as_json: JsonOpt = False) -> None:
+def list_(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None, since: SinceOpt = None,
+          until: UntilOpt = None, actor: ActorOpt = None, outcome: OutcomeOpt = None,
+          overrides: OverridesOpt = False, guideline_version: GuidelineOpt = None,
+          as_json: JsonOpt = False) -> None:
     """List decisions, oldest first, with filters.
 
     Example: charging-rules audit list --since 2026-01-01 --overrides
@@ -98,28 +95,28 @@ def list_(audit_dir: AuditDirOpt = None, since: SinceOpt = None, until: UntilOpt
 
     filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
                             guideline_version)
-    selected = list(query.rows(_dir(audit_dir), filters))
+    selected = list(query.rows(audit_store(audit_dir, audit_db, existing=True), filters))
     emit(as_json, {"decisions": [row.to_json() for row in selected]},
           views.decisions_table(selected))
 
 
 @audit_app.command()
 def show(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
-         as_json: JsonOpt = False) -> None:
+         audit_db: AuditDbOpt = None, as_json: JsonOpt = False) -> None:
     """One decision in full: recommendation, reasons, trace, decisions, referral, versions.
 
     Example: charging-rules audit show 3f2a9c
     """
     from charging_rules.audit import query, views
 
-    row = query.find(_dir(audit_dir), decision_id)
+    row = query.find(audit_store(audit_dir, audit_db, existing=True), decision_id)
     data = {"recommendation": row.recommendation, "decisions": list(row.decisions)}
     emit(as_json, data, views.decision_view(row))
 
 
 @audit_app.command()
 def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
-           as_json: JsonOpt = False) -> None:
+           audit_db: AuditDbOpt = None, as_json: JsonOpt = False) -> None:
     """Re-evaluate a decision under its archived guidelines: exit 0 reproduced, 1 not.
 
     Example: charging-rules audit replay 3f2a9c
@@ -127,14 +124,14 @@ def replay(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
     from charging_rules.audit import views
     from charging_rules.audit.replay import replay as replay_decision
 
-    result = replay_decision(_dir(audit_dir), decision_id)
+    result = replay_decision(audit_store(audit_dir, audit_db, existing=True), decision_id)
     emit(as_json, result.to_json(), views.replay_view(result))
     if not result.reproduced:
         raise typer.Exit(1)
 
 
 @audit_app.command()
-def export(audit_dir: AuditDirOpt = None,
+def export(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
            fmt: Annotated[config.ExportFormat, typer.Option("--format")] = "csv",
            out: Annotated[Path | None, typer.Option(
                "--out", help="File to write (created owner-only) [default: stdout].")] = None,
@@ -151,7 +148,7 @@ def export(audit_dir: AuditDirOpt = None,
 
     filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
                             guideline_version)
-    selected = query.rows(_dir(audit_dir), filters)
+    selected = query.rows(audit_store(audit_dir, audit_db, existing=True), filters)
     if out is None:
         query.export(selected, sys.stdout, fmt, mask_demographics)
         return
@@ -163,8 +160,8 @@ def export(audit_dir: AuditDirOpt = None,
 def checkpoint_(out: Annotated[Path, typer.Option(
                     "--out", envvar="CHARGING_RULES_CHECKPOINT_FILE",
                     help="Checkpoint file to append to (keep it outside audit_logs/).")],
-                audit_dir: AuditDirOpt = None, key_file: KeyFileOpt = None,
-                as_json: JsonOpt = False) -> None:
+                audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
+                key_file: KeyFileOpt = None, as_json: JsonOpt = False) -> None:
     """Seal the head (seq, hash) of a verified log with HMAC-SHA256; run it from cron.
 
     Example: charging-rules audit checkpoint --out /secure/checkpoints.jsonl --key-file k
@@ -172,13 +169,59 @@ def checkpoint_(out: Annotated[Path, typer.Option(
     from charging_rules.audit import checkpoint as checkpoints
     from charging_rules.audit import views
 
-    report, sealed = checkpoints.seal_head(_dir(audit_dir), out,
-                                           checkpoints.load_key(key_file))
+    report, sealed = checkpoints.seal_head(audit_store(audit_dir, audit_db, existing=True),
+                                           out, checkpoints.load_key(key_file))
     if sealed is None:
         emit(as_json, {**report.to_json(), "checkpoint": None}, views.verify_view(report))
         raise typer.Exit(1 if not report.ok else 0)
     emit(as_json, {**report.to_json(), "checkpoint": sealed},
           f"sealed seq {sealed['seq']} hash {sealed['hash'][:16]}… into {out}")
+
+
+@audit_app.command("init-db")
+def init_db(audit_db: AuditDbOpt = None, as_json: JsonOpt = False) -> None:
+    """Create the PostgreSQL audit store's schema and its group roles (charging_prosecutor,
+    charging_supervisor, charging_analyst); run it as the database's owner. Idempotent.
+
+    Example: charging-rules audit init-db --audit-db postgresql://dba@db.office/charging
+    """
+    from charging_rules.audit import pgstore
+
+    url = _database(audit_db)
+    done = pgstore.init_db(url)
+    emit(as_json, done, f"audit store ready in database {done['database']} (schema "
+          f"{done['schema']}, owner {done['owner']}); group roles: {', '.join(done['roles'])}")
+
+
+@audit_app.command("copy")
+def copy(source: Annotated[Path, typer.Option("--from", metavar="DIR",
+                                              help="The file log to move in.")],
+         target: Annotated[str | None, typer.Option(
+             "--to", metavar="URL", help="The (initialised, empty) PostgreSQL audit store "
+             f"[default: ${config.AUDIT_DB_ENV}, else the config file's `audit_db`].")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Move a file log into PostgreSQL with its chain intact (same seq and hashes) and its
+    guideline archive, then verify it there: exit 0 when it verifies, 1 when not.
+
+    Example: charging-rules audit copy --from audit_logs --to postgresql://dba@db/charging
+    """
+    from charging_rules.audit import pgstore, views
+
+    before, after = pgstore.copy_log(source, _database(target))
+    emit(as_json, {"copied": before.records, "target": after.to_json()},
+          views.verify_view(after))
+    if not after.ok or after.records != before.records or after.head_hash != before.head_hash:
+        raise typer.Exit(1)
+
+
+def _database(option: str | None) -> str:
+    from charging_rules.errors import InputError
+
+    url = config.audit_db(option)
+    if not url:
+        raise InputError(f"no PostgreSQL audit store named: give --audit-db URL or set "
+                         f"${config.AUDIT_DB_ENV}")
+    return url
 
 
 def register(app: typer.Typer) -> None:

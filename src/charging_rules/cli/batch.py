@@ -11,10 +11,12 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
+    AuditDbOpt,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    audit_store,
 )
 from charging_rules.cli.output import emit
 
@@ -50,6 +52,7 @@ def batch(
         help="Export mapping: columns of a case-management export to referral fields.")] = None,
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
     as_json: JsonOpt = False,
@@ -69,8 +72,9 @@ def batch(
     from charging_rules.text import literal, printable
 
     loaded = None if mapping is None else load_mapping(mapping)
-    screener = Screener.open(config.guidelines(guidelines),
-                             None if no_log else config.audit_dir(audit_dir))
+    store = None if no_log else audit_store(audit_dir, audit_db)
+    actor = (user or config.actor()) if store is None else store.actor(user)
+    screener = Screener.open(config.guidelines(guidelines), store)
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
@@ -87,7 +91,7 @@ def batch(
         path = stack.enter_context(stdin_as_file(sys.stdin.buffer)) if str(source) == "-" \
             else source
         task = progress.add_task("screening", total=None)
-        summary = run_batch(path, screener, user or config.actor(), loaded, report,
+        summary = run_batch(path, screener, actor, loaded, report,
                             lambda done, total: progress.update(task, completed=done,
                                                                 total=total))
     emit(as_json, summary.to_json(), _summary_table(summary))

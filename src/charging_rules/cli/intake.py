@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import AuditDirOpt, GuidelinesOpt, UserOpt
+from charging_rules.cli.options import AuditDbOpt, AuditDirOpt, GuidelinesOpt, UserOpt, audit_store
 
 
 def intake(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of referral files.")],
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     user: UserOpt = None,
 ) -> None:
     """Screen the referrals waiting in DIR one at a time: accept, override, skip or quit.
@@ -28,8 +29,9 @@ def intake(
     from charging_rules.screening.intake import IntakeQueue
     from charging_rules.screening.screener import Screener
 
-    screener = Screener.open(config.guidelines(guidelines), config.audit_dir(audit_dir))
-    queue = IntakeQueue(directory, screener, user or config.actor())
+    store = audit_store(audit_dir, audit_db)
+    screener = Screener.open(config.guidelines(guidelines), store)
+    queue = IntakeQueue(directory, screener, store.actor(user))
     console = Console(highlight=False)
     report(console, queue.run(TerminalUI(console)))
 

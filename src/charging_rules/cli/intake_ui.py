@@ -12,7 +12,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from charging_rules.engine.views import outcome_badge, recommendation_view
+from charging_rules.engine.views import recommendation_view, recorded_decision
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeSummary
 from charging_rules.screening.screener import Screened
@@ -71,10 +71,8 @@ class TerminalUI:
         return outcome, reason
 
     def decided(self, record: dict[str, Any], moved_to: Path) -> None:
-        verb = "Overridden" if record["kind"] == "override" else "Accepted"
-        self.console.print(Text.assemble(f"{verb}: ", outcome_badge(record["outcome"])))
-        self.console.print(literal(f"  logged as decision {record['decision_id']}; moved to "
-                                   f"{moved_to}"))
+        self.console.print(recorded_decision(record))
+        self.console.print(literal(f"  moved to {moved_to}"))
 
 
 def _facts(prefix: str, value: Any) -> list[tuple[str, str]]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from charging_rules import config
+
+if TYPE_CHECKING:
+    from charging_rules.audit.store import AuditStore
 
 GuidelinesOpt = Annotated[
     Path | None,
@@ -21,6 +24,32 @@ AuditDirOpt = Annotated[
                  f"[default: ${config.AUDIT_DIR_ENV}, else the config file's `audit_dir`, "
                  "else ./audit_logs]."),
 ]
+AuditDbOpt = Annotated[
+    str | None,
+    typer.Option("--audit-db", metavar="URL", help="PostgreSQL audit store, a libpq URL "
+                 "(the office's shared log; the actor is the database login) "
+                 f"[default: ${config.AUDIT_DB_ENV}, else the config file's `audit_db`; an "
+                 "explicit --audit-dir overrides both; none: the file log]."),
+]
+
+
+def audit_store(audit_dir: Path | None, audit_db: str | None, *,
+                existing: bool = False) -> AuditStore:
+    """The store the options name: --audit-db, else --audit-dir, else the configured
+    database, else the configured (or default) folder. `existing`: a reading command, for
+    which a log that is not there is exit 2."""
+    from charging_rules.audit.store import open_store
+    from charging_rules.errors import InputError
+
+    if audit_dir is not None and audit_db:
+        raise InputError("give --audit-dir or --audit-db, not both")
+    store = open_store(config.audit_dir(audit_dir),
+                       None if audit_dir is not None else config.audit_db(audit_db))
+    if existing:
+        store.require()
+    return store
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 

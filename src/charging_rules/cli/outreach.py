@@ -13,10 +13,12 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
+    AuditDbOpt,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    audit_store,
 )
 from charging_rules.cli.output import emit
 
@@ -34,6 +36,7 @@ def import_(
     Path("outreach_lists"),
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -46,8 +49,8 @@ def import_(
     from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
-    reports = import_weeks(lists, config.guidelines(guidelines), config.audit_dir(audit_dir), out,
-                           user or config.actor())
+    store = audit_store(audit_dir, audit_db)
+    reports = import_weeks(lists, config.guidelines(guidelines), store, out, store.actor(user))
     emit(as_json, import_summary(reports), import_view(reports))
 
 
@@ -58,6 +61,7 @@ def status(
     goal: Annotated[int | None, typer.Option(
         help="Annual referral goal [default: 500, the program's 2023 goal].")] = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Referrals this year against the goal, by week, with a projection and contact outcomes.
@@ -67,7 +71,7 @@ def status(
     from charging_rules.outreach.render import status_view
     from charging_rules.outreach.status import outreach_status
 
-    result = outreach_status(config.audit_dir(audit_dir), year, goal)
+    result = outreach_status(audit_store(audit_dir, audit_db, existing=True), year, goal)
     emit(as_json, result.to_json(), status_view(result))
 
 
@@ -76,6 +80,7 @@ def record(
     report: Annotated[Path, typer.Argument(
         help="The hub's report: CSV with decision_id,contact_date,outcome.")],
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -86,7 +91,8 @@ def record(
     from charging_rules.outreach.contacts import record_contacts
     from charging_rules.outreach.render import record_view
 
-    result = record_contacts(report, config.audit_dir(audit_dir), user or config.actor())
+    store = audit_store(audit_dir, audit_db)
+    result = record_contacts(report, store, store.actor(user))
     emit(as_json, result.to_json(), record_view(result))
 
 

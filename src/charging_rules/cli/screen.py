@@ -9,10 +9,12 @@ import typer
 
 from charging_rules import config
 from charging_rules.cli.options import (
+    AuditDbOpt,
     AuditDirOpt,
     GuidelinesOpt,
     JsonOpt,
     UserOpt,
+    audit_store,
     loggable_text,
 )
 from charging_rules.cli.output import emit
@@ -24,6 +26,7 @@ def screen(
         help="Referral JSON file (docs/referral-contract.md); - reads standard input.")],
     guidelines: GuidelinesOpt = None,
     audit_dir: AuditDirOpt = None,
+    audit_db: AuditDbOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
     accept: Annotated[bool, typer.Option("--accept", help="Record that you accept it.")] = False,
@@ -51,16 +54,17 @@ def screen(
         raise InputError("--accept/--override record a decision: they need the audit log "
                          "(drop --no-log)")
     record, demographics = load_record_file(referral)
-    screener = Screener.open(config.guidelines(guidelines),
-                             None if no_log else config.audit_dir(audit_dir))
-    actor = user or config.actor()
+    store = None if no_log else audit_store(audit_dir, audit_db)
+    actor = (user or config.actor()) if store is None else store.actor(user)
+    screener = Screener.open(config.guidelines(guidelines), store)
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
-    if accept or override:
-        screener.decide(screened, actor, override, reason)
-    from charging_rules.engine.views import recommendation_view
+    decided = screener.decide(screened, actor, override, reason) if accept or override \
+        else None
+    from charging_rules.engine.views import recommendation_view, recorded_decision
 
     emit(as_json, screened.recommendation.to_json(screened.decision_id),
-         recommendation_view(screened.recommendation, screened.decision_id, trace))
+         recommendation_view(screened.recommendation, screened.decision_id, trace),
+         *([recorded_decision(decided)] if decided else []))
 
 
 def register(app: typer.Typer) -> None:

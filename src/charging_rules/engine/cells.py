@@ -14,15 +14,17 @@ from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable
 from contextlib import suppress
 from datetime import date
-from operator import attrgetter
 from typing import Any
 
 from charging_rules.guidelines.conditions import (
     ORDERED,
+    QUANTIFIERS,
     AnyItem,
     Compare,
     Condition,
+    EveryItem,
     Exists,
+    SumItems,
     children,
 )
 from charging_rules.model.facts import MISSING
@@ -65,7 +67,7 @@ class _Place:
 
 def _literals(conds: Iterable[Condition], found: dict[str, tuple[list[Any], set[str]]]) -> None:
     for cond in conds:
-        if isinstance(cond, AnyItem):
+        if isinstance(cond, QUANTIFIERS):
             continue  # its items have keys of their own
         if isinstance(cond, Compare):
             literals, ops = found.setdefault(cond.field, ([], set()))
@@ -86,42 +88,29 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
     _literals(conds, found)
     paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
              for path, (literals, ops) in sorted(found.items())]
-    # A validated record is read in one C call; a fact (a dict), or a record with a sub-record
-    # missing, the slow way.
-    getter: Callable[[Any], Any] | None = attrgetter(*sorted(found)) if found else None
-    fast = [place.fast for _, place in paths]
+    fast = [(parts, place.fast) for parts, place in paths]
 
     def key(fact: Any) -> tuple[Hashable, ...]:
         try:
-            values = getter(fact) if getter is not None else ()
-        except AttributeError:
-            return tuple([place(value_at(fact, parts)) for parts, place in paths])
-        if len(fast) == 1:
-            values = (values,)
-        try:
-            return tuple([place(value) for place, value in zip(fast, values, strict=True)])
+            return tuple([place(value_at(fact, parts)) for parts, place in fast])
         except TypeError:  # an unhashable value
-            return tuple([place(value) for (_, place), value in zip(paths, values, strict=True)])
+            return tuple([place(value_at(fact, parts)) for parts, place in paths])
 
     return key
 
 
 def value_at(fact: Any, parts: tuple[str, ...]) -> Any:
-    """A fact's value at a path, read from the fact (JSON types) or straight from the
-    validated record (its model), as `to_fact` would give it; MISSING when absent."""
+    """A fact's value at a path (split at the dots), or MISSING."""
     value = fact
     for part in parts:
-        if type(value) is dict:
-            value = value.get(part, MISSING)
-        else:
-            value = getattr(value, part, MISSING)
-            if value is None:
-                return MISSING
+        if type(value) is not dict:
+            return MISSING
+        value = value.get(part, MISSING)
     return value
 
 
-def _quantifiers(cond: Condition) -> Iterable[AnyItem]:
-    if isinstance(cond, AnyItem):
+def _quantifiers(cond: Condition) -> Iterable[AnyItem | EveryItem | SumItems]:
+    if isinstance(cond, QUANTIFIERS):
         yield cond
     for child in children(cond):
         yield from _quantifiers(child)

@@ -38,34 +38,38 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
 import durable.engine as _durable
 
-from charging_rules.engine.cells import key_of, value_at
+from charging_rules.engine.cells import key_of
 from charging_rules.errors import EngineError, InputError
 from charging_rules.guidelines.conditions import (
+    QUANTIFIERS,
     All,
     AnyItem,
     AnyOf,
     Compare,
     Condition,
+    EveryItem,
     Exists,
     Node,
     Not,
+    SumItems,
     Truth,
     layout,
+    sum_bounds,
 )
-from charging_rules.model.facts import MISSING, lookup
+from charging_rules.model.facts import MISSING
 
 ENGINE_VERSION = "durable_rules 2.0.28"
 _MARKER = "cr_fact"
 _ITEM = "cr_item"
 _QUANTIFIED = "cr_q_"
 _SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
-# Measured limits of durable_rules 2.0.28, past which it fails inside C (error 303, heap
-# corruption, a hang) instead of answering: a set that would cross them is refused up front.
+# Measured limits of durable_rules 2.0.28 for one ruleset, past which it fails inside C
+# (error 303, heap corruption, a hang) instead of answering: nodes are packed under them.
 MAX_ENGINE_RULES = 256
 MAX_TESTS_PER_FACT = 128  # distinct comparisons on one attribute (e.g. age < 1 ... age < 64)
 MAX_MATCHES_PER_FACT = 64  # rules one fact matches (error 303 past it, then a crash)
@@ -73,6 +77,7 @@ _CELLS_KEPT = 65536  # durable_rules answers remembered per compiled set; cleare
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
+Where = dict[str, tuple[str, str]]  # root id -> (file, "guideline G rule R") for errors
 
 _SWAP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt",
          "in": "not_in", "not_in": "in"}
@@ -92,6 +97,17 @@ def _quantified(node_id: str) -> str:
     return _QUANTIFIED + node_id.replace(".", "_")
 
 
+# A sum is handed to durable_rules as the two ends of the interval it lies in (the high end
+# absent when unbounded), so a comparison on it is matched like any other attribute.
+_LOW, _HIGH = "_lo", "_hi"
+_SUM_MATCH = {  # op -> (end, operator) matching when true, and when false
+    "le": ((_HIGH, "$lte"), (_LOW, "$gt")),
+    "lt": ((_HIGH, "$lt"), (_LOW, "$gte")),
+    "ge": ((_LOW, "$gte"), (_HIGH, "$lt")),
+    "gt": ((_LOW, "$gt"), (_HIGH, "$lte")),
+}
+
+
 def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[str, Any]:
     """durable_rules JSON matching when `cond` is definitely true (positive) or false."""
     if isinstance(cond, Compare):
@@ -100,7 +116,10 @@ def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[st
         return {"$ex" if cond.present == positive else "$nex": {cond.field: 1}}
     if isinstance(cond, Not):
         return _expression(cond.item, not positive, ids)
-    if isinstance(cond, AnyItem):
+    if isinstance(cond, SumItems):
+        end, operator = _SUM_MATCH[cond.op][0 if positive else 1]
+        return {operator: {_quantified(ids[id(cond)]) + end: cond.value}}
+    if isinstance(cond, AnyItem | EveryItem):
         return {_quantified(ids[id(cond)]): positive}
     conjunctive = isinstance(cond, All) == positive
     assert isinstance(cond, All | AnyOf)
@@ -165,43 +184,56 @@ class _Shard:
         return handle
 
 
-Where = dict[str, tuple[str, str]]  # root id -> (file, "rule R of guideline G") for errors
-
-
 class CompiledRuleset:
     """durable_rules rulesets answering, for one fact, the truth of every condition node
     (`conditions.layout` ids) of the named root conditions.
 
     The nodes are packed into as many rulesets (shards) as durable_rules' measured limits
-    need: a node's rules test only the fact's own attributes (and, for `any_<item>`, an
-    attribute we derive from the item facts first), so any node can sit in any shard. Item
-    nodes are asked first, on each item; the quantifiers are folded; then every top-level
-    shard is asked about the fact with the derived attributes.
+    need: a node's rules test only the fact's own attributes (and, for a quantifier over
+    items, attributes derived from the item facts first), so any node can sit in any shard.
+    Item nodes are asked first, on each item; the quantifiers are folded; then the top-level
+    shards are asked about the fact with the derived attributes.
+
+    `count_roots` (with `counts`, the collection whose items are counts) name roots, such as
+    guideline scopes, whose truth is also wanted per item: for item i, each any_/every_
+    quantifier over that collection in those roots is given item i's own truth, and
+    durable_rules matches the roots again on that view of the record.
 
     With `reuse`, durable_rules is asked once per cell (cells.py) of an item or a fact, and
-    its answer is reused for the others in the cell.
+    its answer is reused for the other items and facts in the cell.
     """
 
-    def __init__(self, roots: dict[str, Condition], where: Where | None = None,
-                 reuse: bool = True):
-        placed = [(root_id, node) for root_id, cond in roots.items()
-                  for node in layout(root_id, cond)]
+    def __init__(self, roots: dict[str, Condition], count_roots: Iterable[str] = (),
+                 counts: str | None = None, where: Where | None = None, reuse: bool = True):
+        laid = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
+        placed = [(root_id, node) for root_id, root_nodes in laid.items() for node in root_nodes]
         nodes = [node for _, node in placed]
         ids = {id(node.condition): node.id for node in nodes}
-        self.nodes = tuple(node.id for node in nodes)
         self._item_shards = _pack([p for p in placed if p[1].collection], ids, where or {})
         self._top_shards = _pack([p for p in placed if not p[1].collection], ids, where or {})
         self.definitions = [s.definition for s in (*self._item_shards, *self._top_shards)]
+        self.nodes = tuple(node.id for node in nodes)
         self._item_nodes = {node.id: node.collection for node in nodes if node.collection}
-        self._quantifiers = [(node.id, node.condition.collection) for node in nodes
-                             if isinstance(node.condition, AnyItem)]
-        self._collections = sorted({c for _, c in self._quantifiers})
+        self._quantifiers = [(node.id, node.condition) for node in nodes
+                             if isinstance(node.condition, QUANTIFIERS)]
+        self._collections = sorted({c.collection for _, c in self._quantifiers})
+        wanted = set(count_roots)
+        self._counts = counts
+        self.count_nodes = tuple(node.id for root_id in wanted & set(laid)
+                                 for node in laid[root_id] if node.collection is None)
+        self._count_quantifiers = [
+            node.id for root_id in wanted & set(laid) for node in laid[root_id]
+            if isinstance(node.condition, AnyItem | EveryItem)
+            and node.condition.collection == counts and node.collection is None]
         self.reuse = reuse
         conds = list(roots.values())
         self._top_key = key_of(conds)
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
-        self._paths = {c: tuple(c.split(".")) for c in self._collections}
-        self._full_cache: dict[Hashable, dict[str, Truth]] = {}
+        # A whole answer is a function of the cells of the fact and of its items, unless a
+        # sum reads the items' numbers themselves; per count, the items' order matters.
+        self._whole = reuse and not any(isinstance(c, SumItems) for _, c in self._quantifiers)
+        self._ordered = bool(self.count_nodes)
+        self._whole_cache: dict[Hashable, tuple[dict[str, Truth], list[dict[str, Truth]]]] = {}
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
         self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
@@ -210,92 +242,126 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
-        return self.evaluate_records(facts, _itself)
+        return [dict(truth) for truth, _ in self.evaluate_counts_many(facts)]
 
-    def evaluate_records(self, records: Iterable[Any], fact_of: Callable[[Any], dict[str, Any]]
-                         ) -> list[dict[str, Truth]]:
-        return [dict(truths) for _, truths in self.evaluate_cells(records, fact_of)]
-
-    def evaluate_cells(self, records: Iterable[Any], fact_of: Callable[[Any], dict[str, Any]]
-                       ) -> list[tuple[Hashable, dict[str, Truth]]]:
-        """(cell, truths) per validated record: with reuse, cell keys are read from the
-        record itself, and its fact (`fact_of`) is built only if durable_rules is asked.
-        Records of one cell share its truths (read-only); the cell is None without reuse."""
+    def evaluate_counts_many(self, facts: Iterable[dict[str, Any]]
+                             ) -> list[tuple[dict[str, Truth], list[dict[str, Truth]]]]:
+        """Per fact: the truth of every node, and per count the truth of the count roots'
+        nodes (`count_nodes`) on that count's view of the record. Facts of one cell share
+        these dictionaries: read them, never change them."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [(None, {}) for _ in records]  # heap corruption): no guideline for this kind
+            return [({}, []) for _ in facts]  # heap corruption): no guideline for this kind
         with _lock:
-            if len(self._full_cache) + len(self._top_cache) + len(self._item_cache) > \
+            if len(self._whole_cache) + len(self._top_cache) + len(self._item_cache) > \
                     _CELLS_KEPT:
-                self._full_cache.clear()
+                self._whole_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
-            return [self._evaluate(record, fact_of) for record in records]
+            return [self._evaluate(fact) for fact in facts]
 
-    def _evaluate(self, record: Any, fact_of: Callable[[Any], dict[str, Any]]
-                  ) -> tuple[Hashable, dict[str, Truth]]:
-        built: list[dict[str, Any]] = []
-
-        def fact() -> dict[str, Any]:
-            if not built:
-                built.append(fact_of(record))
-            return built[0]
-
-        full: Hashable = None
-        if self.reuse:
-            full = (self._top_key(record), *(self._items_key(record, c)
-                                             for c in self._collections))
-            cached = self._full_cache.get(full)
-            if cached is not None:
-                return full, cached
+    def _evaluate(self, fact: dict[str, Any]
+                  ) -> tuple[dict[str, Truth], list[dict[str, Truth]]]:
+        whole: Hashable = None
+        if self._whole:
+            whole = (self._top_key(fact), *(self._items_key(fact, c) for c in self._collections))
+            known = self._whole_cache.get(whole)
+            if known is not None:
+                return known
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
-        derived: dict[str, bool] = {}
+        derived: dict[str, Any] = {}
+        per_item: dict[tuple[str, int], Truth] = {}
         if self._quantifiers:
-            per_item: dict[str, list[dict[str, Truth]]] = {}
             for collection in self._collections:
-                items = value_at(record, self._paths[collection])
-                if isinstance(items, list):
-                    per_item[collection] = [self._item(collection, item, index, fact)
-                                            for index, item in enumerate(items)]
+                items = fact.get(collection)
+                for index, item in enumerate(items if isinstance(items, list) else ()):
+                    for node_id, value in self._item(collection, item).items():
+                        per_item[(node_id, index)] = value
+            for node_id, cond in self._quantifiers:
+                items = fact.get(cond.collection)
+                truth[node_id] = _fold(cond, per_item, node_id, items, derived)
             for node_id, collection in self._item_nodes.items():
-                truth[node_id] = _exists(per_item.get(collection), node_id)
-            for node_id, collection in self._quantifiers:
-                folded = _exists(per_item.get(collection), f"{node_id}.0")
-                truth[node_id] = folded
-                if folded is not Truth.UNKNOWN:
-                    derived[_quantified(node_id)] = folded is Truth.TRUE
-        top: Hashable = (self._top_key(record), *derived.items()) if self.reuse else None
-        answer = self._top_cache.get(top) if self.reuse else None
-        if answer is None:
-            answer = _ask(self._top_shards, {**fact(), **derived, _MARKER: 1})
-            if self.reuse:
-                self._top_cache[top] = answer
-        truth.update(answer)
-        if self.reuse:
-            self._full_cache[full] = truth
-        return full, truth
+                truth[node_id] = _exists(per_item, node_id, fact.get(collection))
+        truth.update(self._top(fact, derived))
+        answer = truth, self._per_count(fact, derived, per_item, truth)
+        if self._whole:
+            self._whole_cache[whole] = answer
+        return answer
 
-    def _items_key(self, record: Any, collection: str) -> Hashable:
-        items = value_at(record, self._paths[collection])
+    def _items_key(self, fact: dict[str, Any], collection: str) -> Hashable:
+        items = fact.get(collection)
         if not isinstance(items, list):
             return MISSING
-        key = self._item_keys[collection]  # a set: "some item" does not depend on order
-        return frozenset([key(item) for item in items])
+        keys = [self._item_keys[collection](item) if isinstance(item, dict) else None
+                for item in items]
+        # "some item" does not depend on the items' order; a count's own view does
+        return tuple(keys) if self._ordered else frozenset(keys)
 
-    def _item(self, collection: str, item: Any, index: int, fact: Callable[[], dict[str, Any]]
-              ) -> dict[str, Truth]:
+    def _item(self, collection: str, item: Any) -> dict[str, Truth]:
+        if not isinstance(item, dict):
+            return {}
         key: Hashable = (collection, self._item_keys[collection](item)) if self.reuse else None
         answer = self._item_cache.get(key) if self.reuse else None
         if answer is None:
-            raw = lookup(fact(), collection)[index]
-            answer = _ask(self._item_shards, {**raw, _ITEM: collection}) \
-                if isinstance(raw, dict) else {}
+            answer = _ask(self._item_shards, {**item, _ITEM: collection})
             if self.reuse:
                 self._item_cache[key] = answer
         return answer
 
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any]) -> dict[str, Truth]:
+        key: Hashable = (self._top_key(fact), *sorted(derived.items())) if self.reuse else None
+        answer = self._top_cache.get(key) if self.reuse else None
+        if answer is None:
+            answer = _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
+            if self.reuse:
+                self._top_cache[key] = answer
+        return answer
 
-def _itself(fact: dict[str, Any]) -> dict[str, Any]:
-    return fact
+    def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
+                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth]
+                   ) -> list[dict[str, Truth]]:
+        items = fact.get(self._counts) if self._counts else None
+        if not isinstance(items, list) or not self.count_nodes:
+            return [] if not isinstance(items, list) else [{} for _ in items]
+        if len(items) == 1 or not self._count_quantifiers:  # each count sees the whole
+            same = {node_id: truth[node_id] for node_id in self.count_nodes}
+            return [same for _ in items]
+        out: list[dict[str, Truth]] = []
+        for index in range(len(items)):
+            view = dict(derived)
+            count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
+            for node_id in self._count_quantifiers:
+                own = per_item.get((f"{node_id}.0", index), Truth.UNKNOWN)
+                view.pop(_quantified(node_id), None)
+                if own is not Truth.UNKNOWN:
+                    view[_quantified(node_id)] = own is Truth.TRUE
+                count_truth[node_id] = own
+            for node_id, value in self._top(fact, view).items():
+                if node_id in count_truth:
+                    count_truth[node_id] = value
+            out.append(count_truth)
+        return out
+
+
+def _fold(cond: Condition, per_item: dict[tuple[str, int], Truth], node_id: str, items: Any,
+          derived: dict[str, Any]) -> Truth:
+    """A quantifier's truth from its items' truths, and the attributes that hand it back to
+    durable_rules (`derived`), on which enclosing conditions are matched."""
+    if isinstance(cond, SumItems):
+        if not isinstance(items, list):
+            return Truth.UNKNOWN
+        matches = [per_item.get((f"{node_id}.0", i), Truth.UNKNOWN) for i in range(len(items))]
+        low, high = sum_bounds(matches, [item.get(cond.field, MISSING) if isinstance(item, dict)
+                                         else MISSING for item in items])
+        derived[_quantified(node_id) + _LOW] = low
+        if high is not None:
+            derived[_quantified(node_id) + _HIGH] = high
+        return Truth.UNKNOWN  # matched by durable_rules on the referral fact
+    folded = _exists(per_item, f"{node_id}.0", items)
+    if isinstance(cond, EveryItem):
+        folded = ~_exists({k: ~v for k, v in per_item.items()}, f"{node_id}.0", items)
+    if folded is not Truth.UNKNOWN:
+        derived[_quantified(node_id)] = folded is Truth.TRUE
+    return folded
 
 
 def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> list[_Shard]:
@@ -420,11 +486,11 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _exists(items: list[dict[str, Truth]] | None, node_id: str) -> Truth:
+def _exists(per_item: dict[tuple[str, int], Truth], node_id: str, items: Any) -> Truth:
     """Kleene 'some item': true if one holds, false if every one fails, else unknown."""
-    if items is None:
+    if not isinstance(items, list):
         return Truth.UNKNOWN
-    values = [truths.get(node_id, Truth.UNKNOWN) for truths in items]
+    values = [per_item.get((node_id, i), Truth.UNKNOWN) for i in range(len(items))]
     if Truth.TRUE in values:
         return Truth.TRUE
     return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.FALSE

@@ -5,6 +5,17 @@ Missing is not false. A rule whose condition is unknown may or may not hold, so 
 every combination of the unknown rules (and unknown scopes): when they all lead to one
 outcome that outcome stands; otherwise the result is `needs_information`, naming the missing
 facts behind the rules that split it.
+
+Counts. A guideline governs the charges its scope names: its scope is also matched per
+charge, each any_/every_charge quantifier in it reading that charge alone (durable_rules
+matches the scope again on each count's view, see `CompiledRuleset`). Each count gets the
+outcome of the first guideline that governs it and decides, else the set's fallback; rules
+still read the whole referral. The referral's outcome is the first outcome in the kind's
+precedence that some count has (`OUTCOME_PRECEDENCE`).
+
+Questions. For `needs_information`, the smallest set of missing facts such that every
+combination of answers (from the values the guidelines tell apart) settles the outcome; each
+answer is evaluated through this same engine.
 """
 
 from __future__ import annotations
@@ -12,19 +23,24 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Hashable, Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 
 from charging_rules.engine.durable import CompiledRuleset
+from charging_rules.guidelines import domains
 from charging_rules.guidelines.conditions import (
     AnyItem,
     Compare,
     Condition,
+    EveryItem,
     Exists,
     Node,
+    SumItems,
     Truth,
     children,
     headline,
@@ -32,13 +48,15 @@ from charging_rules.guidelines.conditions import (
     layout,
 )
 from charging_rules.guidelines.schema import Guideline, GuidelineSet, Otherwise, Rule
-from charging_rules.model.facts import lookup, to_fact
+from charging_rules.model.facts import MISSING, FieldSpec, engine_fact, lookup, vocabulary
 from charging_rules.model.kinds import KINDS, RecordKind
 from charging_rules.model.recommendation import (
     Citation,
     ConditionTrace,
+    CountOutcome,
     GuidelineRef,
     GuidelineTrace,
+    Question,
     Recommendation,
     RuleTrace,
 )
@@ -47,6 +65,12 @@ NEEDS_INFORMATION = "needs_information"
 REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
+MAX_QUESTION_FACTS = 8  # missing facts searched for the smallest settling set
+MAX_QUESTION_WORLDS = 4096  # answer combinations evaluated before the search gives up
+_INDEX = re.compile(r"\[(\d+)\]")
+_ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
+
+Outcomes = dict[str, list[Rule]]  # outcome -> the rules deciding it in some world
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,14 @@ class _GuidelineResult:
     guideline: Guideline
     scope: Truth
     rules: dict[str, Truth]
-    possible: dict[str, list[Rule]]  # outcome -> deciding rules in some world
+    possible: Outcomes
+
+
+@dataclass(frozen=True)
+class _Combined:
+    results: list[_GuidelineResult]
+    visited: list[_GuidelineResult]
+    outcomes: Outcomes
 
 
 class Evaluator:
@@ -68,6 +99,7 @@ class Evaluator:
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
         self.otherwise = guidelines.otherwise.get(kind)
+        self.vocabulary = vocabulary(self.kind.model)
         roots: dict[str, Condition] = {}
         where: dict[str, tuple[str, str]] = {}
         for g_index, guideline in enumerate(self.guidelines):
@@ -82,16 +114,20 @@ class Evaluator:
         # Trace lines are the same for every record but their truth: render them once.
         self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
                        for root_id, nodes in self._layout.items()}
+        # Referral-level comparisons, whose value a trace shows when they fail.
+        self._compared = [(node.id, node.condition.field) for nodes in self._layout.values()
+                          for node in nodes if node.collection is None
+                          and isinstance(node.condition, Compare)]
+        scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
         if reuse is None:
             reuse = os.environ.get(REUSE_ENV, "1") != "0"
         self.reuses_cells = reuse
-        self._ruleset = CompiledRuleset(roots, where, reuse)
+        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
-        self._combined: dict[tuple[Truth, ...], tuple[
-            list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]] = {}
-        self._templates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self._by_cell: dict[Hashable, tuple[Any, ...]] = {}
+        self._literals = domains.literals(roots.values())
+        self._combined: dict[tuple[Truth, ...], _Combined] = {}
+        self._templates: dict[tuple[Any, ...], Recommendation] = {}
 
     def evaluate(self, record: BaseModel) -> Recommendation:
         return next(iter(self.evaluate_many((record,))))
@@ -101,9 +137,21 @@ class Evaluator:
         """Streams: records are evaluated in chunks, so memory stays flat on any input size."""
         iterator = iter(records)
         while batch := list(itertools.islice(iterator, chunk)):
-            answers = self._ruleset.evaluate_cells(batch, to_fact)
-            for record, (cell, truths) in zip(batch, answers, strict=True):
-                yield self._recommend(record, truths, cell)
+            facts = [engine_fact(r) for r in batch]
+            ids = [str(getattr(r, self.kind.id_field)) for r in batch]
+            for record_id, fact, rec in zip(ids, facts, self.evaluate_facts(ids, facts),
+                                            strict=True):
+                if rec.outcome == NEEDS_INFORMATION and rec.missing:
+                    rec = dataclasses.replace(rec, questions=self.questions(record_id, fact,
+                                                                            rec.missing))
+                yield rec
+
+    def evaluate_facts(self, ids: list[str], facts: list[dict[str, Any]]
+                       ) -> list[Recommendation]:
+        """Recommendations (without questions) for engine facts (`engine_fact`)."""
+        return [self._recommend(record_id, fact, truths, per_count)
+                for record_id, fact, (truths, per_count)
+                in zip(ids, facts, self._ruleset.evaluate_counts_many(facts), strict=True)]
 
     # --- combination ---------------------------------------------------------------------
 
@@ -111,7 +159,7 @@ class Evaluator:
         guideline = self.guidelines[g_index]
         scope = truths[f"g{g_index}.scope"] if guideline.scope else Truth.TRUE
         rules = {rule.id: truths[f"g{g_index}.r{i}"] for i, rule in enumerate(guideline.rules)}
-        possible: dict[str, list[Rule]] = {}
+        possible: Outcomes = {}
         if scope is not Truth.FALSE:
             for world in _worlds(guideline.rules, rules):
                 chosen = choose(guideline, world)
@@ -121,41 +169,13 @@ class Evaluator:
             possible.setdefault(_ABSTAIN, [])
         return _GuidelineResult(guideline, scope, rules, possible)
 
-    def _recommend(self, record: BaseModel, truths: dict[str, Truth],
-                   cell: Hashable = None) -> Recommendation:
-        """Everything but the record id and the missing facts depends on the truths alone,
-        and real inputs produce few distinct truth vectors: the work is done once per vector
-        (and missing-fact list) and the result is copied with the record's id. A cell of
-        the fact space (engine/cells.py) has one truth vector: when its recommendation names
-        no missing facts, it is found by the cell alone."""
-        record_id = str(getattr(record, self.kind.id_field))
-        by_cell = self._by_cell.get(cell) if cell is not None else None
-        if by_cell is not None:
-            return Recommendation(record_id, *by_cell)
+    def _combine(self, truths: dict[str, Truth]) -> _Combined:
         key = tuple(truths.values())
         combined = self._combined.get(key)
-        if combined is None:
-            combined = self._combined[key] = self._combine(truths)
-        results, visited, outcomes = combined
-        missing = [] if len(outcomes) == 1 else sorted(set(self._missing_of(
-            visited, truths, to_fact(record))))
-        rest = self._templates.get((key, *missing))
-        if rest is None:  # the template's fields after record_id: building is 2x `replace`
-            template = self._template(results, visited, outcomes, missing, truths)
-            rest = self._templates[(key, *missing)] = tuple(
-                getattr(template, f.name) for f in dataclasses.fields(template)[1:])
-        if cell is not None and not missing:
-            self._by_cell[cell] = rest
-        if max(len(self._templates), len(self._combined), len(self._by_cell)) > _CACHE_SIZE:
-            self._templates.clear()
-            self._combined.clear()
-            self._by_cell.clear()
-        return Recommendation(record_id, *rest)
-
-    def _combine(self, truths: dict[str, Truth]) -> tuple[
-            list[_GuidelineResult], list[_GuidelineResult], dict[str, list[Rule]]]:
+        if combined is not None:
+            return combined
         results = [self._guideline_result(i, truths) for i in range(len(self.guidelines))]
-        outcomes: dict[str, list[Rule]] = {}
+        outcomes: Outcomes = {}
         visited: list[_GuidelineResult] = []
         for result in results:
             visited.append(result)
@@ -167,39 +187,111 @@ class Evaluator:
         else:
             if self.otherwise is not None:
                 outcomes.setdefault(self.otherwise.outcome, [])
-        return results, visited, outcomes
+        combined = self._combined[key] = _Combined(results, visited, outcomes)
+        return combined
 
-    def _template(self, results: list[_GuidelineResult], visited: list[_GuidelineResult],
-                  outcomes: dict[str, list[Rule]], missing: list[str],
-                  truths: dict[str, Truth]) -> Recommendation:
+    def _recommend(self, record_id: str, fact: dict[str, Any], truths: dict[str, Truth],
+                   per_count: list[dict[str, Truth]]) -> Recommendation:
+        """Everything but the record id depends on the truths, the missing facts and the
+        values shown beside failed comparisons; real inputs produce few distinct ones, so a
+        recommendation is built once per combination and copied with the record's id."""
+        whole = self._combine(truths)
+        views = [{**truths, **own} for own in per_count] if per_count else [truths]
+        counted = [self._combine(view) for view in views]
+        missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
+                                                                            strict=True))
+                          if len(combined.outcomes) != 1
+                          for path in self._missing_of(combined.visited, view, fact,
+                                                       index if per_count else None)})
+        shown = tuple(lookup(fact, field) for node_id, field in self._compared
+                      if truths[node_id] is Truth.FALSE)
+        key = (tuple(truths.values()), *(tuple(v.values()) for v in per_count), "|",
+               *missing, "|", *shown, "|", *self._count_labels(fact, per_count))
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(
+                whole, counted, missing, truths, fact, per_count)
+        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
+            self._templates.clear()
+            self._combined.clear()
+        return dataclasses.replace(template, record_id=record_id)
+
+    def _count_labels(self, fact: dict[str, Any], per_count: list[dict[str, Truth]]
+                      ) -> Iterator[Any]:
+        if not per_count or self.kind.counts is None:
+            return
+        for item in lookup(fact, self.kind.counts):
+            yield item.get("statute"), item.get("category")
+
+    def _decided(self, combined: _Combined) -> tuple[str, list[Rule], list[str]]:
+        """A decided count's outcome, deciding rules and reasons."""
+        outcome, deciding = next(iter(combined.outcomes.items()))
+        if deciding:
+            return outcome, deciding, [r.reason for r in deciding]
+        assert self.otherwise is not None  # only the set's fallback decides without a rule
+        return outcome, deciding, [self.otherwise.reason]
+
+    def _template(self, whole: _Combined, counted: list[_Combined], missing: list[str],
+                  truths: dict[str, Truth], fact: dict[str, Any],
+                  per_count: list[dict[str, Truth]]) -> Recommendation:
         """The recommendation for a truth vector; its record id is filled in per record."""
-        record_id = ""
-        if len(outcomes) == 1:
-            outcome, deciding = next(iter(outcomes.items()))
-            rule_ids = [r.id for r in deciding]
-            if deciding:
-                reasons = [r.reason for r in deciding]
-            else:  # only the set's fallback decides without a rule
-                assert self.otherwise is not None
-                reasons = [self.otherwise.reason]
-        elif not outcomes:  # no guideline decided and the set has no fallback for this kind
+        counts = self._counts(counted, fact) if per_count else []
+        open_counts = [c for c in counted if len(c.outcomes) != 1]
+        if any(not c.outcomes for c in counted):
+            # no guideline decided and the set has no fallback for this kind
             outcome, deciding, rule_ids = NEEDS_INFORMATION, [], []
             reasons = [f"No guideline decides {self.kind.name} records like this one and the "
                        f"guideline set names no fallback for them."]
-        else:
+        elif open_counts:
             outcome = NEEDS_INFORMATION
-            deciding = [rule for res in visited for rule in _open_rules(res)]
+            deciding = _unique(rule for c in open_counts for res in c.visited
+                               for rule in _open_rules(res))
             rule_ids = [rule.id for rule in deciding]
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
                         for rule in deciding]
+        else:
+            decided = [self._decided(c) for c in counted]
+            outcome = min((o for o, _, _ in decided), key=self._rank)
+            deciding = _unique(r for o, rules, _ in decided if o == outcome for r in rules)
+            rule_ids = [r.id for r in deciding]
+            reasons = list(dict.fromkeys(reason for o, _, why in decided if o == outcome
+                                         for reason in why))
+        if len({c.outcome for c in counts}) > 1:
+            reasons += [f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
+                        + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
+                           else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION
+                           else "") for c in counts]
         return Recommendation(
-            record_id=record_id, kind=self.kind.name, outcome=outcome, rules=rule_ids,
+            record_id="", kind=self.kind.name, outcome=outcome, rules=rule_ids,
             reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
             guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
-            guidelines=self._refs, trace=[self._trace(i, r, truths) for i, r in enumerate(results)],
+            guidelines=self._refs,
+            trace=[self._trace(i, r, truths, fact) for i, r in enumerate(whole.results)],
+            counts=counts,
         )
+
+    def _rank(self, outcome: str) -> int:
+        order = self.kind.precedence
+        return order.index(outcome) if outcome in order else len(order)
+
+    def _counts(self, counted: list[_Combined], fact: dict[str, Any]) -> list[CountOutcome]:
+        assert self.kind.counts is not None
+        out = []
+        for index, (item, combined) in enumerate(zip(lookup(fact, self.kind.counts), counted,
+                                                     strict=True)):
+            if len(combined.outcomes) == 1:
+                outcome, deciding, _ = self._decided(combined)
+                guideline = self._guideline_of(deciding[0]).id if deciding else None
+                rules = [r.id for r in deciding]
+            else:
+                outcome, guideline = NEEDS_INFORMATION, None
+                rules = [r.id for res in combined.visited for r in _open_rules(res)]
+            out.append(CountOutcome(charge=index, statute=item.get("statute"),
+                                    category=item.get("category", ""), outcome=outcome,
+                                    guideline=guideline, rules=rules))
+        return out
 
     def _guideline_of(self, rule: Rule) -> Guideline:
         return next(g for g in self.guidelines if rule in g.rules)
@@ -209,22 +301,87 @@ class Evaluator:
         return Citation(rule=rule.id, guideline=guideline.id,
                         citation=rule.cite or guideline.citation, text=guideline.source_text)
 
+    # --- questions -----------------------------------------------------------------------
+
+    def questions(self, record_id: str, fact: dict[str, Any], missing: list[str]
+                  ) -> list[Question]:
+        """The smallest set of missing facts whose answers, in every combination, settle
+        the outcome; each with the outcome its answers lead to on their own."""
+        paths = missing[:MAX_QUESTION_FACTS]
+        answers = {path: self._answers(path) for path in paths}
+        memo: dict[tuple[tuple[str, int], ...], str] = {}
+
+        def outcomes(worlds: list[tuple[tuple[str, int], ...]]) -> list[str]:
+            todo = [w for w in dict.fromkeys(worlds) if w not in memo]
+            facts = [_answered(fact, {p: answers[p][i] for p, i in w}) for w in todo]
+            for world, rec in zip(todo, self.evaluate_facts([record_id] * len(todo), facts),
+                                  strict=True):
+                memo[world] = rec.outcome
+            return [memo[w] for w in worlds]
+
+        alone = {path: outcomes([((path, i),) for i in range(len(answers[path]))])
+                 for path in paths}
+        chosen = paths
+        budget = MAX_QUESTION_WORLDS
+        for size, subset in ((n, s) for n in range(1, len(paths) + 1)
+                             for s in itertools.combinations(paths, n)):
+            if size == len(paths) or budget <= 0:
+                break
+            worlds = [tuple(zip(subset, combo, strict=True)) for combo in itertools.product(
+                *(range(len(answers[p])) for p in subset))]
+            budget -= len(worlds)
+            if NEEDS_INFORMATION not in outcomes(worlds):
+                chosen = list(subset)
+                break
+        return [Question(fact=path, question=self._question(path)[0],
+                         ask=self._question(path)[1],
+                         answers={_answer_key(v): o for v, o in zip(answers[path], alone[path],
+                                                                    strict=True)})
+                for path in chosen]
+
+    def _spec(self, path: str) -> tuple[FieldSpec | None, str]:
+        """The field's spec and its literal key ('charges[].quantity_grams')."""
+        general = _INDEX.sub("[]", path)
+        if "[]." in general:
+            collection, _, name = general.partition("[].")
+            return self.vocabulary.collections.get(collection, {}).get(name), general
+        return self.vocabulary.fields.get(path), general
+
+    def _answers(self, path: str) -> list[Any]:
+        spec, general = self._spec(path)
+        if spec is None:
+            return [True, False]
+        values = domains.candidates(spec, self._literals.get(general, []), _ANY_DAY)
+        return [v for v in values if v is not MISSING and v != ""  # no record holds ""
+                and not (isinstance(v, int | float) and not isinstance(v, bool) and v < 0)]
+
+    def _question(self, path: str) -> tuple[str, str]:
+        spec, _ = self._spec(path)
+        match = _INDEX.search(path)
+        count = int(match.group(1)) + 1 if match else 0
+        if spec is None or spec.question is None:
+            return f"What is {path}?", (spec.ask if spec and spec.ask else
+                                        "the reporting officer")
+        return spec.question.format(count=count), spec.ask or "the reporting officer"
+
     # --- explanation ---------------------------------------------------------------------
 
     def _missing_of(self, visited: list[_GuidelineResult], truths: dict[str, Truth],
-                    fact: dict[str, Any]) -> Iterator[str]:
+                    fact: dict[str, Any], count: int | None) -> Iterator[str]:
         for res in visited:
             g_index = self.guidelines.index(res.guideline)
-            roots = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
-            roots += [f"g{g_index}.r{res.guideline.rules.index(rule)}"
-                      for rule in _open_rules(res)]
-            for root in roots:
-                yield from _unknown_fields(self._layout[root], truths, fact)
+            scope = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
+            for root in scope:  # a count's scope reads that count alone
+                yield from _unknown_fields(self._layout[root], truths, fact, count)
+            for rule in _open_rules(res):
+                root = f"g{g_index}.r{res.guideline.rules.index(rule)}"
+                yield from _unknown_fields(self._layout[root], truths, fact, None)
 
-    def _trace(self, g_index: int, result: _GuidelineResult,
-               truths: dict[str, Truth]) -> GuidelineTrace:
+    def _trace(self, g_index: int, result: _GuidelineResult, truths: dict[str, Truth],
+               fact: dict[str, Any]) -> GuidelineTrace:
         def conditions(root: str) -> list[ConditionTrace]:
-            return [ConditionTrace(depth, text, truths[node_id].value)
+            return [ConditionTrace(depth, text + self._shown(node_id, truths, fact),
+                                   truths[node_id].value)
                     for node_id, depth, text in self._lines[root]]
 
         guideline = result.guideline
@@ -238,6 +395,56 @@ class Evaluator:
                    for i, rule in enumerate(guideline.rules)],
             possible=sorted(o for o in result.possible if o != _ABSTAIN),
         )
+
+    def _shown(self, node_id: str, truths: dict[str, Truth], fact: dict[str, Any]) -> str:
+        """The compared value beside a failed comparison: '(jurisdiction: 'Independence')';
+        for a derived fact, the facts it was derived from too."""
+        if truths[node_id] is not Truth.FALSE:
+            return ""
+        field = next((f for n, f in self._compared if n == node_id), None)
+        if field is None:
+            return ""
+        spec = self.vocabulary.fields.get(field)
+        shown = [field, *(spec.derived_from if spec else ())]
+        return " (" + ", ".join(f"{f}: {lookup(fact, f)!r}" for f in shown
+                                if lookup(fact, f) is not MISSING) + ")"
+
+
+def _unique(rules: Iterable[Rule]) -> list[Rule]:
+    return list({id(r): r for r in rules}.values())
+
+
+def _count_name(count: CountOutcome) -> str:
+    return " ".join(filter(None, (count.statute, count.category)))
+
+
+def _answer_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value.isoformat() if hasattr(value, "isoformat") else value)
+
+
+def _answered(fact: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The fact with some missing facts answered (paths like 'charges[1].quantity_grams')."""
+    out = fact
+    for path, value in answers.items():
+        out = _put(out, _INDEX.sub(r".\1", path).split("."), value)
+    return out
+
+
+def _put(data: Any, parts: list[str], value: Any) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(data, list):
+        copy_list = list(data)
+        copy_list[int(head)] = _put(copy_list[int(head)], rest, value) if rest else value
+        return copy_list
+    copy = dict(data) if isinstance(data, dict) else {}
+    if hasattr(value, "isoformat"):
+        value = value.isoformat()
+    copy[head] = _put(copy.get(head, {}), rest, value) if rest else value
+    return copy
 
 
 def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[Rule]]:
@@ -291,9 +498,10 @@ def _outcome_of(chosen: list[Rule], otherwise: Otherwise | None) -> str:
     return otherwise.outcome if otherwise is not None else NEEDS_INFORMATION
 
 
-def _unknown_fields(nodes: list[Node], truths: dict[str, Truth],
-                    fact: dict[str, Any]) -> Iterator[str]:
-    """Field paths under unknown nodes whose absence made them unknown."""
+def _unknown_fields(nodes: list[Node], truths: dict[str, Truth], fact: dict[str, Any],
+                    count: int | None) -> Iterator[str]:
+    """Field paths under unknown nodes whose absence made them unknown (`count`: a
+    quantifier in a scope reads that count alone)."""
     skip: str | None = None
     for entry in nodes:
         node_id, node = entry.id, entry.condition
@@ -302,15 +510,24 @@ def _unknown_fields(nodes: list[Node], truths: dict[str, Truth],
         skip = None
         if truths[node_id] is not Truth.UNKNOWN:
             skip = node_id
-        elif isinstance(node, AnyItem):
+        elif isinstance(node, AnyItem | EveryItem | SumItems):
             skip = node_id
             items = lookup(fact, node.collection)
             for index, item in enumerate(items if isinstance(items, list) else []):
-                if kleene(node.item, item) is Truth.UNKNOWN:
-                    yield from (f"{node.collection}[{index}].{f}"
-                                for f in _atoms_missing(node.item, item))
+                if count is not None and index != count and not isinstance(node, SumItems):
+                    continue
+                yield from (f"{node.collection}[{index}].{f}"
+                            for f in _item_missing(node, item))
         elif isinstance(node, Compare | Exists):
             yield node.field
+
+
+def _item_missing(node: AnyItem | EveryItem | SumItems, item: dict[str, Any]) -> Iterator[str]:
+    match = kleene(node.item, item)
+    if match is Truth.UNKNOWN:
+        yield from _atoms_missing(node.item, item)
+    if isinstance(node, SumItems) and match is not Truth.FALSE and node.field not in item:
+        yield node.field
 
 
 def _atoms_missing(cond: Condition, item: dict[str, Any]) -> Iterator[str]:

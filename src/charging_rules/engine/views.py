@@ -6,13 +6,20 @@ str: rich reads `[...]` in a str as markup (a guideline version "[/x]" crashed t
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from charging_rules.model.recommendation import ConditionTrace, Recommendation
+from charging_rules.model.recommendation import (
+    ConditionTrace,
+    CountOutcome,
+    Question,
+    Recommendation,
+)
 from charging_rules.text import literal
 
 OUTCOME_STYLE = {
@@ -60,6 +67,38 @@ def trace_tree(rec: Recommendation) -> Tree:
     return root
 
 
+def questions_text(questions: list[Question]) -> Text:
+    """Each question, whom to ask, and where each answer leads."""
+    text = Text()
+    for index, q in enumerate(questions):
+        if index:
+            text.append("\n")
+        text.append_text(literal(f"• {q.question}", "bold magenta"))
+        text.append_text(literal(f"  (ask {q.ask}; fact {q.fact})\n", "magenta"))
+        text.append_text(literal("  " + "; ".join(
+            f"{answer_label(answer)} -> {outcome.replace('_', ' ')}"
+            for answer, outcome in q.answers.items())))
+    return text
+
+
+def answer_label(answer: str) -> str:
+    """'other' is the value none of the guidelines names."""
+    return "any other value" if answer == "other" else answer
+
+
+def counts_table(counts: list[CountOutcome]) -> Table:
+    table = Table(title="Counts", title_justify="left", expand=False)
+    for column in ("#", "statute", "category", "outcome", "guideline", "rules"):
+        table.add_column(column)
+    for count in counts:
+        table.add_row(str(count.charge + 1), literal(count.statute or ""),
+                      literal(count.category), outcome_badge(count.outcome),
+                      literal(count.guideline or (
+                          "-" if count.outcome == "needs_information" else "(fallback)")),
+                      literal(", ".join(count.rules)))
+    return table
+
+
 def recommendation_view(rec: Recommendation, decision_id: str | None,
                         show_trace: bool = True) -> RenderableType:
     head = Table.grid(padding=(0, 2))
@@ -69,7 +108,9 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     head.add_row("Recommendation", outcome_badge(rec.outcome))
     head.add_row("Deciding rules", literal(", ".join(rec.rules) or "(none: fallback)"))
     head.add_row("Reasons", Text("\n").join(literal(f"• {r}") for r in rec.reasons))
-    if rec.missing:
+    if rec.questions:
+        head.add_row("Ask", questions_text(rec.questions))
+    elif rec.missing:
         head.add_row("Facts to request", Text("\n", style="magenta").join(
             literal(f"• {m}", "magenta") for m in rec.missing))
     else:
@@ -80,6 +121,8 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     head.add_row("Decision id", literal(decision_id) if decision_id else
                  Text("not logged (--no-log)", style="dim"))
     parts: list[RenderableType] = [head]
+    if len(rec.counts) > 1:
+        parts.append(counts_table(rec.counts))
     seen: set[str] = set()
     for citation in rec.citations:
         if citation.guideline in seen:
@@ -91,3 +134,14 @@ def recommendation_view(rec: Recommendation, decision_id: str | None,
     if show_trace:
         parts.append(trace_tree(rec))
     return Panel(Group(*parts), title="charging-rules screen", border_style="blue")
+
+
+def recorded_decision(record: dict[str, Any]) -> Text:
+    """The prosecutor's decision as the log now holds it (accepted or overridden, by whom,
+    why, under which decision id): what `screen --accept/--override` and intake confirm."""
+    verb = "Overridden" if record["kind"] == "override" else "Accepted"
+    reason = record.get("reason")
+    return Text.assemble(
+        literal(f"{verb}: "), outcome_badge(str(record["outcome"])),
+        literal(f" by {record['actor']}" + (f": {reason}" if reason else "")),
+        literal(f"\n  logged as decision {record['decision_id']}", keep_newlines=True))

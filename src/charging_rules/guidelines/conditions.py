@@ -85,8 +85,8 @@ class Not:
 
 
 @dataclass(frozen=True)
-class AnyItem:
-    """'any charge such that ...': true if one item holds, false if every item fails."""
+class _OverItems:
+    """A condition over the items of a collection (the referral's charges)."""
 
     collection: str
     singular: str
@@ -94,13 +94,42 @@ class AnyItem:
     label: str | None = None
 
 
-Condition: TypeAlias = Compare | Exists | All | AnyOf | Not | AnyItem
+@dataclass(frozen=True)
+class AnyItem(_OverItems):
+    """'any charge such that ...': true if one item holds, false if every item fails."""
+
+
+@dataclass(frozen=True)
+class EveryItem(_OverItems):
+    """'every charge is such that ...': true if every item holds, false if one fails."""
+
+
+@dataclass(frozen=True)
+class SumItems:
+    """'the sum of a number over the charges such that ...' compared with a limit.
+
+    Three-valued through bounds: a charge that may match (its `item` unknown) or whose number
+    is missing widens the interval the sum lies in; the comparison is unknown exactly when
+    the interval straddles the limit."""
+
+    collection: str
+    singular: str
+    item: Condition  # which items count
+    field: str  # the item's number that is summed
+    op: str  # lt, le, gt, ge
+    value: float
+    label: str | None = None
+
+
+Quantifier: TypeAlias = AnyItem | EveryItem | SumItems
+Condition: TypeAlias = Compare | Exists | All | AnyOf | Not | AnyItem | EveryItem | SumItems
+QUANTIFIERS = (AnyItem, EveryItem, SumItems)
 
 
 def children(cond: Condition) -> tuple[Condition, ...]:
     if isinstance(cond, All | AnyOf):
         return cond.items
-    if isinstance(cond, Not | AnyItem):
+    if isinstance(cond, Not | AnyItem | EveryItem | SumItems):
         return (cond.item,)
     return ()
 
@@ -128,7 +157,7 @@ def layout(root_id: str, cond: Condition) -> list[Node]:
     while stack:
         node = stack.pop()
         nodes.append(node)
-        inner = node.condition.collection if isinstance(node.condition, AnyItem) \
+        inner = node.condition.collection if isinstance(node.condition, QUANTIFIERS) \
             else node.collection
         kids = children(node.condition)
         stack.extend(Node(f"{node.id}.{i}", kids[i], node.depth + 1, inner)
@@ -140,7 +169,10 @@ def fields_of(cond: Condition, prefix: str = "") -> set[str]:
     """Every field path the condition reads; item fields as 'charges[].category'."""
     if isinstance(cond, Compare | Exists):
         return {prefix + cond.field}
-    if isinstance(cond, AnyItem):
+    if isinstance(cond, SumItems):
+        return fields_of(cond.item, f"{cond.collection}[].") | {
+            f"{cond.collection}[].{cond.field}"}
+    if isinstance(cond, AnyItem | EveryItem):
         return fields_of(cond.item, f"{cond.collection}[].")
     return set().union(*(fields_of(c, prefix) for c in children(cond)))
 
@@ -168,6 +200,11 @@ def describe(cond: Condition) -> str:
         return f"not ({describe(cond.item)})"
     if isinstance(cond, AnyItem):
         return f"any {cond.singular} such that {describe(cond.item)}"
+    if isinstance(cond, EveryItem):
+        return f"every {cond.singular} is such that {describe(cond.item)}"
+    if isinstance(cond, SumItems):
+        return (f"the sum of {cond.field} over the {cond.collection} such that "
+                f"{describe(cond.item)} {COMPARISONS[cond.op]} {_literal(cond.value)}")
     joiner = " and " if isinstance(cond, All) else " or "
     return joiner.join(f"({describe(c)})" if children(c) else describe(c) for c in cond.items)
 
@@ -180,6 +217,11 @@ def headline(cond: Condition) -> str:
         return "not:"
     if isinstance(cond, AnyItem):
         return f"any {cond.singular} such that:"
+    if isinstance(cond, EveryItem):
+        return f"every {cond.singular} is such that:"
+    if isinstance(cond, SumItems):
+        return f"the sum of {cond.field} {COMPARISONS[cond.op]} {_literal(cond.value)} " \
+            f"over the {cond.collection} such that:"
     return "all of:" if isinstance(cond, All) else "any of:"
 
 
@@ -203,7 +245,9 @@ def parse(raw: Any, vocab: Vocabulary, path: NodePath, report: ReportProblem,
         report((*path, "label"), "label must be text")
         label = None
     keys = set(raw) - {"label"}
-    item_keys = {f"any_{_singular(name)}": name for name in vocab.collections}
+    item_keys = {f"{quantifier}_{_singular(name)}": name for name in vocab.collections
+                 for quantifier in ("any", "every")}
+    item_keys |= {f"sum_{name}": name for name in vocab.collections}
     composite = keys & ({*_COMPOSITES} | set(item_keys))
     if composite:
         if len(keys) != 1:
@@ -238,10 +282,45 @@ def _parse_composite(key: str, body: Any, vocab: Vocabulary, path: NodePath, rep
         return None if inner is None else Not(inner, label)
     collection = item_keys[key]
     if item_fields is not None:
-        report(path, f"'{key}' cannot be nested inside another any_<item> condition")
+        report(path, f"'{key}' cannot be nested inside another any_/every_/sum_ condition")
         return None
+    if key.startswith("sum_"):
+        return _parse_sum(body, vocab, path, report, collection, label)
     inner = parse(body, vocab, path, report, vocab.collections[collection])
-    return None if inner is None else AnyItem(collection, _singular(collection), inner, label)
+    if inner is None:
+        return None
+    kind = AnyItem if key.startswith("any_") else EveryItem
+    return kind(collection, _singular(collection), inner, label)
+
+
+def _parse_sum(body: Any, vocab: Vocabulary, path: NodePath, report: ReportProblem,
+               collection: str, label: str | None) -> Condition | None:
+    """`sum_charges: {field: quantity_grams, where: C, le: 85}`."""
+    fields = vocab.collections[collection]
+    if not isinstance(body, dict) or not {"field", "where"} <= set(body):
+        report(path, "a sum takes 'field' (a number of each item), 'where' (which items "
+               "count) and one of " + ", ".join(ORDERED))
+        return None
+    ops = set(body) - {"field", "where"}
+    field = body["field"]
+    spec = fields.get(field) if isinstance(field, str) else None
+    if spec is None or spec.kind != "number":
+        numbers = sorted(name for name, s in fields.items() if s.kind == "number")
+        report((*path, "field"), f"a sum adds a number of each item; {field!r} is not one "
+               f"(numbers: {', '.join(numbers)})")
+        return None
+    if len(ops) != 1 or not ops <= set(ORDERED):
+        report(path, f"a sum needs exactly one of {', '.join(ORDERED)}; got {sorted(ops)}")
+        return None
+    op = ops.pop()
+    problem = _value_problem(spec, op, body[op])
+    if problem:
+        report((*path, op), problem)
+        return None
+    where = parse(body["where"], vocab, (*path, "where"), report, fields)
+    if where is None:
+        return None
+    return SumItems(collection, _singular(collection), where, field, op, body[op], label)
 
 
 def _parse_atom(raw: dict[str, Any], keys: set[str], vocab: Vocabulary, path: NodePath,
@@ -251,7 +330,9 @@ def _parse_atom(raw: dict[str, Any], keys: set[str], vocab: Vocabulary, path: No
     ops = keys - {"field"}
     if not isinstance(field, str) or not field:
         report(path, "a condition needs 'field' (a referral fact) or one of all/any/not/"
-               + "/".join(f"any_{_singular(c)}" for c in vocab.collections))
+               + "/".join(f"{q}_{_singular(c)}" for c in vocab.collections
+                          for q in ("any", "every")) + "/"
+               + "/".join(f"sum_{c}" for c in vocab.collections))
         return None
     term = protected_term(field)
     if term is not None:
@@ -352,11 +433,15 @@ def kleene(cond: Condition, fact: dict[str, Any]) -> Truth:
             else Truth.FALSE
     if isinstance(cond, Not):
         return ~kleene(cond.item, fact)
-    if isinstance(cond, AnyItem):
+    if isinstance(cond, AnyItem | EveryItem | SumItems):
         items = lookup(fact, cond.collection)
         if not isinstance(items, list):
             return Truth.UNKNOWN
-        return _disjunction([kleene(cond.item, item) for item in items])
+        values = [kleene(cond.item, item) for item in items]
+        if isinstance(cond, SumItems):
+            return sum_truth(cond, sum_bounds(values, [item.get(cond.field, MISSING)
+                                                       for item in items]))
+        return _disjunction(values) if isinstance(cond, AnyItem) else _conjunction(values)
     values = [kleene(c, fact) for c in children(cond)]
     return _conjunction(values) if isinstance(cond, All) else _disjunction(values)
 
@@ -371,3 +456,33 @@ def _conjunction(values: list[Truth]) -> Truth:
     if Truth.FALSE in values:
         return Truth.FALSE
     return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.TRUE
+
+
+def sum_bounds(matches: list[Truth], values: list[Any]) -> tuple[float, float | None]:
+    """Lowest and highest possible sum (None: unbounded) of the values of the items that
+    match, given whether each item matches (unknown: it may) and its value (MISSING: any)."""
+    low: float = 0
+    high: float | None = 0
+    for match, value in zip(matches, values, strict=True):
+        if match is Truth.FALSE:
+            continue
+        if value is MISSING:
+            high = None
+            continue
+        if match is Truth.TRUE:
+            low += value
+        if high is not None:
+            high += value
+    return low, high
+
+
+def sum_truth(cond: SumItems, bounds: tuple[float, float | None]) -> Truth:
+    low, high = bounds
+    test = _ORDER_TEST[cond.op]
+    if cond.op in ("lt", "le"):
+        if high is not None and test(high, cond.value):
+            return Truth.TRUE
+        return Truth.FALSE if not test(low, cond.value) else Truth.UNKNOWN
+    if test(low, cond.value):
+        return Truth.TRUE
+    return Truth.FALSE if high is not None and not test(high, cond.value) else Truth.UNKNOWN

@@ -6,6 +6,7 @@ guidelines at once, and a field removed makes every guideline naming it fail to 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import types
 import typing
@@ -23,6 +24,9 @@ class FieldSpec:
     path: str
     kind: Literal["bool", "number", "string", "enum", "date"]
     choices: tuple[str, ...] = ()
+    question: str | None = None  # the plain question to ask when the fact is missing
+    ask: str | None = None  # whom to ask
+    derived_from: tuple[str, ...] = ()  # a derived fact: the facts it is derived from
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,19 @@ def _walk(model: type[BaseModel], prefix: str, out: dict[str, FieldSpec],
             continue
         spec = _scalar(path, annotation)
         if spec is not None:
-            out[path] = spec
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            question, ask = extra.get("question"), extra.get("ask")
+            out[path] = dataclasses.replace(
+                spec, question=question if isinstance(question, str) else None,
+                ask=ask if isinstance(ask, str) else None)
 
 
 def vocabulary(model: type[BaseModel]) -> Vocabulary:
+    """The model's fields, and the facts it derives (`DERIVED`, see `engine_fact`)."""
     fields: dict[str, FieldSpec] = {}
     collections: dict[str, dict[str, FieldSpec]] = {}
     _walk(model, "", fields, collections)
+    fields.update(getattr(model, "DERIVED", {}))
     return Vocabulary(fields, collections)
 
 
@@ -102,6 +112,25 @@ def protected_term(path: str) -> str | None:
 def to_fact(record: BaseModel) -> dict[str, Any]:
     """The record as the engine sees it: JSON types, absent means unknown (no nulls)."""
     return record.model_dump(mode="json", exclude_none=True)
+
+
+def engine_fact(record: BaseModel) -> dict[str, Any]:
+    """`to_fact` plus the facts the record derives (a model's `derived_facts()`), which
+    guidelines may compare but which are never input and never logged."""
+    fact = to_fact(record)
+    derive = getattr(record, "derived_facts", None)
+    return fact if derive is None else merged(fact, derive())
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` laid over `base`, sub-mappings merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 MISSING = object()

@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError, create_model
 
 from charging_rules.errors import InputError
-from charging_rules.model.referral import CHARGING_OUTCOMES, Demographics, Referral
+from charging_rules.model.referral import (
+    CHARGING_OUTCOMES,
+    OUTCOME_PRECEDENCE,
+    Demographics,
+    Referral,
+)
 from charging_rules.model.victim import OUTREACH_OUTCOMES, Victim
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,10 +34,13 @@ class RecordKind:
     model: type[BaseModel]
     id_field: str
     outcomes: tuple[str, ...]
+    counts: str | None = None  # the collection whose items each get an outcome (charges)
+    precedence: tuple[str, ...] = ()  # how count outcomes combine: the first present wins
 
 
 KINDS: dict[str, RecordKind] = {
-    "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES),
+    "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES, "charges",
+                           OUTCOME_PRECEDENCE),
     "victim": RecordKind("victim", Victim, "record_id", OUTREACH_OUTCOMES),
 }
 

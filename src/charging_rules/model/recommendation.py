@@ -63,6 +63,30 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class CountOutcome:
+    """One charge's outcome: from the first guideline that governs it and decides (None:
+    the set's fallback), or needs_information when its facts leave it open."""
+
+    charge: int
+    statute: str | None
+    category: str
+    outcome: str
+    guideline: str | None
+    rules: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A fact to ask for: the plain question, whom to ask, and the outcome each answer
+    leads to on its own (needs_information where other answers are still needed)."""
+
+    fact: str
+    question: str
+    ask: str
+    answers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Recommendation:
     record_id: str
     kind: str
@@ -75,6 +99,8 @@ class Recommendation:
     guideline_set_sha256: str
     guidelines: list[GuidelineRef]
     trace: list[GuidelineTrace]
+    counts: list[CountOutcome] = dataclasses.field(default_factory=list)
+    questions: list[Question] = dataclasses.field(default_factory=list)
 
     def to_log(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(self)
@@ -95,6 +121,8 @@ class Recommendation:
             "missing": self.missing,
             "guidelines": [dataclasses.asdict(g) for g in self.guidelines],
             "decision_id": decision_id,
+            "counts": [dataclasses.asdict(c) for c in self.counts],
+            "questions": [dataclasses.asdict(q) for q in self.questions],
         }
 
 

@@ -6,10 +6,21 @@ guideline condition can name them and the engine never receives them.
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from charging_rules.model.facts import FieldSpec
+from charging_rules.model.places import resolve
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -30,6 +41,17 @@ Drug = Literal[
 Level = Literal["felony", "misdemeanor", "infraction"]
 
 CHARGING_OUTCOMES = ("file", "decline", "divert", "review", "needs_information")
+# How count outcomes combine into the referral's (docs/referral-contract.md): the first of
+# this order that some count has. An undecided count keeps the referral undecided; a count
+# to file is filed whatever the others; a count that needs review is reviewed even beside
+# counts declined or diverted.
+OUTCOME_PRECEDENCE = ("needs_information", "file", "review", "divert", "decline")
+SourceType = Literal["resident", "neighborhood_association", "business", "school", "faith_group",
+                     "elected_official", "city_service_request", "police", "other"]
+# A source text that is plainly the police's own observation (not a complaint from anyone).
+POLICE_SOURCE = re.compile(
+    r"\b(officers?|detectives?|patrol(?:man|men|ling|led|s)?|arresting|surveillance|"
+    r"sergeant|sgt|deputy|deputies|trooper|undercover|task force|narcotics unit)\b", re.I)
 
 
 class Fact(BaseModel):
@@ -38,13 +60,24 @@ class Fact(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def asked(question: str, ask: str) -> dict[str, Any]:
+    """The plain question for a fact and whom to ask, declared once beside the fact
+    (`{count}` is the count's number for a charge's facts)."""
+    return {"question": question, "ask": ask}
+
+
 class Charge(Fact):
-    statute: Text | None = None
+    statute: Text | None = Field(default=None, json_schema_extra=asked(
+        "Which statute is count {count} charged under?", "the reporting officer"))
     description: Text | None = None
     category: ChargeCategory
-    drug: Drug | None = None
-    quantity_grams: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
-    level: Level | None = None
+    drug: Drug | None = Field(default=None, json_schema_extra=asked(
+        "Which drug does count {count} involve?", "the crime lab or the case detective"))
+    quantity_grams: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+        default=None, json_schema_extra=asked("How many grams does count {count} involve?",
+                                      "the crime lab or the case detective"))
+    level: Level | None = Field(default=None, json_schema_extra=asked(
+        "Is count {count} a felony, a misdemeanor or an infraction?", "the reporting officer"))
 
     @field_validator("quantity_grams", mode="before")
     @classmethod
@@ -54,17 +87,38 @@ class Charge(Fact):
 
 
 class Violence(Fact):
-    linked_to_violent_incident: bool | None = None
-    victim_injured: bool | None = None
+    linked_to_violent_incident: bool | None = Field(default=None, json_schema_extra=asked(
+        "Is the conduct linked to a shooting or another violent incident?",
+        "the case detective"))
+    victim_injured: bool | None = Field(default=None, json_schema_extra=asked(
+        "Was anyone injured?", "the case detective"))
 
 
 class CommunityConcern(Fact):
-    documented: bool | None = None
-    source: Text | None = None
+    documented: bool | None = Field(default=None, json_schema_extra=asked(
+        "Is a complaint or request from the community about this conduct documented?",
+        "the reporting officer"))
+    source: Text | None = Field(default=None, json_schema_extra=asked(
+        "Who made the complaint (the record of it)?", "the reporting officer"))
+    source_type: SourceType | None = Field(default=None, json_schema_extra=asked(
+        "Who raised the concern: residents, a neighborhood association, a business, a school, "
+        "a faith group, an elected official, a 311 request, or the police themselves?",
+        "the reporting officer"))
+
+    def by_community(self) -> bool | None:
+        """Whether the concern is the community's (the police's own observation is not);
+        None when that cannot be told. Without a type a v1 referral keeps its v1 meaning,
+        unless its source text is plainly the police's own observation."""
+        if self.source_type is not None:
+            return self.source_type != "police"
+        if self.source is not None and POLICE_SOURCE.search(self.source):
+            return None
+        return True
 
 
 class Defendant(Fact):
-    age: Annotated[int, Field(ge=0, le=120)] | None = None
+    age: Annotated[int, Field(ge=0, le=120)] | None = Field(default=None, json_schema_extra=asked(
+        "How old was the defendant on the date of the offense?", "the reporting officer"))
 
 
 def real_date(value: date) -> date:
@@ -76,21 +130,67 @@ def real_date(value: date) -> date:
     return value
 
 
+PLACE_QUESTION = asked("In which city and state did the incident happen?",
+                       "the reporting officer")
+
+
 class Referral(Fact):
     referral_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")]
     received: Annotated[date, Field(strict=False)]
+    offense_date: Annotated[date, Field(strict=False)] | None = None
     agency: Text | None = None
-    jurisdiction: Text
+    jurisdiction: Annotated[Text, Field(json_schema_extra=PLACE_QUESTION)]
+    state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     charges: Annotated[list[Charge], Field(min_length=1, max_length=100)]
-    firearm_recovered: bool | None = None
+    firearm_recovered: bool | None = Field(default=None, json_schema_extra=asked(
+        "Was a firearm recovered?", "the case detective"))
     violence: Violence = Violence()
     community_concern: CommunityConcern = CommunityConcern()
     defendant: Defendant = Defendant()
 
-    @field_validator("received")
+    # Facts the engine derives from the ones above (never read from input, never logged:
+    # a replay derives them again from the logged referral).
+    DERIVED: ClassVar[dict[str, FieldSpec]] = {
+        "place": FieldSpec("place", "string", question=PLACE_QUESTION["question"],
+                           ask=PLACE_QUESTION["ask"], derived_from=("jurisdiction", "state")),
+        "as_of": FieldSpec("as_of", "date"),
+        "community_concern.by_community": FieldSpec(
+            "community_concern.by_community", "bool",
+            question="Did the concern come from the community (residents, a neighborhood "
+                     "group, a business, a school, a 311 request) rather than from the "
+                     "police's own observation?", ask="the reporting officer",
+            derived_from=("community_concern.source", "community_concern.source_type")),
+    }
+
+    @field_validator("received", "offense_date")
     @classmethod
-    def _received_is_real(cls, value: date) -> date:
-        return real_date(value)
+    def _date_is_real(cls, value: date | None) -> date | None:
+        return None if value is None else real_date(value)
+
+    @model_validator(mode="after")
+    def _offense_before_referral(self) -> Referral:
+        if self.offense_date is not None and self.offense_date > self.received:
+            raise ValueError(f"offense_date {self.offense_date.isoformat()} is after received "
+                             f"{self.received.isoformat()}")
+        return self
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    def derived_facts(self) -> dict[str, Any]:
+        """`place` (absent when unresolved), `as_of` (the offense date, else received) and
+        whether the community concern is the community's (absent when it cannot be told)."""
+        out: dict[str, Any] = {"as_of": (self.offense_date or self.received).isoformat()}
+        place = resolve(self.jurisdiction, self.state, self.agency,
+                        (c.statute for c in self.charges))
+        if place is not None:
+            out["place"] = place
+        by_community = self.community_concern.by_community()
+        if by_community is not None:
+            out["community_concern"] = {"by_community": by_community}
+        return out
 
 
 class Demographics(Fact):

@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from charging_rules.audit import log
 from charging_rules.audit.log import FORMAT_VERSION
+from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
-from charging_rules.outreach.history import CONTACT_KIND, Contact, OutreachLog, locked
+from charging_rules.outreach.history import CONTACT_KIND, LOCK_NAME, Contact, OutreachLog
 from charging_rules.outreach.weekly import RowErrors, parse_date, read_csv
 
 CONTACT_OUTCOMES = ("accepted_services", "declined_services", "no_answer", "unreachable")
@@ -55,12 +55,12 @@ def _check(cells: dict[str, str], history: OutreachLog) -> tuple[str, Contact]:
     return decision_id, Contact(when, outcome)
 
 
-def record_contacts(path: Path, audit_dir: Path, actor: str) -> RecordReport:
+def record_contacts(path: Path, store: AuditStore, actor: str) -> RecordReport:
     table = read_csv(path, COLUMNS, COLUMNS)
     if not table.rows and not table.problems:
         raise InputError("no contacts in the report", source=str(path))
-    with locked(audit_dir):
-        history = OutreachLog.read(audit_dir)
+    with store.exclusive(LOCK_NAME):
+        history = OutreachLog.read(store)
         problems = list(table.problems)
         entries: list[dict[str, Any]] = []
         skipped = 0
@@ -86,6 +86,6 @@ def record_contacts(path: Path, audit_dir: Path, actor: str) -> RecordReport:
         if problems:
             raise RowErrors(path, sorted(problems), "nothing was recorded")
         if entries:
-            log.append_many(audit_dir, entries)
+            store.append_many(entries)
     counts = {o: sum(e["contact"]["outcome"] == o for e in entries) for o in CONTACT_OUTCOMES}
     return RecordReport(len(entries), skipped, counts)

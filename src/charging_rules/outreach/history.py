@@ -8,22 +8,19 @@ and `record`.
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from charging_rules.audit import log
-from charging_rules.errors import InputError
+from charging_rules.audit.store import AuditStore
 from charging_rules.model.victim import REFERRAL_OUTCOMES, VictimListing
 
 IMPORT_KIND = "outreach_import"
 CONTACT_KIND = "outreach_contact"
-LOCK_NAME = "outreach.lock"
+# Serializes outreach writers (store.exclusive): the duplicate check and the append must be
+# one step, or two people importing the same week at once would both pass the check.
+LOCK_NAME = "outreach"
 _VICTIM, _OUTREACH = b'"record_kind":"victim"', b'"kind":"outreach_'
 
 
@@ -37,6 +34,7 @@ class LoggedDecision:
     incident_date: date
     week: str
     outcome: str
+    fatal: bool | None = None
 
     @property
     def referred(self) -> bool:
@@ -55,12 +53,14 @@ class OutreachLog:
     weeks_by_sha: dict[str, str] = field(default_factory=dict)
     decisions: dict[str, LoggedDecision] = field(default_factory=dict)  # by decision id
     referrals: dict[str, list[date]] = field(default_factory=dict)  # victim id -> incidents
+    family_referrals: dict[str, list[date]] = field(default_factory=dict)  # refer_family only
+    fatal_listings: dict[str, list[LoggedDecision]] = field(default_factory=dict)  # by victim
     contacts: dict[str, list[Contact]] = field(default_factory=dict)  # by decision id
 
     @classmethod
-    def read(cls, audit_dir: Path) -> OutreachLog:
+    def read(cls, store: AuditStore) -> OutreachLog:
         history = cls()
-        for where, line in log.read_lines(audit_dir):
+        for where, line in store.read_lines():
             # Records are canonical JSON, so outreach lines can be picked out before parsing:
             # the charging records sharing the log cost a substring test each, not a parse.
             if _VICTIM not in line and _OUTREACH not in line:
@@ -75,7 +75,8 @@ class OutreachLog:
                     decision_id=record["decision_id"], record_id=record["record_id"],
                     victim_id=record["referral"]["victim_id"],
                     incident_date=date.fromisoformat(record["referral"]["incident_date"]),
-                    week=record["outreach"]["week"], outcome=record["result"]["outcome"]))
+                    week=record["outreach"]["week"], outcome=record["result"]["outcome"],
+                    fatal=record["referral"].get("fatal")))
             elif kind == CONTACT_KIND:
                 history.contacts.setdefault(record["decision_id"], []).append(
                     Contact(date.fromisoformat(record["contact"]["date"]),
@@ -87,14 +88,26 @@ class OutreachLog:
         self.decisions[decision.decision_id] = decision
         if decision.referred:
             self.referrals.setdefault(decision.victim_id, []).append(decision.incident_date)
+        if decision.outcome == "refer_family":
+            self.family_referrals.setdefault(decision.victim_id, []).append(
+                decision.incident_date)
+        if decision.fatal is True:
+            self.fatal_listings.setdefault(decision.victim_id, []).append(decision)
 
-    def history_facts(self, listing: VictimListing) -> dict[str, Any]:
-        """`previously_referred` and `days_since_last_referral` (see victim.Victim).
+    def earlier_fatal_listing(self, listing: VictimListing, week: str) -> LoggedDecision | None:
+        """A listing that says this victim was killed, from an earlier week or for an earlier
+        incident. Same week and same day is not one: two shootings of one person on one day
+        can be listed in either order."""
+        return next((f for f in self.fatal_listings.get(listing.victim_id, [])
+                     if f.week < week or f.incident_date < listing.incident_date), None)
+
+    def history_facts(self, listing: VictimListing, week: str) -> dict[str, Any]:
+        """The derived history facts of a listing in `week` (see victim.Victim).
 
         Earlier referrals are those of the same victim for incidents up to this one's date
         (a re-listed incident counts: 0 days). The hub's reported count of zero is the only
         thing that can make `previously_referred` false: the log cannot speak for the years
-        before the tool existed.
+        before the tool existed. Family referrals and fatal listings come from the log alone.
         """
         dates = [d for d in self.referrals.get(listing.victim_id, [])
                  if d <= listing.incident_date]
@@ -107,21 +120,10 @@ class OutreachLog:
             facts["previously_referred"] = False
         if dates:
             facts["days_since_last_referral"] = (listing.incident_date - max(dates)).days
+        family = [d for d in self.family_referrals.get(listing.victim_id, [])
+                  if d <= listing.incident_date]
+        facts["family_previously_referred"] = bool(family)
+        if family:
+            facts["days_since_family_referral"] = (listing.incident_date - max(family)).days
+        facts["previously_listed_fatal"] = self.earlier_fatal_listing(listing, week) is not None
         return facts
-
-
-@contextmanager
-def locked(audit_dir: Path) -> Iterator[None]:
-    """Serialize outreach writers: the duplicate check and the append must be one step, or two
-    people importing the same week at once would both pass the check."""
-    try:
-        audit_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(audit_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise InputError(f"cannot use the audit log directory: {error.strerror or error}",
-                         source=str(audit_dir)) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock

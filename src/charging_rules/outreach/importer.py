@@ -4,6 +4,8 @@ Order matters: every file is read and validated, and checked against the log for
 before anything is written; then all decisions of all weeks are appended in one group (one
 write); only then are the hub lists moved into place. A bad file or a week already imported
 (same week id, or same bytes under another name) stops everything with exit 2.
+Each referral names whom the hub calls (`reach_out_to`: victim, family or guardian), in the
+logged result and on the hub's list.
 """
 
 from __future__ import annotations
@@ -18,21 +20,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charging_rules.audit import archive, log
 from charging_rules.audit.entries import new_decision_id, recommendation_entry
 from charging_rules.audit.log import FORMAT_VERSION
+from charging_rules.audit.store import AuditStore
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
-from charging_rules.model.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES, Victim
-from charging_rules.outreach.history import IMPORT_KIND, LoggedDecision, OutreachLog, locked
-from charging_rules.outreach.weekly import WeekList, read_week
+from charging_rules.model.victim import (
+    OUTREACH_OUTCOMES,
+    REFERRAL_OUTCOMES,
+    Route,
+    Victim,
+    reach_out_to,
+)
+from charging_rules.outreach.history import IMPORT_KIND, LOCK_NAME, LoggedDecision, OutreachLog
+from charging_rules.outreach.weekly import WeekList, WeekRow, read_week
 from charging_rules.text import csv_cell
 
 HUB_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "outcome",
                "reach_out_to")
 CHASE_COLUMNS = ("decision_id", "week", "incident_id", "victim_id", "incident_date", "missing",
-                 "reason")
+                 "rules", "reason")
 
 
 @dataclass
@@ -94,6 +102,21 @@ def _refuse_duplicates(weeks: list[WeekList], history: OutreachLog) -> None:
             seen[key] = week
 
 
+def _route(week: WeekList, row: WeekRow, victim: Victim, outcome: str) -> Route | None:
+    """Whom the hub calls; a referral the guideline set makes without a safe route (a child
+    to be called directly, nobody reachable) is the set's error, refused before logging."""
+    if outcome not in REFERRAL_OUTCOMES:
+        return None
+    route = reach_out_to(victim)
+    if route is None:
+        raise InputError(f"victim {victim.victim_id}: the guidelines say {outcome} but the "
+                         "listing gives no safe person to call (a victim under 18 is reached "
+                         "through a parent or guardian, a fatal shooting through the family); "
+                         "check the outreach guideline; nothing was imported",
+                         source=str(week.path), line=row.line)
+    return route
+
+
 def _decide(week: WeekList, evaluator: Evaluator, history: OutreachLog, actor: str
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The week's log entries (its import record first) and, of those, the decisions."""
@@ -103,19 +126,25 @@ def _decide(week: WeekList, evaluator: Evaluator, history: OutreachLog, actor: s
     # Incident order, so a victim listed twice in one week sees the first referral.
     for row in sorted(week.rows, key=lambda r: (r.listing.incident_date, r.line)):
         listing = row.listing
-        victim = Victim.from_listing(listing, history.history_facts(listing))
+        victim = Victim.from_listing(listing, history.history_facts(listing, week.week))
         recommendation = evaluator.evaluate(victim)
         entry = recommendation_entry(recommendation, victim, row.demographics, actor)
+        entry["result"]["reach_out_to"] = _route(week, row, victim, recommendation.outcome)
         entry["outreach"] = {
             "week": week.week, "import_id": import_id, "line": row.line,
             "reported": {"prior_referral_count": listing.prior_referral_count,
                          "last_referral_date": None if listing.last_referral_date is None
                          else listing.last_referral_date.isoformat()},
         }
+        earlier = history.earlier_fatal_listing(listing, week.week)
+        if earlier is not None:  # which listing a data-error flag refers to
+            entry["outreach"]["listed_fatal"] = {"record_id": earlier.record_id,
+                                                 "week": earlier.week}
         entries.append(entry)
         counts[recommendation.outcome] += 1
         history.add(LoggedDecision(entry["decision_id"], victim.record_id, victim.victim_id,
-                                   victim.incident_date, week.week, recommendation.outcome))
+                                   victim.incident_date, week.week, recommendation.outcome,
+                                   victim.fatal))
     marker = {
         "format": FORMAT_VERSION, "kind": IMPORT_KIND, "decision_id": import_id,
         "actor": actor, "week": week.week, "source": week.path.name, "sha256": week.sha256,
@@ -132,12 +161,17 @@ def _list_rows(entries: list[dict[str, Any]], outcomes: tuple[str, ...]
         result, victim = entry["result"], entry["referral"]
         if result["outcome"] not in outcomes:
             continue
+        reasons = result["reasons"]
+        earlier = entry["outreach"].get("listed_fatal")
+        if earlier is not None and victim.get("fatal") is False:
+            reasons = [*reasons, f"Listed as killed: {earlier['record_id']} in week "
+                       f"{earlier['week']}."]
         rows.append({
             "decision_id": entry["decision_id"], "week": entry["outreach"]["week"],
             "incident_id": victim["incident_id"], "victim_id": victim["victim_id"],
             "incident_date": victim["incident_date"], "outcome": result["outcome"],
-            "reach_out_to": "family" if result["outcome"] == "refer_family" else "victim",
-            "missing": ", ".join(result["missing"]), "reason": " ".join(result["reasons"]),
+            "reach_out_to": result["reach_out_to"], "missing": ", ".join(result["missing"]),
+            "rules": ", ".join(result["rules"]), "reason": " ".join(reasons),
         })
     return rows
 
@@ -153,7 +187,7 @@ def _stage_csv(out_dir: Path, name: str, columns: tuple[str, ...],
     return Path(temp), out_dir / name
 
 
-def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_dir: Path,
+def import_weeks(paths: Iterable[Path], guidelines: Path, store: AuditStore, out_dir: Path,
                  actor: str) -> list[WeekReport]:
     """Import weekly lists (files or directories of *.csv); reports in week order."""
     weeks = sorted((read_week(p) for p in expand(paths)), key=lambda w: w.week)
@@ -163,8 +197,8 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
                          "victim); see rules/victim-outreach.yaml", source=str(guidelines))
     reports: list[WeekReport] = []
     staged: list[tuple[Path, Path]] = []
-    with locked(audit_dir):
-        history = OutreachLog.read(audit_dir)
+    with store.exclusive(LOCK_NAME):
+        history = OutreachLog.read(store)
         _refuse_duplicates(weeks, history)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,8 +221,8 @@ def import_weeks(paths: Iterable[Path], guidelines: Path, audit_dir: Path, out_d
                                              CHASE_COLUMNS, report.needs_information))
                     report.chase_list = str(staged[-1][1])
                 reports.append(report)
-            archive.store(audit_dir, evaluator.set)  # the files behind the sha256: replay
-            log.append_many(audit_dir, entries)
+            store.store_guidelines(evaluator.set)  # the files behind the sha256: replay
+            store.append_many(entries)
         except BaseException:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)

@@ -31,12 +31,14 @@ def import_view(reports: list[WeekReport]) -> RenderableType:
     parts: list[RenderableType] = [table]
     if chase:
         lines = Table(title="Needs information (ask KCPD)", title_justify="left")
-        for column in ("week", "incident_id", "victim_id", "missing"):
+        for column in ("week", "incident_id", "victim_id", "what to ask"):
             lines.add_column(column)
         for row in chase:
-            lines.add_row(literal(row["week"]), literal(row["incident_id"]),
-                          literal(row["victim_id"]),
-                          literal(row["missing"] or "contact information (documented as absent)"))
+            # Missing facts when the engine names them; else the rule's or fallback's reason
+            # (contact information documented as absent, a child's guardian, a data error).
+            ask = f"missing: {row['missing']}" if row["missing"] else row["reason"]
+            lines.add_row(*(literal(row[c]) for c in ("week", "incident_id", "victim_id")),
+                          literal(ask))
         parts.append(lines)
     referrals = sum(r.referrals for r in reports)
     parts.append(literal(f"{referrals} referrals to the hub from {sum(r.victims for r in reports)} "

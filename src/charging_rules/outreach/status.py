@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
+from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
 from charging_rules.model.victim import OUTREACH_OUTCOMES, REFERRAL_OUTCOMES
 from charging_rules.outreach.contacts import CONTACT_OUTCOMES
@@ -58,16 +58,16 @@ def _year_of(week: str) -> int:
     return int(week[:4])
 
 
-def outreach_status(audit_dir: Path, year: int | None = None,
+def outreach_status(store: AuditStore, year: int | None = None,
                     goal: int | None = None) -> Status:
     """The year's figures from the log; `year` defaults to that of the latest imported week,
     `goal` to DEFAULT_GOAL."""
     goal = DEFAULT_GOAL if goal is None else goal
     if goal < 1:
-        raise InputError(f"--goal must be at least 1, got {goal}")
+        raise InputError(f"must be at least 1, got {goal}", concept="goal")
     if year is not None and not 1900 <= year <= 9998:
-        raise InputError(f"--year must be a year from 1900 to 9998, got {year}")
-    history = OutreachLog.read(audit_dir)
+        raise InputError(f"must be a year from 1900 to 9998, got {year}", concept="year")
+    history = OutreachLog.read(store)
     if year is None:
         year = max((_year_of(w) for w in history.imports), default=date.today().year)
     total_weeks = weeks_in_year(year)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from charging_rules.errors import InputError
+from charging_rules.guidelines import domains
 from charging_rules.guidelines.conditions import (
     AnyItem,
     Compare,
@@ -74,43 +74,9 @@ def may_be_missing(kind: str, path: str) -> bool:
         return False
 
 
-def _spread(literals: list[Any], step: Callable[[Any, int], Any]) -> list[Any]:
-    """Each ordered literal, and a value below, between and above them."""
-    points = sorted(set(literals))
-    out = [step(points[0], -1)]
-    for low, high in itertools.pairwise(points):
-        out.append(low)
-        middle = step(low, 1)
-        if middle < high:
-            out.append(middle)
-    return [*out, points[-1], step(points[-1], 1)]
-
-
-def _number_step(value: Any, sign: int) -> Any:
-    return value + sign if isinstance(value, int) else value + sign * 0.5
-
-
-def _date_step(value: date, sign: int) -> date:
-    return value + timedelta(days=sign)
-
-
 def candidates(spec: FieldSpec, literals: list[Any]) -> list[Any]:
     """Values of one fact that the literals can tell apart (before the model check)."""
-    if spec.kind == "bool":
-        values: list[Any] = [True, False]
-    elif spec.kind == "number":
-        values = _spread(literals, _number_step) if literals else [0]
-    elif spec.kind == "date":  # date objects: a strict model refuses text for a date
-        days = [date.fromisoformat(v) for v in literals]
-        values = _spread(days, _date_step) if days else [DEFAULT_DATE]
-    elif spec.kind == "enum":
-        others = [c for c in spec.choices if c not in literals]
-        values = [*dict.fromkeys(literals), *others[:1]]
-    else:
-        other = next(f"other-{n}" if n else "other" for n in itertools.count()
-                     if (f"other-{n}" if n else "other") not in literals)
-        values = [*dict.fromkeys(literals), other]
-    return [*values, MISSING]
+    return domains.candidates(spec, literals, DEFAULT_DATE)
 
 
 @dataclass

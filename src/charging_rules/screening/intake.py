@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from charging_rules.audit.lock import fsync_dir
 from charging_rules.audit.query import content_key, decided_in_log
+from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
 from charging_rules.model.facts import to_fact
 from charging_rules.model.kinds import kind_of, load_record_file
@@ -145,11 +146,11 @@ class IntakeSummary:
 
 class IntakeQueue:
     def __init__(self, directory: Path, screener: Screener, actor: str):
-        if screener.audit_dir is None:
+        if screener.store is None:
             raise InputError("intake records decisions: it needs the audit log")
         self.directory = directory
         self.screener = screener
-        self.audit_dir: Path = screener.audit_dir
+        self.store: AuditStore = screener.store
         self.actor = actor
         self.labels = fact_labels(screener.guidelines)
 
@@ -206,7 +207,7 @@ class IntakeQueue:
             if not isinstance(item, InputError):
                 wanted.setdefault(str(getattr(item[0], kind_of(item[0]).id_field)),
                                   set()).add(_key_of(*item))
-        decided = decided_in_log(self.audit_dir, wanted)
+        decided = decided_in_log(self.store, wanted)
         for position, path in enumerate(files, 1):
             with _claimed(path) as mine:
                 if mine and not self._handle(path, loaded[path], decided, position,

@@ -28,7 +28,13 @@ def request_text(screened: Screened, labels: dict[str, str]) -> str:
     lines = [f"Request for information: referral {rec.record_id}", "",
              "The charging guidelines cannot decide this referral until these facts are "
              "documented (missing is not the same as 'no'):", ""]
-    for path in rec.missing:
+    if rec.questions:
+        lines[2] = ("The charging guidelines cannot decide this referral until these questions "
+                    "are answered (missing is not the same as 'no'):")
+    for question in rec.questions:
+        lines.append(f"  - {question.question} (ask {question.ask}; fact {question.fact})")
+        lines += [f"      if {answer}: {outcome}" for answer, outcome in question.answers.items()]
+    for path in rec.missing if not rec.questions else ():
         label = labels.get(generic_path(path))
         lines.append(f"  - {path}" + (f": whether {label}" if label else ""))
     lines += ["", "Why:", *(f"  {reason}" for reason in rec.reasons), "",

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from charging_rules.audit import archive, log
 from charging_rules.audit.entries import decision_entry, recommendation_entry
+from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
@@ -48,15 +48,15 @@ def check_decision(kind: str, recommended: str, outcome: str | None, reason: str
 class Screener:
     """One guideline set, its compiled evaluators, and where decisions are logged."""
 
-    def __init__(self, guidelines: GuidelineSet, audit_dir: Path | None):
+    def __init__(self, guidelines: GuidelineSet, store: StoreLike | None):
         self.guidelines = guidelines
-        self.audit_dir = audit_dir
+        self.store = None if store is None else as_store(store)
         self._evaluators: dict[str, Evaluator] = {}
         self._archived = False
 
     @classmethod
-    def open(cls, guidelines_path: Path, audit_dir: Path | None) -> Screener:
-        return cls(load_guidelines(guidelines_path), audit_dir)
+    def open(cls, guidelines_path: Path, store: StoreLike | None) -> Screener:
+        return cls(load_guidelines(guidelines_path), store)
 
     def evaluator(self, kind: str) -> Evaluator:
         if kind not in self._evaluators:
@@ -70,16 +70,16 @@ class Screener:
         before anything is logged."""
         recommendation = self.evaluator(kind_of(record).name).evaluate(record)
         check_decision(recommendation.kind, recommendation.outcome, override, reason)
-        if self.audit_dir is None:
+        if self.store is None:
             return Screened(recommendation, None)
-        self._archive_once(self.audit_dir)
+        self._archive_once(self.store)
         entry = recommendation_entry(recommendation, record, demographics, actor)
-        written = log.append(self.audit_dir, entry)
+        written = self.store.append(entry)
         return Screened(recommendation, str(written["decision_id"]), written)
 
-    def _archive_once(self, audit_dir: Path) -> None:
+    def _archive_once(self, store: AuditStore) -> None:
         if not self._archived:  # the files behind the logged sha256, for `audit replay`
-            archive.store(audit_dir, self.guidelines)
+            store.store_guidelines(self.guidelines)
             self._archived = True
 
     def screen_many(self, items: Iterable[tuple[BaseModel, Demographics | None]], actor: str,
@@ -90,25 +90,25 @@ class Screener:
         iterator = iter(items)
         while batch := list(itertools.islice(iterator, chunk)):
             recommendations = list(evaluator.evaluate_many((r for r, _ in batch), chunk))
-            if self.audit_dir is None:
+            if self.store is None:
                 yield from (Screened(rec, None) for rec in recommendations)
                 continue
-            self._archive_once(self.audit_dir)
+            self._archive_once(self.store)
             entries = [recommendation_entry(rec, record, demographics, actor)
                        for rec, (record, demographics) in zip(recommendations, batch,
                                                               strict=True)]
-            written = log.append_many(self.audit_dir, entries)
+            written = self.store.append_many(entries)
             for rec, logged in zip(recommendations, written, strict=True):
                 yield Screened(rec, str(logged["decision_id"]), logged)
 
     def decide(self, screened: Screened, actor: str, override: str | None = None,
                reason: str | None = None) -> dict[str, Any]:
         """Log the prosecutor's decision: accept (no override) or override with a reason."""
-        if self.audit_dir is None or screened.logged is None:
+        if self.store is None or screened.logged is None:
             raise InputError("a decision can only be recorded when the audit log is on")
         check_decision(screened.recommendation.kind, screened.recommendation.outcome,
                        override, reason)
         outcome = override or screened.recommendation.outcome
         entry = decision_entry(screened.logged, actor, outcome,
                                reason.strip() if reason else None)
-        return log.append(self.audit_dir, entry)
+        return self.store.append(entry)
