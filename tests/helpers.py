@@ -312,3 +312,94 @@ def synthetic_log(audit_dir: Path, count: int) -> list[dict[str, Any]]:
 def found(report: VerifyReport) -> list[tuple[int, str]]:
     """(line, kind) of every problem verify reported."""
     return [(p.line, p.kind) for p in report.problems]
+
+
+# --- a whole charging manual: one guideline per statute, four rules each, thresholds on the
+# same facts in every guideline (quantity, age), the size of a real office's manual --------
+
+
+def manual_statute(i: int) -> str:
+    return f"195.{200 + i}"
+
+
+def manual_limits(i: int) -> tuple[float, int]:
+    """Quantity (grams) and age thresholds of guideline i, distinct per guideline."""
+    return round(1 + 0.25 * i, 2), 17 + i % 40
+
+
+def _manual_guideline(i: int) -> str:
+    grams, age = manual_limits(i)
+    return f"""\
+id: statute-{i:03d}
+title: Statute {manual_statute(i)}
+version: "1"
+effective: 2022-01-01
+applies_to: referral
+source: {{citation: "RSMo {manual_statute(i)}", text: "Generated guideline {i} for tests."}}
+scope:
+  any_charge: {{field: statute, eq: "{manual_statute(i)}"}}
+hit_policy: first
+rules:
+  - id: g{i}-weight
+    when:
+      any_charge:
+        all:
+          - {{field: statute, eq: "{manual_statute(i)}"}}
+          - {{field: quantity_grams, ge: {grams}}}
+    outcome: file
+    reason: at least {grams} g
+  - id: g{i}-firearm
+    when: {{field: firearm_recovered, eq: true}}
+    outcome: file
+    reason: a firearm
+  - id: g{i}-young
+    when: {{field: defendant.age, lt: {age}}}
+    outcome: divert
+    reason: younger than {age}
+  - id: g{i}-small
+    when:
+      all:
+        - {{field: firearm_recovered, eq: false}}
+        - any_charge:
+            all:
+              - {{field: statute, eq: "{manual_statute(i)}"}}
+              - {{field: quantity_grams, lt: {grams}}}
+    outcome: decline
+    reason: under {grams} g
+"""
+
+
+def write_manual(dest: Path, count: int = 30) -> Path:
+    """`count` guidelines and their set.yaml in `dest`; returns `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        names.append(f"statute-{i:03d}.yaml")
+        (dest / names[-1]).write_text(_manual_guideline(i))
+    (dest / "set.yaml").write_text(
+        f"id: manual-{count}\ntitle: Generated manual\ncombine: first-applicable\n"
+        f"guidelines: [{', '.join(names)}]\n"
+        "otherwise:\n  referral: {outcome: review, reason: no guideline applies}\n")
+    return dest
+
+
+@st.composite
+def manual_referrals(draw: Any, complete: bool) -> dict[str, Any]:
+    """Referrals under the manual's statutes (and a few it does not cover), weights and ages
+    around its thresholds; `complete`: one charge (so the referral's outcome is its one
+    count's) and every fact the manual reads present."""
+    statutes = st.sampled_from([manual_statute(i) for i in range(33)])
+    weights = st.sampled_from(sorted({w for i in range(30) for w in
+                                      (manual_limits(i)[0], manual_limits(i)[0] - 0.01, 0.0)}))
+    charges = draw(st.lists(st.fixed_dictionaries(
+        {"category": st.just("drug_possession"), "statute": statutes},
+        optional={} if complete else {"quantity_grams": weights}), min_size=1,
+        max_size=1 if complete else 3))
+    if complete:
+        charges = [{**c, "quantity_grams": draw(weights)} for c in charges]
+    maybe = (lambda s: s) if complete else (lambda s: st.one_of(st.none(), s))
+    data = referral(charges=charges, firearm_recovered=draw(maybe(st.booleans())))
+    age = draw(maybe(st.integers(14, 70)))
+    if age is not None:
+        data["defendant"] = {"age": age}
+    return data

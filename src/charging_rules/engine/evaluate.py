@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from charging_rules.model.recommendation import (
 )
 
 NEEDS_INFORMATION = "needs_information"
+REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
 MAX_QUESTION_FACTS = 8  # missing facts searched for the smallest settling set
@@ -92,9 +94,11 @@ class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
     def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
-                 questions: bool = True):
+                 questions: bool = True, reuse: bool | None = None):
         """`questions=False` for analyses that read outcomes only (the search for the
-        questions evaluates each needs_information record again per answer)."""
+        questions evaluates each needs_information record again per answer). `reuse`: ask
+        durable_rules once per cell of the fact space (engine/cells.py); default on, off with
+        CHARGING_RULES_REUSE_CELLS=0."""
         self.ask = questions
         self.set = guidelines
         self.kind: RecordKind = KINDS[kind]
@@ -102,11 +106,15 @@ class Evaluator:
         self.otherwise = guidelines.otherwise.get(kind)
         self.vocabulary = vocabulary(self.kind.model)
         roots: dict[str, Condition] = {}
+        where: dict[str, tuple[str, str]] = {}
         for g_index, guideline in enumerate(self.guidelines):
             if guideline.scope:
                 roots[f"g{g_index}.scope"] = guideline.scope
+                where[f"g{g_index}.scope"] = (guideline.file, f"guideline {guideline.id} scope")
             for r_index, rule in enumerate(guideline.rules):
                 roots[f"g{g_index}.r{r_index}"] = rule.condition
+                where[f"g{g_index}.r{r_index}"] = (guideline.file,
+                                                   f"guideline {guideline.id} rule {rule.id}")
         self._layout = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
         # Trace lines are the same for every record but their truth: render them once.
         self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
@@ -116,7 +124,10 @@ class Evaluator:
                           for node in nodes if node.collection is None
                           and isinstance(node.condition, Compare)]
         scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
-        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts)
+        if reuse is None:
+            reuse = os.environ.get(REUSE_ENV, "1") != "0"
+        self.reuses_cells = reuse
+        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
         self._literals = domains.literals(roots.values())
