@@ -163,7 +163,7 @@ def test_a_death_with_a_reachable_family_not_yet_called_refers_the_family(
     facts.update(fatal=True, family_contact_available=True, family_previously_referred=False,
                  days_since_family_referral=None)
     result = OUTREACH.evaluate(victim(**facts))
-    assert (result.outcome, result.rules) == ("refer_family", ["outreach-refer-family"])
+    assert (result.outcome, list(result.rules)) == ("refer_family", ["outreach-refer-family"])
 
 
 @pytest.mark.parametrize(("age", "route"), [(17, "guardian"), (18, "victim"), (0, "guardian")])
