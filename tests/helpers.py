@@ -39,6 +39,7 @@ KC_DRUG_SALE: dict[str, Any] = {
     "firearm_recovered": False,
     "violence": {"linked_to_violent_incident": False, "victim_injured": False},
     "community_concern": {"documented": False},
+    "defendant": {"age": 34},
 }
 # The facts the KC guideline reads about violence and concern, all unknown.
 UNKNOWN_BASE = {"violence": None, "community_concern": None}
@@ -101,30 +102,42 @@ facts = st.fixed_dictionaries({}, optional={
     "violence.victim_injured": st.booleans(),
     "violence.linked_to_violent_incident": st.booleans(),
     "community_concern.documented": st.booleans(),
-    "community_concern.source": st.sampled_from(["Neighborhood association", "311 call"]),
-    "jurisdiction": st.sampled_from(["Kansas City", "Independence", "Raytown"]),
+    "community_concern.source": st.sampled_from(["Neighborhood association", "311 call",
+                                                 "Detective observed sales"]),
+    "community_concern.source_type": st.sampled_from(["resident", "police", "business"]),
+    "jurisdiction": st.sampled_from(["Kansas City", "Independence", "Raytown", "KCK",
+                                     "Kansas City, KS", "Kansas Cty"]),
+    "state": st.sampled_from(["MO", "KS"]),
+    "offense_date": st.sampled_from(["2021-06-30", "2022-12-07", "2022-12-08"]),
     "charges": st.lists(st.fixed_dictionaries(
         {"category": st.sampled_from(["drug_sale", "drug_possession", "violent", "weapon",
                                       "property", "drug_paraphernalia"])},
         optional={"quantity_grams": st.floats(0, 500), "drug": st.sampled_from(
-            ["marijuana", "heroin", "fentanyl"])}), min_size=1, max_size=4),
+            ["marijuana", "heroin", "fentanyl"]), "level": st.sampled_from(
+            ["felony", "misdemeanor"]), "statute": st.sampled_from(["579.015", "K.S.A. 21-5706"])}),
+        min_size=1, max_size=4),
 })
 
 
 # --- guideline sets --------------------------------------------------------------------
 
 
+CHARGING_FILES = ("mo-amendment-3-marijuana.yaml", "mo-juvenile.yaml", "kc-drug-policy.yaml")
+
+
 def charging_part(dest: Path) -> Path:
     """The shipped set without its victim-outreach guideline (and that guideline's cases and
-    fallback): what the set was before outreach, for tests about the charging guidelines."""
+    fallback): the charging guidelines, for tests about them."""
     dest.mkdir(parents=True)
     (dest / "tests").mkdir()
-    shutil.copy(KC_POLICY, dest)
-    shutil.copy(RULES / "tests" / "kc-drug-policy.yaml", dest / "tests")
+    for name in CHARGING_FILES:
+        shutil.copy(RULES / name, dest)
+        shutil.copy(RULES / "tests" / name, dest / "tests")
     lines = (RULES / "set.yaml").read_text().splitlines(keepends=True)
     victim_at = next(i for i, line in enumerate(lines) if line.startswith("  victim:"))
     assert all(line.startswith("    ") for line in lines[victim_at + 1:]), "victim: not last"
-    kept = [line for line in lines[:victim_at] if "victim-outreach.yaml" not in line]
+    kept = [line for line in lines[:victim_at] if not line.startswith("  - ")
+            or line.strip("- \n") in CHARGING_FILES]
     (dest / "set.yaml").write_text("".join(kept))
     return dest
 
@@ -216,7 +229,7 @@ GUIDELINE_YAML = """\
 id: {id}
 title: Crafted guideline {id}
 version: "1"
-effective: 2024-01-01
+effective: 2020-01-01
 applies_to: {kind}
 source: {{citation: test, text: crafted for a test}}
 hit_policy: {policy}
@@ -248,8 +261,8 @@ def write_set(root: Path, *guidelines: str,
 
 
 def mutate_rule(set_dir: Path, rule_id: str, **changes: object) -> None:
-    """Change one rule of the copied KC guideline (comments are lost; the policy is not)."""
-    path = set_dir / "kc-drug-policy.yaml"
+    """Change one rule of a copied guideline (comments are lost; the policy is not)."""
+    path = next(p for p in set_dir.glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
     data = yaml.safe_load(path.read_text())
     rule = next(r for r in data["rules"] if r["id"] == rule_id)
     rule.update(changes)
@@ -299,3 +312,94 @@ def synthetic_log(audit_dir: Path, count: int) -> list[dict[str, Any]]:
 def found(report: VerifyReport) -> list[tuple[int, str]]:
     """(line, kind) of every problem verify reported."""
     return [(p.line, p.kind) for p in report.problems]
+
+
+# --- a whole charging manual: one guideline per statute, four rules each, thresholds on the
+# same facts in every guideline (quantity, age), the size of a real office's manual --------
+
+
+def manual_statute(i: int) -> str:
+    return f"195.{200 + i}"
+
+
+def manual_limits(i: int) -> tuple[float, int]:
+    """Quantity (grams) and age thresholds of guideline i, distinct per guideline."""
+    return round(1 + 0.25 * i, 2), 17 + i % 40
+
+
+def _manual_guideline(i: int) -> str:
+    grams, age = manual_limits(i)
+    return f"""\
+id: statute-{i:03d}
+title: Statute {manual_statute(i)}
+version: "1"
+effective: 2022-01-01
+applies_to: referral
+source: {{citation: "RSMo {manual_statute(i)}", text: "Generated guideline {i} for tests."}}
+scope:
+  any_charge: {{field: statute, eq: "{manual_statute(i)}"}}
+hit_policy: first
+rules:
+  - id: g{i}-weight
+    when:
+      any_charge:
+        all:
+          - {{field: statute, eq: "{manual_statute(i)}"}}
+          - {{field: quantity_grams, ge: {grams}}}
+    outcome: file
+    reason: at least {grams} g
+  - id: g{i}-firearm
+    when: {{field: firearm_recovered, eq: true}}
+    outcome: file
+    reason: a firearm
+  - id: g{i}-young
+    when: {{field: defendant.age, lt: {age}}}
+    outcome: divert
+    reason: younger than {age}
+  - id: g{i}-small
+    when:
+      all:
+        - {{field: firearm_recovered, eq: false}}
+        - any_charge:
+            all:
+              - {{field: statute, eq: "{manual_statute(i)}"}}
+              - {{field: quantity_grams, lt: {grams}}}
+    outcome: decline
+    reason: under {grams} g
+"""
+
+
+def write_manual(dest: Path, count: int = 30) -> Path:
+    """`count` guidelines and their set.yaml in `dest`; returns `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        names.append(f"statute-{i:03d}.yaml")
+        (dest / names[-1]).write_text(_manual_guideline(i))
+    (dest / "set.yaml").write_text(
+        f"id: manual-{count}\ntitle: Generated manual\ncombine: first-applicable\n"
+        f"guidelines: [{', '.join(names)}]\n"
+        "otherwise:\n  referral: {outcome: review, reason: no guideline applies}\n")
+    return dest
+
+
+@st.composite
+def manual_referrals(draw: Any, complete: bool) -> dict[str, Any]:
+    """Referrals under the manual's statutes (and a few it does not cover), weights and ages
+    around its thresholds; `complete`: one charge (so the referral's outcome is its one
+    count's) and every fact the manual reads present."""
+    statutes = st.sampled_from([manual_statute(i) for i in range(33)])
+    weights = st.sampled_from(sorted({w for i in range(30) for w in
+                                      (manual_limits(i)[0], manual_limits(i)[0] - 0.01, 0.0)}))
+    charges = draw(st.lists(st.fixed_dictionaries(
+        {"category": st.just("drug_possession"), "statute": statutes},
+        optional={} if complete else {"quantity_grams": weights}), min_size=1,
+        max_size=1 if complete else 3))
+    if complete:
+        charges = [{**c, "quantity_grams": draw(weights)} for c in charges]
+    maybe = (lambda s: s) if complete else (lambda s: st.one_of(st.none(), s))
+    data = referral(charges=charges, firearm_recovered=draw(maybe(st.booleans())))
+    age = draw(maybe(st.integers(14, 70)))
+    if age is not None:
+        data["defendant"] = {"age": age}
+    return data

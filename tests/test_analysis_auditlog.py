@@ -20,6 +20,7 @@ def referral(number: int, race: str | None, firearm: bool) -> dict[str, Any]:
     """A Kansas City possession referral: filed with a firearm, declined without one."""
     body: dict[str, Any] = {
         "referral_id": f"T-{number}", "received": "2023-03-14", "jurisdiction": "Kansas City",
+        "agency": "Kansas City Missouri Police Department", "defendant": {"age": 30},
         "charges": [{"category": "drug_possession", "drug": "methamphetamine",
                      "quantity_grams": 0.5}],
         "firearm_recovered": firearm,

@@ -26,7 +26,8 @@ COOK_MAPPING = REPO / "examples" / "mappings" / "cook_county_intake.yaml"
 
 def batch(*args: str | Path, audit: Path | None = None) -> Any:
     logging = ["--audit-dir", str(audit)] if audit else ["--no-log"]
-    return runner.invoke(app, ["batch", *map(str, args), "--guidelines", str(RULES), *logging])
+    return runner.invoke(app, ["batch", *map(str, args), "--guidelines", str(RULES), *logging],
+                         env={"COLUMNS": "200"})
 
 
 def test_cook_county_sample_every_row_accounted_for(tmp_path: Path) -> None:
@@ -82,7 +83,8 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
     elif path.suffix == ".json":
         path.write_text(json.dumps(rows, indent=2))
     else:
-        columns = ["referral_id", "received", "jurisdiction", "charges[0].category",
+        columns = ["referral_id", "received", "agency", "jurisdiction", "defendant.age",
+                   "charges[0].category",
                    "charges[0].drug", "firearm_recovered", "violence.victim_injured",
                    "demographics.race"]
         with path.open("w", newline="") as file:
@@ -90,7 +92,8 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
             writer.writerow(columns)
             for r in rows:
                 flat = {"referral_id": r["referral_id"], "received": r["received"],
-                        "jurisdiction": r["jurisdiction"],
+                        "jurisdiction": r["jurisdiction"], "agency": r.get("agency", ""),
+                        "defendant.age": r.get("defendant", {}).get("age", ""),
                         "charges[0].category": r["charges"][0]["category"],
                         "charges[0].drug": r["charges"][0].get("drug", ""),
                         "firearm_recovered": {True: "true", False: "false"}.get(

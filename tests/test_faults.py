@@ -5,6 +5,7 @@ unprivileged user. Each test names the behaviour a user relies on."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -14,6 +15,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import charging_rules
@@ -28,6 +32,8 @@ from charging_rules.audit import log
 from charging_rules.audit.verify import verify
 from charging_rules.cli.app import app
 from charging_rules.errors import InputError
+from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.model.kinds import parse_record
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
 from tests.helpers import REPO, RULES
@@ -275,6 +281,18 @@ def test_a_torn_checkpoint_line_is_repaired_like_the_log(
     assert pins.read_bytes() == whole
     assert cli("audit", "verify", "--checkpoint", str(pins), *args).exit_code == 0
     assert cli("audit", "checkpoint", "--out", str(pins), *args).exit_code == 0
+
+
+def test_a_checkpoint_file_behind_a_symlink_is_still_used(
+        sealed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Segments may not be symlinks; a checkpoint file on a secure volume may be."""
+    audit, key, pins = sealed
+    link = tmp_path / "pins-link.jsonl"
+    link.symlink_to(pins)
+    args = ["--key-file", str(key), "--audit-dir", str(audit)]
+    assert cli("audit", "checkpoint", "--out", str(link), *args).exit_code == 0
+    assert cli("audit", "verify", "--checkpoint", str(link), *args).exit_code == 0
+    assert len(pins.read_text().splitlines()) == 2
 
 
 # --- 4 and duplicate keys: a bad row costs its line only --------------------------------
@@ -711,7 +729,9 @@ def test_a_full_disk_is_one_line_and_leaves_files_as_they_were(tmp_path: Path,
         "screen": ["screen", str(EXAMPLE), "--guidelines", str(RULES), "--accept"],
         "checkpoint": ["audit", "checkpoint", "--out", str(pins), "--key-file", str(key)],
         "export": ["audit", "export", "--out", str(out)],
-        "report": ["report", "--output", str(small_disk / "report")],
+        # threshold 1: a 3-screening log has nothing publishable at 11 (exit 1, nothing
+        # written), and this test is about the write
+        "report": ["report", "--output", str(small_disk / "report"), "--threshold", "1"],
     }[command], "--audit-dir", str(audit))
     assert result.returncode == 2, result.stderr
     assert "No space left on device" in one_line_error(result.stderr)
@@ -784,3 +804,82 @@ def test_the_demo_checks_its_inputs_before_writing_anything(tmp_path: Path,
     assert result.exit_code == 2
     one_line_error(result.stderr)
     assert not (out / "referrals.jsonl").exists() and not (out / "audit_logs").exists()
+
+
+# --- the log read back: what a person is shown is what the tool wrote ------------------
+
+
+def _screened(tmp_path: Path) -> tuple[Path, str]:
+    audit = tmp_path / "audit"
+    result = cli("screen", str(EXAMPLE), "--guidelines", str(RULES), "--audit-dir", str(audit),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    return audit, str(json.loads(result.stdout)["decision_id"])
+
+
+def test_a_logged_record_naming_a_key_twice_is_refused_when_shown(tmp_path: Path) -> None:
+    audit, decision_id = _screened(tmp_path)
+    (segment,) = log.segments(audit)
+    line = segment.read_bytes()
+    forged = line.replace(b'"kind":"recommendation"',
+                          b'"kind":"recommendation","kind":"recommendation"')
+    body = forged[:-log.HASH_TAIL]  # re-hashed over the forged bytes: the chain is fooled
+    digest = hashlib.sha256(body + b"}").hexdigest().encode()
+    segment.write_bytes(body + log.HASH_MEMBER + digest + b'"}\n')
+    assert verify(audit).ok
+    for command in (["audit", "show", decision_id], ["audit", "export"]):
+        result = cli(*command, "--audit-dir", str(audit))
+        assert result.exit_code == 1
+        assert "duplicate key 'kind'" in one_line_error(result.stderr)
+
+
+@pytest.mark.slow
+def test_an_archived_guideline_file_that_is_a_fifo_fails_replay_at_once(tmp_path: Path) -> None:
+    audit, decision_id = _screened(tmp_path)
+    (archived,) = (audit / "guidelines").iterdir()
+    victim = next(archived.iterdir())
+    victim.unlink()
+    os.mkfifo(victim)
+    result = process("audit", "replay", decision_id, "--audit-dir", str(audit), timeout=30)
+    assert result.returncode == 1
+    assert "FIFO" in one_line_error(result.stderr)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.dictionaries(st.text(max_size=6), st.text(max_size=12), max_size=4),
+                     min_size=1, max_size=8),
+       bad=st.integers(0, 7), junk=st.binary(min_size=1, max_size=4).filter(
+           lambda b: not _decodes(b) and b"\r" not in b and b"\n" not in b))
+def test_undecodable_bytes_cost_exactly_their_own_line(rows: list[dict[str, str]], bad: int,
+                                                        junk: bytes) -> None:
+    """Whatever the rows and wherever bytes that are not UTF-8 land, every other row reads
+    back as written and the bad one is an Unreadable at its own line."""
+    bad %= len(rows)
+    lines = [json.dumps(row, ensure_ascii=False).encode() for row in rows]
+    lines[bad] = lines[bad][:1] + junk + lines[bad][1:]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        with RowSource(path) as source:
+            got = list(source)
+    assert [line for line, _ in got] == list(range(1, len(rows) + 1))
+    for index, (_, value) in enumerate(got):
+        if index == bad:
+            assert isinstance(value, Unreadable) and "UTF-8" in value.reason
+        else:
+            assert value == rows[index]
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        (b"{" + data).decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@given(key=st.text(min_size=1000, max_size=5000))
+def test_no_error_echoes_more_than_a_clip_of_its_input(key: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_record({**referral(), key: 1})
+    assert len(str(raised.value)) < 300

@@ -25,7 +25,8 @@ def write(tmp_path: Path, text: str, name: str = "g.yaml") -> Path:
 
 def test_the_shipped_rules_load() -> None:
     guidelines = load_guidelines(RULES)
-    assert [g.id for g in guidelines.for_kind("referral")] == ["kc-drug-policy"]
+    assert [g.id for g in guidelines.for_kind("referral")] == [
+        "mo-amendment-3-marijuana", "mo-juvenile", "kc-drug-policy"]
     assert len(guidelines.sha256) == 64
 
 

@@ -324,7 +324,8 @@ def test_a_victim_listed_alive_after_a_fatal_listing_is_flagged_and_held(
 def test_a_guideline_that_would_call_a_child_directly_is_refused(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
-    for name in ("set.yaml", "kc-drug-policy.yaml"):
+    for name in ("set.yaml", "mo-amendment-3-marijuana.yaml", "mo-juvenile.yaml",
+                 "kc-drug-policy.yaml"):
         (rules / name).write_bytes((RULES / name).read_bytes())
     text = (RULES / "victim-outreach.yaml").read_text()
     edited = text.replace("        - field: family_contact_available\n          eq: true\n"

@@ -163,7 +163,7 @@ def test_a_death_with_a_reachable_family_not_yet_called_refers_the_family(
     facts.update(fatal=True, family_contact_available=True, family_previously_referred=False,
                  days_since_family_referral=None)
     result = OUTREACH.evaluate(victim(**facts))
-    assert (result.outcome, list(result.rules)) == ("refer_family", ["outreach-refer-family"])
+    assert (result.outcome, result.rules) == ("refer_family", ("outreach-refer-family",))
 
 
 @pytest.mark.parametrize(("age", "route"), [(17, "guardian"), (18, "victim"), (0, "guardian")])
@@ -177,10 +177,12 @@ def test_under_18_is_reached_through_a_guardian(age: int, route: str) -> None:
 
 def test_each_evaluator_holds_only_its_own_kind_of_guideline() -> None:
     assert [g.id for g in OUTREACH.guidelines] == ["victim-outreach"]
-    assert [g.id for g in CHARGING.guidelines] == ["kc-drug-policy"]
+    assert [g.id for g in CHARGING.guidelines] == [
+        "mo-amendment-3-marijuana", "mo-juvenile", "kc-drug-policy"]
     assert [t.guideline for t in OUTREACH.evaluate(victim()).trace] == ["victim-outreach"]
     record, _ = parse_record(referral())
-    assert [t.guideline for t in CHARGING.evaluate(record).trace] == ["kc-drug-policy"]
+    assert [t.guideline for t in CHARGING.evaluate(record).trace] == [
+        "mo-amendment-3-marijuana", "mo-juvenile", "kc-drug-policy"]
 
 
 def test_a_guideline_cannot_name_facts_or_outcomes_of_the_other_kind(tmp_path: Path) -> None:
@@ -205,7 +207,8 @@ def _charging_view(result: Any) -> tuple[Any, ...]:
 def charging_only(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
     rules = charging_part(tmp_path_factory.mktemp("kc-only") / "rules")
     alone = load_guidelines(rules)
-    assert [g.id for g in alone.guidelines] == ["kc-drug-policy"]
+    assert [g.id for g in alone.guidelines] == [
+        "mo-amendment-3-marijuana", "mo-juvenile", "kc-drug-policy"]
     return Evaluator(alone, "referral")
 
 

@@ -31,7 +31,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_validate_shipped_set(shipped: Path) -> None:
     code, out, _ = invoke("validate", str(shipped))
-    assert code == 0 and out.startswith("ok: jackson-county-charging (1 guidelines, 3 rules)")
+    assert code == 0 and out.startswith("ok: jackson-county-charging (3 guidelines, 5 rules)")
 
 
 def test_validate_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
@@ -121,9 +121,8 @@ def test_diff_shows_rule_changes_and_the_cases_they_move(tmp_path: Path, shipped
         "kc-drug-policy.yaml::file-community-concern": ("file", "review"),
         "kc-drug-policy.yaml::file-community-concern-violence-unknown": ("file",
                                                                          "needs_information"),
-        # review either way now: the missing source no longer matters
-        "kc-drug-policy.yaml::needs-information-concern-documented-without-source": (
-            "needs_information", "review"),
+        "kc-drug-policy.yaml::resident-source-type-files": ("file", "review"),
+        "kc-drug-policy.yaml::v1-source-without-type-keeps-its-meaning": ("file", "review"),
     }
     assert report["cases_run"] >= 20
 
@@ -134,8 +133,7 @@ def test_diff_reports_condition_logic_added_and_removed_rules(tmp_path: Path,
     mutate_rule(new, "kc-drug-violence-connection",
                 when={"field": "firearm_recovered", "eq": True, "label": "a firearm"})
     path = new / "kc-drug-policy.yaml"
-    path.write_text(path.read_text().replace("id: kc-drug-no-connection",
-                                             "id: kc-drug-nothing"))
+    path.write_text(path.read_text().replace("kc-drug-no-connection", "kc-drug-nothing"))
     code, out, _ = invoke("diff", str(shipped), str(new))
     assert code == 0
     assert "~ rule kc-drug-violence-connection changed" in out
@@ -235,10 +233,11 @@ def test_test_runs_every_kind_and_covers_every_guideline(two_kinds: Path) -> Non
     code, out, _ = invoke("test", str(two_kinds), "--json")
     assert code == 0, out
     report = json.loads(out)
-    assert report["passed"] == 28 and report["failed"] == 0
+    assert report["passed"] == 70 and report["failed"] == 0
     coverage = report["coverage"]
     assert set(coverage["guidelines"]) == {"kc-drug-policy", "eastern-weapons",
-                                           "victim-outreach"}
+                                           "victim-outreach", "mo-amendment-3-marijuana",
+                                           "mo-juvenile"}
     assert set(coverage["fallback"]) == {"referral", "victim"}
     assert coverage["fallback"]["victim"] == ["victim-outreach.yaml::neither"]
     victim = coverage["guidelines"]["victim-outreach"]

@@ -35,7 +35,8 @@ def test_shipped_cases_pass_with_full_coverage(shipped: Path) -> None:
     assert set(kc["outcomes"]) == {"file", "decline", "needs_information"}
     assert set(kc["missing"]) == {"firearm_recovered", "violence.linked_to_violent_incident",
                                   "violence.victim_injured", "community_concern.documented",
-                                  "community_concern.source"}
+                                  "community_concern.source", "community_concern.by_community",
+                                  "place"}
     assert coverage["fallback"]["referral"]
 
 
@@ -44,7 +45,7 @@ def test_runner_output_names_each_case_and_the_coverage(shipped: Path) -> None:
     assert code == 0
     assert "PASS file-firearm-recovered" in out
     assert "PASS out-of-scope-independence" in out
-    assert "rules: 3/3 decide at least one case" in out
+    assert "rules: 5/5 decide at least one case" in out
     assert "passed, 0 failed" in out
 
 

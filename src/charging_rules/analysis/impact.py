@@ -98,8 +98,8 @@ def impact(referrals: Iterable[Labelled], baseline: GuidelineSet, proposed: Guid
 
     items = list(referrals)
     records = [record for record, _ in items]
-    before = Evaluator(baseline).evaluate_many(records)
-    after = Evaluator(proposed).evaluate_many(records)
+    before = Evaluator(baseline, questions=False).evaluate_many(records)
+    after = Evaluator(proposed, questions=False).evaluate_many(records)
     return compare_outcomes(items, before, after, baseline, proposed, grouping, positive,
                             reference, min_n)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from charging_rules.audit.lock import ensure_dir, fsync_dir
 from charging_rules.audit.log import AuditLogError, writable, write_all
+from charging_rules.errors import InputError
+from charging_rules.files import open_regular, read_fd
 from charging_rules.guidelines.loader import SET_FILE, load_guidelines, set_sha256
 from charging_rules.guidelines.schema import GuidelineSet
 
@@ -67,9 +69,23 @@ def load(audit_dir: Path, sha256: str) -> GuidelineSet:
     return load_checked(directory, sha256, str(directory))
 
 
+def _archived_bytes(path: Path, where: str) -> bytes:
+    """An archived file: a regular file (a FIFO, directory or link put there is refused)."""
+    try:
+        fd = open_regular(path, follow=False)
+    except (OSError, InputError) as error:
+        problem = error.message if isinstance(error, InputError) else error.strerror
+        raise AuditLogError(f"{where}: {path.name}: {problem} (the archive was altered)"
+                            ) from None
+    try:
+        return read_fd(fd)
+    finally:
+        os.close(fd)
+
+
 def load_checked(directory: Path, sha256: str, where: str) -> GuidelineSet:
     """The set whose files are in `directory`, refused unless they hash to `sha256`."""
-    files = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+    files = {p.name: _archived_bytes(p, where) for p in directory.iterdir()}
     if set_sha256(files) != sha256:
         raise AuditLogError(f"{where}: archived files no longer hash to {sha256[:12]} "
                             "(the archive was altered)")

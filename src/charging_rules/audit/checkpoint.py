@@ -52,7 +52,7 @@ def write(path: Path, seq: int, head_hash: str, key: bytes) -> dict[str, Any]:
                               "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
     sealed = {**fields, "mac": _mac(fields, key)}
     ensure_dir(path.parent)
-    write_all(path, canonical(sealed) + b"\n")
+    write_all(path, canonical(sealed) + b"\n", follow=True)
     return sealed
 
 
@@ -91,7 +91,7 @@ def repair(path: Path) -> dict[str, Any] | None:
     offset, data = torn
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}.{offset}-{stamp}.torn")
-    quarantine(path, offset, data, target)
+    quarantine(path, offset, data, target, follow=True)
     return {"checkpoint_file": str(path), "offset": offset, "bytes": len(data),
             "quarantine": str(target)}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
-import time
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -109,28 +109,38 @@ def holder(fd: int) -> str:
 
 
 def wait_for(fd: int, path: Path, what: str) -> None:
-    """Take the exclusive flock on `fd`, waiting a bounded time and saying so."""
+    """Take the exclusive flock on `fd`, waiting a bounded time and saying so.
+
+    The wait itself is the kernel's (a blocking flock in a helper thread), so waiters are
+    served as the kernel queues them, with no polling delay; this thread only watches the
+    clock. Given up, the helper's late lock dies with the descriptor (closed by the caller)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
     timeout = lock_timeout()
-    start = time.monotonic()
-    delay, told = 0.001, False
-    while True:
+    taken = threading.Event()
+    failed: list[OSError] = []
+
+    def take() -> None:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        waited = time.monotonic() - start
-        if waited >= timeout:
-            raise InputError(f"gave up after {waited:.0f} s waiting for {what} held by "
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as error:  # the descriptor closed under it after a give-up
+            failed.append(error)
+        taken.set()
+
+    threading.Thread(target=take, name="lock-wait", daemon=True).start()
+    if not taken.wait(min(NOTICE_AFTER, timeout)):
+        sys.stderr.write(f"waiting for {what} held by {holder(fd)} ({path}); giving up "
+                         f"after {timeout:g} s\n")
+        sys.stderr.flush()
+        if not taken.wait(max(timeout - NOTICE_AFTER, 0.0)):
+            raise InputError(f"gave up after {timeout:g} s waiting for {what} held by "
                              f"{holder(fd)} (stopped or hung?); nothing was written. Set "
                              f"${LOCK_TIMEOUT_ENV} to wait longer", source=str(path))
-        if not told and waited >= NOTICE_AFTER:
-            told = True
-            sys.stderr.write(f"waiting for {what} held by {holder(fd)} ({path}); giving up "
-                             f"after {timeout:g} s\n")
-            sys.stderr.flush()
-        time.sleep(min(delay, max(timeout - waited, 0.0)))
-        delay = min(delay * 2, 0.05)
+    if failed:
+        raise failed[0]
 
 
 @contextmanager

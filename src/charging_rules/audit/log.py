@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
-from charging_rules.files import NotRegular, kind_of_mode, open_regular
+from charging_rules.files import DuplicateKey, NotRegular, kind_of_mode, open_regular
+from charging_rules.files import loads as strict_loads
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -199,13 +200,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def write_all(path: Path, data: bytes, append: bool = True) -> None:
+def write_all(path: Path, data: bytes, append: bool = True, follow: bool = False) -> None:
     """Write and fsync every byte (os.write may write less than asked), all or nothing: a
     write that fails part-way (disk full, file size limit) is cut back to where it started,
-    or a new file removed, so nothing half-written is left to be taken for a record."""
+    or a new file removed, so nothing half-written is left to be taken for a record. A
+    symlink is refused unless `follow` (a checkpoint file may live behind one)."""
     created = not path.exists()
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_EXCL)
-    fd = open_regular(path, flags, follow=False, mode=FILE_MODE)
+    fd = open_regular(path, flags, follow=follow, mode=FILE_MODE)
     try:
         start = os.fstat(fd).st_size if append else 0
         try:
@@ -235,12 +237,13 @@ def _undo(fd: int, path: Path, start: int, append: bool) -> None:
         pass
 
 
-def quarantine(source: Path, offset: int, data: bytes, target: Path) -> None:
+def quarantine(source: Path, offset: int, data: bytes, target: Path,
+               follow: bool = False) -> None:
     """Move `data` (the bytes of `source` from `offset`) to the new file `target`: written
     and fsynced first, only then is `source` cut back. A failure writing the copy removes
     it and leaves `source` as it was; nothing is ever lost."""
     write_all(target, data, append=False)
-    fd = open_regular(source, os.O_WRONLY, follow=False)
+    fd = open_regular(source, os.O_WRONLY, follow=follow)
     try:
         os.ftruncate(fd, offset)
         os.fsync(fd)
@@ -349,9 +352,15 @@ def read_lines(audit_dir: Path, since: str | None = None) -> Iterator[tuple[str,
                 yield f"{path}:{number}", line
 
 
-def parse_line(where: str, line: bytes) -> dict[str, Any]:
+def parse_line(where: str, line: bytes, strict: bool = False) -> dict[str, Any]:
+    """One stored record. `strict` (what people are shown: show, list, export, replay) also
+    refuses a key named twice: this tool never writes one, and readers disagree on which of
+    the two counts, so such a line was written by something else."""
     try:
-        record = json.loads(line)
+        record = strict_loads(line.decode()) if strict else json.loads(line)
+    except DuplicateKey as error:
+        raise AuditLogError(f"{where}: {error} (not written by this tool); run "
+                            "'charging-rules audit verify'") from None
     except ValueError:
         record = None
     if not isinstance(record, dict):

@@ -242,7 +242,7 @@ def _records(store: AuditStore, since: str | None, *markers: bytes
     shapes = _shapes()
     for where, line in store.read_lines(since):
         if any(marker in line for marker in markers):
-            record = parse_line(where, line)
+            record = parse_line(where, line, strict=True)
             shape = shapes.get(str(record.get("kind")))
             try:
                 if shape is not None:

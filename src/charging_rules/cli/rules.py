@@ -35,9 +35,12 @@ def validate(path: PathArg = None, as_json: JsonOpt = False) -> None:
     Example: charging-rules rules validate rules/
     """
     from charging_rules.guidelines.loader import check_guidelines, load_guidelines
+    from charging_rules.rulecheck.capacity import engine_problems
     from charging_rules.rulecheck.views import validated_lines
 
     problems = check_guidelines(config.guidelines(path))
+    if not problems:  # a set durable_rules cannot hold is refused here, not when screening
+        problems = engine_problems(load_guidelines(config.guidelines(path)))
     if as_json:
         emit_json({"ok": not problems, "problems": [
             {"file": p.source, "line": p.line, "message": p.message} for p in problems]},

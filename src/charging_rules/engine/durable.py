@@ -13,11 +13,16 @@ the quantifier (true if some charge holds, false if every charge fails) is then 
 and handed back to durable_rules as an attribute of the referral fact, on which every
 enclosing condition is matched.
 
+A whole manual does not fit one durable_rules ruleset, which fails inside C past measured
+limits (rules per ruleset, comparisons per attribute, rules one fact matches: error 303 and
+then a crash). The nodes are therefore packed into as many rulesets as the limits need; a
+single condition too large for any ruleset is refused with its guideline and rule.
+
 We drive the C engine (`durable_rules_engine`, reached through `durable.engine`) directly,
 without `durable.lang`'s Host: the Host starts background dispatch threads and runs a Python
 callback per fired rule, and we only need the names of the rules that matched. Quirks handled
-here (see DESIGN.md): facts are asserted, never posted, so every matching rule fires; every
-evaluation gets a fresh session id and its state is deleted afterwards (the 1024-session
+here: facts are asserted, never posted, so every matching rule fires; every
+question gets a fresh session id and its state is deleted afterwards (the 1024-session
 limit, #250, #376); rulesets are named by content hash (#262); calls are serialized by a lock;
 `$or` alternatives may match a node more than once. A `$nex`-only rule would also match
 durable's own session-state object, so every rule requires a marker attribute that only our
@@ -31,12 +36,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
 import durable.engine as _durable
 
+from charging_rules.engine.cells import key_of
 from charging_rules.errors import EngineError, InputError
 from charging_rules.guidelines.conditions import (
     QUANTIFIERS,
@@ -47,6 +54,7 @@ from charging_rules.guidelines.conditions import (
     Condition,
     EveryItem,
     Exists,
+    Node,
     Not,
     SumItems,
     Truth,
@@ -60,13 +68,16 @@ _MARKER = "cr_fact"
 _ITEM = "cr_item"
 _QUANTIFIED = "cr_q_"
 _SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
-# Measured limits of durable_rules 2.0.28, past which it fails inside C (error 303, heap
-# corruption, a hang) instead of answering: a set that would cross them is refused up front.
+# Measured limits of durable_rules 2.0.28 for one ruleset, past which it fails inside C
+# (error 303, heap corruption, a hang) instead of answering: nodes are packed under them.
 MAX_ENGINE_RULES = 256
 MAX_TESTS_PER_FACT = 128  # distinct comparisons on one attribute (e.g. age < 1 ... age < 64)
+MAX_MATCHES_PER_FACT = 64  # rules one fact matches (error 303 past it, then a crash)
+_CELLS_KEPT = 65536  # durable_rules answers remembered per compiled set; cleared when full
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
+Where = dict[str, tuple[str, str]]  # root id -> (file, "guideline G rule R") for errors
 
 _SWAP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt",
          "in": "not_in", "not_in": "in"}
@@ -116,33 +127,91 @@ def _expression(cond: Condition, positive: bool, ids: dict[int, str]) -> dict[st
     return parts[0] if len(parts) == 1 else {"$and" if conjunctive else "$or": parts}
 
 
+class _Shard:
+    """One durable_rules ruleset holding some of the nodes, within the measured limits."""
+
+    def __init__(self) -> None:
+        self.definition: dict[str, Any] = {}
+        self.tests: dict[str, set[str]] = {}
+        self.matches = 1  # the sentinel
+        self.name = ""
+
+    def fits(self, rules: dict[str, Any], tests: dict[str, set[str]], matches: int) -> bool:
+        if len(self.definition) + len(rules) + 1 > MAX_ENGINE_RULES:  # + the sentinel
+            return False
+        if self.matches + matches > MAX_MATCHES_PER_FACT:
+            return False
+        return all(len(self.tests.get(attribute, set()) | found) <= MAX_TESTS_PER_FACT
+                   for attribute, found in tests.items())
+
+    def add(self, rules: dict[str, Any], tests: dict[str, set[str]], matches: int) -> None:
+        self.definition.update(rules)
+        self.matches += matches
+        for attribute, found in tests.items():
+            self.tests.setdefault(attribute, set()).update(found)
+
+    def seal(self) -> _Shard:
+        self.definition[_SENTINEL] = {"all": [{"m": {"$or": [{"$ex": {_MARKER: 1}},
+                                                             {"$ex": {_ITEM: 1}}]}}]}
+        text = json.dumps(self.definition, sort_keys=True)
+        self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        self.reads = [tuple(attribute.split(".")) for attribute in sorted(self.tests)]
+        return self
+
+    def project(self, fact: dict[str, Any]) -> dict[str, Any]:
+        """The fact with only the attributes this shard's rules test: durable_rules copies
+        the whole fact into every match it reports, so a large fact makes each one slow."""
+        out: dict[str, Any] = {}
+        for path in self.reads:
+            value: Any = fact
+            for part in path:
+                value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
+            if value is MISSING:
+                continue
+            target = out
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = value
+        return out
+
+    def handle(self) -> Any:
+        handle = _registered.get(self.name)
+        if handle is None:
+            # Not `durable.engine.Ruleset`: it serializes with json.dumps, whose exponents
+            # durable's parser refuses (a guideline comparing with 1.0e-20).
+            handle = _registered[self.name] = _durable.durable_rules_engine.create_ruleset(
+                self.name, _dumps(self.definition))
+        return handle
+
+
 class CompiledRuleset:
-    """A durable_rules ruleset answering, for one fact, the truth of every condition node
+    """durable_rules rulesets answering, for one fact, the truth of every condition node
     (`conditions.layout` ids) of the named root conditions.
+
+    The nodes are packed into as many rulesets (shards) as durable_rules' measured limits
+    need: a node's rules test only the fact's own attributes (and, for a quantifier over
+    items, attributes derived from the item facts first), so any node can sit in any shard.
+    Item nodes are asked first, on each item; the quantifiers are folded; then the top-level
+    shards are asked about the fact with the derived attributes.
 
     `count_roots` (with `counts`, the collection whose items are counts) name roots, such as
     guideline scopes, whose truth is also wanted per item: for item i, each any_/every_
     quantifier over that collection in those roots is given item i's own truth, and
     durable_rules matches the roots again on that view of the record.
+
+    With `reuse`, durable_rules is asked once per cell (cells.py) of an item or a fact, and
+    its answer is reused for the other items and facts in the cell.
     """
 
     def __init__(self, roots: dict[str, Condition], count_roots: Iterable[str] = (),
-                 counts: str | None = None):
+                 counts: str | None = None, where: Where | None = None, reuse: bool = True):
         laid = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
-        nodes = [node for root_nodes in laid.values() for node in root_nodes]
+        placed = [(root_id, node) for root_id, root_nodes in laid.items() for node in root_nodes]
+        nodes = [node for _, node in placed]
         ids = {id(node.condition): node.id for node in nodes}
-        definition: dict[str, Any] = {}
-        for node in nodes:
-            marker = {_MARKER: 1} if node.collection is None else {_ITEM: node.collection}
-            for suffix, positive in (("|t", True), ("|f", False)):
-                match = {"$and": [marker, _expression(node.condition, positive, ids)]}
-                definition[node.id + suffix] = {"all": [{"m": match}]}
-        if nodes:
-            definition[_SENTINEL] = {"all": [{"m": {"$or": [{"$ex": {_MARKER: 1}},
-                                                              {"$ex": {_ITEM: 1}}]}}]}
-        _check_size(definition)
-        text = json.dumps(definition, sort_keys=True)
-        self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        self._item_shards = _pack([p for p in placed if p[1].collection], ids, where or {})
+        self._top_shards = _pack([p for p in placed if not p[1].collection], ids, where or {})
+        self.definitions = [s.definition for s in (*self._item_shards, *self._top_shards)]
         self.nodes = tuple(node.id for node in nodes)
         self._item_nodes = {node.id: node.collection for node in nodes if node.collection}
         self._quantifiers = [(node.id, node.condition) for node in nodes
@@ -156,66 +225,100 @@ class CompiledRuleset:
             node.id for root_id in wanted & set(laid) for node in laid[root_id]
             if isinstance(node.condition, AnyItem | EveryItem)
             and node.condition.collection == counts and node.collection is None]
-        self._definition = definition
-
-    def _handle(self) -> Any:
-        handle = _registered.get(self.name)
-        if handle is None:
-            # Not `durable.engine.Ruleset`: it serializes with json.dumps, whose exponents
-            # durable's parser refuses (a guideline comparing with 1.0e-20).
-            handle = _registered[self.name] = _durable.durable_rules_engine.create_ruleset(
-                self.name, _dumps(self._definition))
-        return handle
+        self.reuse = reuse
+        conds = list(roots.values())
+        self._top_key = key_of(conds)
+        self._item_keys = {c: key_of(conds, c) for c in self._collections}
+        # A whole answer is a function of the cells of the fact and of its items, unless a
+        # sum reads the items' numbers themselves; per count, the items' order matters.
+        self._whole = reuse and not any(isinstance(c, SumItems) for _, c in self._quantifiers)
+        self._ordered = bool(self.count_nodes)
+        self._whole_cache: dict[Hashable, tuple[dict[str, Truth], list[dict[str, Truth]]]] = {}
+        self._top_cache: dict[Hashable, dict[str, Truth]] = {}
+        self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
     def evaluate(self, fact: dict[str, Any]) -> dict[str, Truth]:
         """Truth of every node for this fact; nodes durable_rules did not match are unknown."""
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
-        return [truth for truth, _ in self.evaluate_counts_many(facts)]
+        return [dict(truth) for truth, _ in self.evaluate_counts_many(facts)]
 
     def evaluate_counts_many(self, facts: Iterable[dict[str, Any]]
                              ) -> list[tuple[dict[str, Truth], list[dict[str, Truth]]]]:
         """Per fact: the truth of every node, and per count the truth of the count roots'
-        nodes (`count_nodes`) on that count's view of the record."""
+        nodes (`count_nodes`) on that count's view of the record. Facts of one cell share
+        these dictionaries: read them, never change them."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [({}, []) for _ in facts]  # heap corruption): no guideline for this kind
-        results: list[tuple[dict[str, Truth], list[dict[str, Truth]]]] = []
         with _lock:
-            handle = self._handle()
-            for fact in facts:
-                sid = str(next(_session_ids))
-                try:
-                    results.append(self._evaluate(handle, fact, sid))
-                finally:
-                    _durable.durable_rules_engine.delete_state(handle, sid)
-        return results
+            if len(self._whole_cache) + len(self._top_cache) + len(self._item_cache) > \
+                    _CELLS_KEPT:
+                self._whole_cache.clear()
+                self._top_cache.clear()
+                self._item_cache.clear()
+            return [self._evaluate(fact) for fact in facts]
 
-    def _evaluate(self, handle: Any, fact: dict[str, Any], sid: str
+    def _evaluate(self, fact: dict[str, Any]
                   ) -> tuple[dict[str, Truth], list[dict[str, Truth]]]:
+        whole: Hashable = None
+        if self._whole:
+            whole = (self._top_key(fact), *(self._items_key(fact, c) for c in self._collections))
+            known = self._whole_cache.get(whole)
+            if known is not None:
+                return known
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
         derived: dict[str, Any] = {}
         per_item: dict[tuple[str, int], Truth] = {}
         if self._quantifiers:
-            per_item = _item_truths(
-                (name, index)
-                for collection in self._collections
-                for index, item in enumerate(fact.get(collection) or ())
-                for name in _assert(handle, {**item, "cr_i": index, _ITEM: collection,
-                                             "sid": sid}))
+            for collection in self._collections:
+                items = fact.get(collection)
+                for index, item in enumerate(items if isinstance(items, list) else ()):
+                    for node_id, value in self._item(collection, item).items():
+                        per_item[(node_id, index)] = value
             for node_id, cond in self._quantifiers:
                 items = fact.get(cond.collection)
                 truth[node_id] = _fold(cond, per_item, node_id, items, derived)
             for node_id, collection in self._item_nodes.items():
                 truth[node_id] = _exists(per_item, node_id, fact.get(collection))
-        fired = _assert(handle, {**fact, **derived, _MARKER: 1, "sid": sid})
-        for node_id, value in _truths(fired):
-            truth[node_id] = value
-        return truth, self._per_count(handle, fact, derived, per_item, truth, sid)
+        truth.update(self._top(fact, derived))
+        answer = truth, self._per_count(fact, derived, per_item, truth)
+        if self._whole:
+            self._whole_cache[whole] = answer
+        return answer
 
-    def _per_count(self, handle: Any, fact: dict[str, Any], derived: dict[str, Any],
-                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth],
-                   sid: str) -> list[dict[str, Truth]]:
+    def _items_key(self, fact: dict[str, Any], collection: str) -> Hashable:
+        items = fact.get(collection)
+        if not isinstance(items, list):
+            return MISSING
+        keys = [self._item_keys[collection](item) if isinstance(item, dict) else None
+                for item in items]
+        # "some item" does not depend on the items' order; a count's own view does
+        return tuple(keys) if self._ordered else frozenset(keys)
+
+    def _item(self, collection: str, item: Any) -> dict[str, Truth]:
+        if not isinstance(item, dict):
+            return {}
+        key: Hashable = (collection, self._item_keys[collection](item)) if self.reuse else None
+        answer = self._item_cache.get(key) if self.reuse else None
+        if answer is None:
+            answer = _ask(self._item_shards, {**item, _ITEM: collection})
+            if self.reuse:
+                self._item_cache[key] = answer
+        return answer
+
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any]) -> dict[str, Truth]:
+        key: Hashable = (self._top_key(fact), *sorted(derived.items())) if self.reuse else None
+        answer = self._top_cache.get(key) if self.reuse else None
+        if answer is None:
+            answer = _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
+            if self.reuse:
+                self._top_cache[key] = answer
+        return answer
+
+    def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
+                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth]
+                   ) -> list[dict[str, Truth]]:
         items = fact.get(self._counts) if self._counts else None
         if not isinstance(items, list) or not self.count_nodes:
             return [] if not isinstance(items, list) else [{} for _ in items]
@@ -232,8 +335,7 @@ class CompiledRuleset:
                 if own is not Truth.UNKNOWN:
                     view[_quantified(node_id)] = own is Truth.TRUE
                 count_truth[node_id] = own
-            fired = _assert(handle, {**fact, **view, _MARKER: 1, "sid": sid, "cr_count": index})
-            for node_id, value in _truths(fired):
+            for node_id, value in self._top(fact, view).items():
                 if node_id in count_truth:
                     count_truth[node_id] = value
             out.append(count_truth)
@@ -262,6 +364,70 @@ def _fold(cond: Condition, per_item: dict[tuple[str, int], Truth], node_id: str,
     return folded
 
 
+def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> list[_Shard]:
+    """First fit of each node's two rules into shards under the measured limits."""
+    shards: list[_Shard] = []
+    for root_id, node in placed:
+        marker = {_MARKER: 1} if node.collection is None else {_ITEM: node.collection}
+        rules = {node.id + suffix: {"all": [{"m": {"$and": [
+            marker, _expression(node.condition, positive, ids)]}}]}
+            for suffix, positive in (("|t", True), ("|f", False))}
+        tests: dict[str, set[str]] = {}
+        _tests(list(rules.values()), tests)
+        # Only one polarity can hold, but an `$or` may match once per alternative.
+        matches = max(_matches(rule["all"][0]["m"]) for rule in rules.values())
+        problem = next((f"one condition compares '{attribute}' {len(found)} different ways; "
+                        f"durable_rules fails above {MAX_TESTS_PER_FACT} in a ruleset"
+                        for attribute, found in tests.items()
+                        if len(found) > MAX_TESTS_PER_FACT), None)
+        if matches >= MAX_MATCHES_PER_FACT:
+            problem = (f"one condition has {matches} alternatives that may hold at once; "
+                       f"durable_rules fails when a fact matches over {MAX_MATCHES_PER_FACT} "
+                       "rules of a ruleset")
+        if problem:
+            source, label = where.get(root_id, (None, f"condition {root_id}"))
+            raise InputError(f"{label}: {problem}, and one condition cannot be split: "
+                             "simplify it (fewer thresholds or alternatives)", source=source)
+        shard = next((s for s in shards if s.fits(rules, tests, matches)), None)
+        if shard is None:
+            shard = _Shard()
+            shards.append(shard)
+        shard.add(rules, tests, matches)
+    return [shard.seal() for shard in shards]
+
+
+def _matches(expression: dict[str, Any]) -> int:
+    """How many times durable_rules may match an expression on one fact: it runs each `$or`
+    alternative as a rule of its own (equalities on one attribute: at most one holds)."""
+    if "$or" in expression:
+        parts = expression["$or"]
+        if all(len(p) == 1 and not next(iter(p)).startswith("$") for p in parts) and \
+                len({next(iter(p)) for p in parts}) == 1:
+            return 1
+        return sum(_matches(p) for p in parts)
+    if "$and" in expression:
+        return math.prod(_matches(p) for p in expression["$and"])
+    return 1
+
+
+def _ask(shards: list[_Shard], fact: dict[str, Any]) -> dict[str, Truth]:
+    """The truth of every node of these shards durable_rules matched for one fact, asked in a
+    fresh session that is deleted afterwards (the 1024-session limit)."""
+    sid = str(next(_session_ids))
+    engine = _durable.durable_rules_engine
+    fired: list[str] = []
+    asked: list[Any] = []
+    try:
+        for shard in shards:
+            handle = shard.handle()
+            asked.append(handle)
+            fired += _assert(handle, _dumps({**shard.project(fact), "sid": sid}))
+    finally:
+        for handle in asked:
+            engine.delete_state(handle, sid)
+    return dict(_truths(fired))
+
+
 def _tests(expression: Any, found: dict[str, set[str]]) -> None:
     """Collect the distinct comparison each attribute is put to in a durable expression."""
     if isinstance(expression, list):
@@ -278,27 +444,14 @@ def _tests(expression: Any, found: dict[str, set[str]]) -> None:
             found.setdefault(key, set()).add(f"= {value!r}")
 
 
-def _check_size(definition: dict[str, Any]) -> None:
-    if len(definition) > MAX_ENGINE_RULES:
-        raise InputError(f"this guideline set compiles to {len(definition)} durable_rules rules; "
-                         f"the engine fails above {MAX_ENGINE_RULES}: split or simplify it")
-    found: dict[str, set[str]] = {}
-    _tests(list(definition.values()), found)
-    for attribute, tests in found.items():
-        if len(tests) > MAX_TESTS_PER_FACT:
-            raise InputError(f"'{attribute}' is compared {len(tests)} different ways; "
-                             f"durable_rules fails above {MAX_TESTS_PER_FACT}: use fewer "
-                             "thresholds (e.g. ranges) for it")
-
-
-def _assert(handle: Any, fact: dict[str, Any]) -> list[str]:
-    """Assert one fact and return the name of every rule it matched.
+def _assert(handle: Any, text: str) -> list[str]:
+    """Assert one fact (JSON text) and return the name of every rule it matched.
 
     One fact per call: after a call that matched nothing (code 1) durable's state handle is
     not valid, and draining it crashes the process.
     """
     engine = _durable.durable_rules_engine
-    code, state = engine.assert_fact(handle, _dumps(fact))
+    code, state = engine.assert_fact(handle, text)
     if code == 1:
         return []
     if code != 0:
@@ -331,17 +484,6 @@ def _encode(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(_encode(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
-
-
-def _item_truths(fired: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Truth]:
-    """Truth per (node, item index) from the rules matched on item facts."""
-    out: dict[tuple[str, int], Truth] = {}
-    for name, index in fired:
-        for node_id, value in _truths([name]):
-            if out.get((node_id, index)) is ~value:
-                raise EngineError(f"durable_rules matched both truth values of {node_id}")
-            out[(node_id, index)] = value
-    return out
 
 
 def _exists(per_item: dict[tuple[str, int], Truth], node_id: str, items: Any) -> Truth:

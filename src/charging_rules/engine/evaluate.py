@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from charging_rules.guidelines.conditions import (
     SumItems,
     Truth,
     children,
+    fields_of,
     headline,
     kleene,
     layout,
@@ -61,10 +64,11 @@ from charging_rules.model.recommendation import (
 )
 
 NEEDS_INFORMATION = "needs_information"
+REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
 MAX_QUESTION_FACTS = 8  # missing facts searched for the smallest settling set
-MAX_QUESTION_WORLDS = 4096  # answer combinations evaluated before the search gives up
+MAX_QUESTION_WORLDS = 512  # answer combinations evaluated before the search gives up
 _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
 
@@ -89,18 +93,28 @@ class _Combined:
 class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
-    def __init__(self, guidelines: GuidelineSet, kind: str = "referral"):
+    def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
+                 questions: bool = True, reuse: bool | None = None):
+        """`questions=False` for analyses that read outcomes only (the search for the
+        questions evaluates each needs_information record again per answer). `reuse`: ask
+        durable_rules once per cell of the fact space (engine/cells.py); default on, off with
+        CHARGING_RULES_REUSE_CELLS=0."""
+        self.ask = questions
         self.set = guidelines
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
         self.otherwise = guidelines.otherwise.get(kind)
         self.vocabulary = vocabulary(self.kind.model)
         roots: dict[str, Condition] = {}
+        where: dict[str, tuple[str, str]] = {}
         for g_index, guideline in enumerate(self.guidelines):
             if guideline.scope:
                 roots[f"g{g_index}.scope"] = guideline.scope
+                where[f"g{g_index}.scope"] = (guideline.file, f"guideline {guideline.id} scope")
             for r_index, rule in enumerate(guideline.rules):
                 roots[f"g{g_index}.r{r_index}"] = rule.condition
+                where[f"g{g_index}.r{r_index}"] = (guideline.file,
+                                                   f"guideline {guideline.id} rule {rule.id}")
         self._layout = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
         # Trace lines are the same for every record but their truth: render them once.
         self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
@@ -110,10 +124,21 @@ class Evaluator:
                           for node in nodes if node.collection is None
                           and isinstance(node.condition, Compare)]
         scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
-        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts)
+        if reuse is None:
+            reuse = os.environ.get(REUSE_ENV, "1") != "0"
+        self.reuses_cells = reuse
+        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
         self._literals = domains.literals(roots.values())
+        # The facts the conditions read: questions depend on nothing else, so they are
+        # remembered per projection of a record onto them (batches repeat projections).
+        read = set().union(*(fields_of(c) for c in roots.values())) if roots else set()
+        self._read = sorted(p for p in read if "[]." not in p)
+        self._read_items = {c: sorted(p.partition("[].")[2] for p in read
+                                      if p.startswith(c + "[]."))
+                            for c in {p.partition("[].")[0] for p in read if "[]." in p}}
+        self._questions: dict[str, list[Question]] = {}
         self._combined: dict[tuple[Truth, ...], _Combined] = {}
         self._templates: dict[tuple[Any, ...], Recommendation] = {}
 
@@ -129,7 +154,7 @@ class Evaluator:
             ids = [str(getattr(r, self.kind.id_field)) for r in batch]
             for record_id, fact, rec in zip(ids, facts, self.evaluate_facts(ids, facts),
                                             strict=True):
-                if rec.outcome == NEEDS_INFORMATION and rec.missing:
+                if self.ask and rec.outcome == NEEDS_INFORMATION and rec.missing:
                     rec = dataclasses.replace(rec, questions=self.questions(record_id, fact,
                                                                             rec.missing))
                 yield rec
@@ -164,17 +189,27 @@ class Evaluator:
             return combined
         results = [self._guideline_result(i, truths) for i in range(len(self.guidelines))]
         outcomes: Outcomes = {}
+        # An outcome reachable both through rules that may not apply (an unknown scope or
+        # rule) and through rules that certainly do is credited to the certain ones.
+        deferred: list[tuple[str, list[Rule]]] = []
         visited: list[_GuidelineResult] = []
         for result in results:
             visited.append(result)
             for outcome, rules in result.possible.items():
-                if outcome != _ABSTAIN:
+                if outcome == _ABSTAIN:
+                    continue
+                if result.scope is Truth.UNKNOWN or any(
+                        result.rules[r.id] is Truth.UNKNOWN for r in rules):
+                    deferred.append((outcome, rules))
+                else:
                     outcomes.setdefault(outcome, rules)
             if _ABSTAIN not in result.possible:
                 break
         else:
             if self.otherwise is not None:
                 outcomes.setdefault(self.otherwise.outcome, [])
+        for outcome, rules in deferred:
+            outcomes.setdefault(outcome, rules)
         combined = self._combined[key] = _Combined(results, visited, outcomes)
         return combined
 
@@ -232,8 +267,7 @@ class Evaluator:
                        f"guideline set names no fallback for them."]
         elif open_counts:
             outcome = NEEDS_INFORMATION
-            deciding = _unique(rule for c in open_counts for res in c.visited
-                               for rule in _open_rules(res))
+            deciding = _unique(rule for c in open_counts for rule in _undecided_rules(c))
             rule_ids = [rule.id for rule in deciding]
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
@@ -275,7 +309,7 @@ class Evaluator:
                 rules = [r.id for r in deciding]
             else:
                 outcome, guideline = NEEDS_INFORMATION, None
-                rules = [r.id for res in combined.visited for r in _open_rules(res)]
+                rules = [r.id for r in _unique(_undecided_rules(combined))]
             out.append(CountOutcome(charge=index, statute=item.get("statute"),
                                     category=item.get("category", ""), outcome=outcome,
                                     guideline=guideline, rules=rules))
@@ -295,6 +329,20 @@ class Evaluator:
                   ) -> list[Question]:
         """The smallest set of missing facts whose answers, in every combination, settle
         the outcome; each with the outcome its answers lead to on their own."""
+        key = json.dumps([[lookup(fact, p) if lookup(fact, p) is not MISSING else None
+                           for p in self._read],
+                          {c: [[i.get(f) for f in names] for i in lookup(fact, c)]
+                           if isinstance(lookup(fact, c), list) else None
+                           for c, names in self._read_items.items()}], default=str)
+        found = self._questions.get(key)
+        if found is None:
+            if len(self._questions) > _CACHE_SIZE:
+                self._questions.clear()
+            found = self._questions[key] = self._search(record_id, fact, missing)
+        return found
+
+    def _search(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
+                ) -> list[Question]:
         paths = missing[:MAX_QUESTION_FACTS]
         answers = {path: self._answers(path) for path in paths}
         memo: dict[tuple[tuple[str, int], ...], str] = {}
@@ -450,6 +498,16 @@ def _worlds(rules: tuple[Rule, ...], truths: dict[str, Truth]) -> Iterator[list[
         yield [r for r in rules if r.id in known or r is extra]
     if len(unknown) > 1:
         yield [r for r in rules if truths[r.id] is not Truth.FALSE]
+
+
+def _undecided_rules(combined: _Combined) -> Iterator[Rule]:
+    """The rules that decide in some world of an undecided record: the unknown rules that
+    could decide, and the rules of a guideline that may or may not govern it."""
+    for res in combined.visited:
+        opened = _open_rules(res)
+        if res.scope is Truth.UNKNOWN:
+            opened += [r for rules in res.possible.values() for r in rules]
+        yield from sorted(_unique(opened), key=res.guideline.rules.index)
 
 
 def _open_rules(res: _GuidelineResult) -> list[Rule]:

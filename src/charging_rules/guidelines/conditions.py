@@ -25,6 +25,10 @@ class Truth(enum.Enum):
     FALSE = "failed"
     UNKNOWN = "unknown"
 
+    # Members are singletons compared by identity: the C identity hash, not Enum's Python
+    # one (truth vectors are dictionary keys on the batch hot path).
+    __hash__ = object.__hash__
+
     def __invert__(self) -> Truth:
         return _NEGATION[self]
 

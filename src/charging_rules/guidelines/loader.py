@@ -8,7 +8,9 @@ however small, is a new version in the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,20 +188,30 @@ def _load_directory(directory: Path, problems: Problems) -> GuidelineSet | None:
     )
 
 
+def overlap(a: Guideline, b: Guideline) -> bool:
+    """Whether two date windows share a day (expires is exclusive; None is open-ended)."""
+    return (a.expires is None or b.effective < a.expires) and \
+        (b.expires is None or a.effective < b.expires)
+
+
 def _check_across(guidelines: list[Guideline], spec: SetSpec, set_path: Path,
                   lines: dict[Any, int], problems: Problems) -> None:
-    seen_guidelines: dict[str, str] = {}
-    seen_rules: dict[str, str] = {}
+    seen_guidelines: dict[str, Guideline] = {}
+    seen_rules: dict[str, Guideline] = {}
     for guideline in guidelines:
-        if guideline.id in seen_guidelines:
-            problems.add(guideline.file, 1, f"guideline id '{guideline.id}' is also used by "
-                         f"{seen_guidelines[guideline.id]}")
-        seen_guidelines[guideline.id] = guideline.file
+        # Versions of one guideline may sit side by side, one in force on any day.
+        earlier = seen_guidelines.get(guideline.id)
+        if earlier is not None and overlap(earlier, guideline):
+            problems.add(guideline.file, 1, f"guideline '{guideline.id}' ({guideline.window()})"
+                         f" overlaps its version in {earlier.file} ({earlier.window()}): "
+                         "one version of a guideline is in force on any day")
+        seen_guidelines[guideline.id] = guideline
         for rule in guideline.rules:
-            if rule.id in seen_rules and seen_rules[rule.id] != guideline.file:
+            other = seen_rules.get(rule.id)
+            if other is not None and other.id != guideline.id:
                 problems.add(guideline.file, None, f"rule id '{rule.id}' is also used by "
-                             f"{seen_rules[rule.id]}: rule ids are unique across a set")
-            seen_rules[rule.id] = guideline.file
+                             f"{other.file}: rule ids are unique across a set")
+            seen_rules[rule.id] = guideline
     for kind in sorted({g.applies_to for g in guidelines}):
         fallback = spec.otherwise.get(kind)
         if fallback is None:
@@ -237,6 +249,9 @@ def _load_guideline(path: Path, raw: bytes, problems: Problems) -> Guideline | N
             report(("outcomes", index), f"outcomes: '{outcome}' is not an outcome of "
                    f"{kind.name} records ({', '.join(kind.outcomes)})")
     scope = None if spec.scope is None else conditions.parse(spec.scope, vocab, ("scope",), report)
+    if spec.expires is not None and spec.expires <= spec.effective:
+        report(("expires",), f"expires {spec.expires.isoformat()} is not after effective "
+               f"{spec.effective.isoformat()}")
     rules: list[Rule] = []
     seen: set[str] = set()
     for index, rule in enumerate(spec.rules):
@@ -250,15 +265,81 @@ def _load_guideline(path: Path, raw: bytes, problems: Problems) -> Guideline | N
         if (spec.hit_policy == "priority") != (rule.priority is not None):
             report(at, f"rule '{rule.id}': 'priority' is required with hit_policy: priority "
                    "and not allowed otherwise")
-        condition = conditions.parse(rule.when, vocab, (*at, "when"), report)
-        if condition is not None:
-            rules.append(Rule(rule.id, condition, rule.outcome, rule.reason, rule.cite,
-                              rule.priority))
+        if rule.when is None and (rule.overrides or not any(
+                other.overrides == rule.id for other in spec.rules)):
+            report(at, f"rule '{rule.id}': 'when' is required (only a rule that exceptions "
+                   "override may leave it out: it then holds unless an exception does)")
+            continue
+        condition = None if rule.when is None else conditions.parse(
+            rule.when, vocab, (*at, "when"), report)
+        if condition is not None or rule.when is None:
+            rules.append(Rule(rule.id, condition or _ALWAYS, rule.outcome, rule.reason,
+                              rule.cite, rule.priority, rule.overrides))
+    rules = _with_exceptions(rules, spec, lines, report)
+    window = _window(spec, kind.as_of)
+    if window is not None:
+        scope = window if scope is None else conditions.All((window, scope))
     if len(problems.items) > before:
         return None
     return Guideline(
         id=spec.id, title=spec.title, version=spec.version, effective=spec.effective,
-        applies_to=kind.name, outcomes=outcomes, citation=spec.source.citation,
-        source_text=spec.source.text, scope=scope, hit_policy=spec.hit_policy,
+        expires=spec.expires, applies_to=kind.name, outcomes=outcomes,
+        citation=spec.source.citation, source_text=spec.source.text, scope=scope,
+        hit_policy=spec.hit_policy,
         rules=tuple(rules), file=source, sha256=file_sha256(raw),
+        falls_through=spec.falls_through,
     )
+
+
+# A rule without `when` holds unless one of its exceptions does: its condition is the
+# exceptions' negation alone (an empty `all` is never parsed from a file).
+_ALWAYS = conditions.All(())
+
+
+def _with_exceptions(rules: list[Rule], spec: GuidelineSpec, lines: dict[Any, int],
+                     report: Callable[[NodePath, str], None]) -> list[Rule]:
+    """Each overridden rule's condition conjoined with 'no exception holds' (Catala-style
+    defaults: the base rule applies unless an exception applies; an exception that is
+    unknown leaves the base rule unknown, so the outcome needs information)."""
+    by_id = {rule.id: rule for rule in rules}
+    out: list[Rule] = []
+    for index, rule in enumerate(rules):
+        if rule.overrides is not None:
+            target = by_id.get(rule.overrides)
+            at = ("rules", index, "overrides")
+            if target is None:
+                report(at, f"rule '{rule.id}' overrides '{rule.overrides}', which is not a "
+                       "rule of this guideline")
+            elif target.overrides is not None:
+                report(at, f"rule '{rule.id}' overrides '{target.id}', itself an exception: "
+                       "one level of exceptions only")
+        exceptions = [r for r in rules if r.overrides == rule.id]
+        if not exceptions:
+            out.append(rule)
+            continue
+        unless = exceptions[0].condition if len(exceptions) == 1 else conditions.AnyOf(
+            tuple(e.condition for e in exceptions))
+        negation = conditions.Not(unless, label="no exception applies ("
+                                  + ", ".join(e.id for e in exceptions) + ")")
+        condition: conditions.Condition = negation if rule.condition is _ALWAYS \
+            else conditions.All((rule.condition, negation))
+        out.append(dataclasses.replace(rule, condition=condition))
+    return out
+
+
+def _window(spec: GuidelineSpec, as_of: str | None) -> conditions.Condition | None:
+    """The guideline's dates as a scope condition on the record's as-of date, so the engine
+    (durable_rules) decides whether a version is in force like any other condition."""
+    if as_of is None:
+        return None
+    start = conditions.Compare(as_of, "ge", spec.effective.isoformat(),
+                               label=f"in force on the as-of date ({as_of}): from "
+                                     f"{spec.effective.isoformat()}")
+    if spec.expires is None:
+        return start
+    end = conditions.Compare(as_of, "lt", spec.expires.isoformat(),
+                             label=f"in force on the as-of date ({as_of}): before "
+                                   f"{spec.expires.isoformat()}")
+    return conditions.All((start, end), label=f"in force on the as-of date ({as_of}): from "
+                          f"{spec.effective.isoformat()} until {spec.expires.isoformat()} "
+                          "(exclusive)")

@@ -34,7 +34,8 @@ class SourceSpec(Spec):
 
 class RuleSpec(Spec):
     id: Identifier
-    when: Any
+    when: Any = None
+    overrides: Identifier | None = None
     outcome: Identifier
     reason: Prose
     cite: Prose | None = None
@@ -46,11 +47,16 @@ class GuidelineSpec(Spec):
     title: Prose
     version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     effective: date
+    expires: date | None = None
     applies_to: Identifier = "referral"
     outcomes: list[Identifier] | None = None
     source: SourceSpec
     scope: Any = None
     hit_policy: HitPolicy
+    # The guideline decides only the records its rules name and leaves the rest to the
+    # guidelines after it on purpose (the law first: what the law does not settle, policy
+    # does), so `rules lint` does not report its gaps.
+    falls_through: bool = False
     rules: Annotated[list[RuleSpec], Field(min_length=1)]
 
 
@@ -75,6 +81,7 @@ class Rule:
     reason: str
     cite: str | None
     priority: int | None
+    overrides: str | None = None  # an exception: the rule it overrides
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Guideline:
     title: str
     version: str
     effective: date
+    expires: date | None
     applies_to: str
     outcomes: tuple[str, ...]
     citation: str
@@ -92,6 +100,15 @@ class Guideline:
     rules: tuple[Rule, ...]
     file: str
     sha256: str
+    falls_through: bool = False
+
+    def window(self) -> str:
+        """'from 2022-12-08' or 'from 2022-01-01 until 2024-01-01 (exclusive)'."""
+        until = f" until {self.expires.isoformat()} (exclusive)" if self.expires else ""
+        return f"from {self.effective.isoformat()}{until}"
+
+    def in_force(self, day: date) -> bool:
+        return self.effective <= day and (self.expires is None or day < self.expires)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class FieldSpec:
     question: str | None = None  # the plain question to ask when the fact is missing
     ask: str | None = None  # whom to ask
     derived_from: tuple[str, ...] = ()  # a derived fact: the facts it is derived from
+    always: bool = False  # a derived fact that is never missing (the as-of date)
 
 
 @dataclass(frozen=True)

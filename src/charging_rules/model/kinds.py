@@ -37,12 +37,14 @@ class RecordKind:
     outcomes: tuple[str, ...]
     counts: str | None = None  # the collection whose items each get an outcome (charges)
     precedence: tuple[str, ...] = ()  # how count outcomes combine: the first present wins
+    as_of: str | None = None  # the date fact a guideline's effective/expires window reads
 
 
 KINDS: dict[str, RecordKind] = {
     "referral": RecordKind("referral", Referral, "referral_id", CHARGING_OUTCOMES, "charges",
-                           OUTCOME_PRECEDENCE),
-    "victim": RecordKind("victim", Victim, "record_id", OUTREACH_OUTCOMES),
+                           OUTCOME_PRECEDENCE, "as_of"),
+    "victim": RecordKind("victim", Victim, "record_id", OUTREACH_OUTCOMES,
+                         as_of="incident_date"),
 }
 
 

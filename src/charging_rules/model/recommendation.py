@@ -139,7 +139,7 @@ class Recommendation:
         return _adapter().validate_python(data)
 
     def to_json(self, decision_id: str | None) -> dict[str, object]:
-        """The `screen --json` object of the referral contract (DESIGN.md)."""
+        """The `screen --json` object of the referral contract (docs/referral-contract.md)."""
         return {
             "referral_id": self.record_id,
             "outcome": self.outcome,

@@ -153,7 +153,8 @@ class Referral(Fact):
     DERIVED: ClassVar[dict[str, FieldSpec]] = {
         "place": FieldSpec("place", "string", question=PLACE_QUESTION["question"],
                            ask=PLACE_QUESTION["ask"], derived_from=("jurisdiction", "state")),
-        "as_of": FieldSpec("as_of", "date"),
+        "as_of": FieldSpec("as_of", "date", derived_from=("offense_date", "received"),
+                           always=True),
         "community_concern.by_community": FieldSpec(
             "community_concern.by_community", "bool",
             question="Did the concern come from the community (residents, a neighborhood "
@@ -178,6 +179,27 @@ class Referral(Fact):
     @classmethod
     def _state_upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @staticmethod
+    def inputs_for(derived: dict[str, Any]) -> dict[str, Any]:
+        """Input facts under which the record derives these values (MISSING/None: the
+        fact is not derivable): how an analysis writes an example referral for them."""
+        out: dict[str, Any] = {}
+        if "as_of" in derived:
+            out["received"] = derived["as_of"]
+        if "place" in derived:
+            place = derived["place"]
+            if place is None:
+                out["jurisdiction"] = "unspecified"
+            else:
+                name, _, state = str(place).rpartition(", ")
+                out["jurisdiction"], out["state"] = (name, state) if name else (place, "KS")
+        if "community_concern.by_community" in derived:
+            by = derived["community_concern.by_community"]
+            out["community_concern.source_type"] = {True: "resident", False: "police"}.get(by)
+            if by is None:
+                out["community_concern.source"] = "Officer observation"
+        return out
 
     def derived_facts(self) -> dict[str, Any]:
         """`place` (absent when unresolved), `as_of` (the offense date, else received) and

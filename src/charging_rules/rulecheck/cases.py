@@ -199,7 +199,7 @@ def run_cases(guidelines: GuidelineSet, cases: list[Case]) -> list[CaseRun]:
     for case in cases:
         evaluator = evaluators.get(case.kind)
         if evaluator is None:
-            evaluator = evaluators[case.kind] = Evaluator(guidelines, case.kind)
+            evaluator = evaluators[case.kind] = Evaluator(guidelines, case.kind, questions=False)
         record, _ = parse_record(case.record, case.kind, case.name)
         rec = evaluator.evaluate(record)
         runs.append(CaseRun(case, Result.of(rec.outcome, rec.rules, rec.missing), rec))

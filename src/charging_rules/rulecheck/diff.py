@@ -77,8 +77,8 @@ def _guideline_details(old: Guideline, new: Guideline) -> tuple[tuple[str, str, 
 
     return _compare([
         ("title", old.title, new.title), ("version", old.version, new.version),
-        ("effective", old.effective, new.effective), ("applies_to", old.applies_to,
-                                                      new.applies_to),
+        ("in force", old.window(), new.window()), ("applies_to", old.applies_to,
+                                                   new.applies_to),
         ("outcomes", ", ".join(old.outcomes), ", ".join(new.outcomes)),
         ("citation", old.citation, new.citation), ("source text", old.source_text,
                                                    new.source_text),
@@ -89,6 +89,16 @@ def _guideline_details(old: Guideline, new: Guideline) -> tuple[tuple[str, str, 
 
 def _summary(rule: Rule) -> str:
     return f"{rule.outcome} when {logic_text(rule.condition)}"
+
+
+def _versioned(name: str, g: Guideline, gs: GuidelineSet) -> str:
+    """A name, with the guideline's window when the set holds several versions of it."""
+    versions = sum(1 for other in gs.guidelines if other.id == g.id)
+    return name if versions == 1 else f"{name} ({g.window()})"
+
+
+def _by_version(gs: GuidelineSet) -> dict[str, Guideline]:
+    return {_versioned(g.id, g, gs): g for g in gs.guidelines}
 
 
 def diff_sets(old: GuidelineSet, new: GuidelineSet, cases: list[Case]) -> SetDiff:
@@ -105,8 +115,8 @@ def diff_sets(old: GuidelineSet, new: GuidelineSet, cases: list[Case]) -> SetDif
     ])
     if set_details:
         changes.append(Change("changed", "set", new.id, set_details))
-    old_g = {g.id: g for g in old.guidelines}
-    new_g = {g.id: g for g in new.guidelines}
+    old_g = _by_version(old)
+    new_g = _by_version(new)
     for gid in [*old_g, *(g for g in new_g if g not in old_g)]:
         if gid not in new_g:
             changes.append(Change("removed", "guideline", gid))
@@ -114,8 +124,8 @@ def diff_sets(old: GuidelineSet, new: GuidelineSet, cases: list[Case]) -> SetDif
             changes.append(Change("added", "guideline", gid))
         elif details := _guideline_details(old_g[gid], new_g[gid]):
             changes.append(Change("changed", "guideline", gid, details))
-    old_r = {r.id: (g, r) for g in old.guidelines for r in g.rules}
-    new_r = {r.id: (g, r) for g in new.guidelines for r in g.rules}
+    old_r = {_versioned(r.id, g, old): (g, r) for g in old.guidelines for r in g.rules}
+    new_r = {_versioned(r.id, g, new): (g, r) for g in new.guidelines for r in g.rules}
     for rid in [*old_r, *(r for r in new_r if r not in old_r)]:
         if rid not in new_r:
             changes.append(Change("removed", "rule", rid, (("was", _summary(old_r[rid][1]),

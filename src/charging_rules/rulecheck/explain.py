@@ -68,8 +68,8 @@ def _rule(number: int, rule: Rule, policy: str) -> list[str]:
 
 def _guideline(number: int, g: Guideline) -> list[str]:
     lines = [f"## {number}. {g.title}", "",
-             f"`{g.id}` version {g.version}, effective {g.effective.isoformat()}, for "
-             f"{g.applies_to} records.", "",
+             f"`{g.id}` version {g.version}, in force {g.window()} (on the record's as-of "
+             f"date), for {g.applies_to} records.", "",
              f"Source: {g.citation}", "", f"> {g.source_text}", ""]
     if g.scope is not None:
         lines += ["This guideline applies only when:", "", *condition_lines(g.scope), ""]

@@ -24,7 +24,9 @@ from charging_rules.guidelines.conditions import (
     AnyItem,
     Compare,
     Condition,
+    EveryItem,
     Exists,
+    SumItems,
     Truth,
     children,
     fields_of,
@@ -66,8 +68,17 @@ def normalized(kind: str, path: str, value: Any) -> Any:
     return lookup(lookup(fact, split[0])[0], split[1])
 
 
+def _derived(kind: str, path: str) -> FieldSpec | None:
+    """The spec of a fact the record derives (never input: not checked against the model)."""
+    derived: dict[str, FieldSpec] = getattr(KINDS[kind].model, "DERIVED", {})
+    return derived.get(path)
+
+
 def may_be_missing(kind: str, path: str) -> bool:
     """Whether a valid record of `kind` can leave this fact out."""
+    spec = _derived(kind, path)
+    if spec is not None:
+        return not spec.always
     try:
         return normalized(kind, path, MISSING) is MISSING
     except InputError:
@@ -131,9 +142,18 @@ class FactSpace:
     def example(self, assignment: Assignment) -> dict[str, Any]:
         """A complete, valid record showing the assignment (facts not mentioned: left out)."""
         record = skeleton(self.kind, "lint-example")
+        derived: dict[str, Any] = {}
         for axis_index, value_index in sorted(assignment.items()):
-            record = put(record, self.axes[axis_index].name,
-                         self.axes[axis_index].values[value_index])
+            name, value = self.axes[axis_index].name, self.axes[axis_index].values[value_index]
+            if _derived(self.kind, name) is not None:
+                derived[name] = value
+            else:
+                record = put(record, name, value)
+        inputs = getattr(KINDS[self.kind].model, "inputs_for", None)
+        if derived and inputs is not None:  # the inputs the record derives these values from
+            for path, value in inputs({k: None if v is MISSING else v
+                                       for k, v in derived.items()}).items():
+                record = put(record, path, MISSING if value is None else value)
         return _pruned(to_fact(parse_record(record, self.kind)[0]))
 
 
@@ -146,7 +166,9 @@ def _pruned(data: dict[str, Any]) -> dict[str, Any]:
 def _atoms(cond: Condition, collection: str | None = None
            ) -> Iterator[tuple[str | None, Condition]]:
     """Every atom with the collection whose items it tests (None: the record itself)."""
-    if isinstance(cond, AnyItem):
+    if isinstance(cond, SumItems):  # the summed number is read like an atom on each item
+        yield cond.collection, Compare(cond.field, cond.op, cond.value)
+    if isinstance(cond, AnyItem | EveryItem | SumItems):
         yield from _atoms(cond.item, cond.collection)
         return
     if not children(cond):
@@ -156,6 +178,10 @@ def _atoms(cond: Condition, collection: str | None = None
 
 
 def _valid(kind: str, path: str, values: list[Any]) -> list[Any]:
+    spec = _derived(kind, path)
+    if spec is not None:
+        return [v.isoformat() if spec.kind == "date" and v is not MISSING else v
+                for v in values if v is not MISSING or not spec.always]
     out: list[Any] = []
     for value in values:
         try:
@@ -187,8 +213,12 @@ def build(kind: str, conds: Sequence[Condition]) -> FactSpace:
                 (name, _valid(kind, path, candidates(spec, values))))
     for collection, item_fields in item_axes.items():
         inner = list({repr(c.item): c.item for cond in conds for c in walk(cond)
-                      if isinstance(c, AnyItem) and c.collection == collection}.values())
-        axes.append(Axis(collection, _item_lists(kind, collection, item_fields, inner)))
+                      if isinstance(c, AnyItem | EveryItem | SumItems)
+                      and c.collection == collection}.values())
+        # A sum reads its number on every item: items differing in it are not interchangeable.
+        summed = sorted({c.field for cond in conds for c in walk(cond)
+                         if isinstance(c, SumItems) and c.collection == collection})
+        axes.append(Axis(collection, _item_lists(kind, collection, item_fields, inner, summed)))
     for axis in axes:
         if not axis.values:  # an empty axis would make every condition look contradictory
             raise InputError(f"no valid {kind} record can hold any value of '{axis.name}' "
@@ -198,17 +228,18 @@ def build(kind: str, conds: Sequence[Condition]) -> FactSpace:
 
 
 def _item_lists(kind: str, collection: str, item_fields: list[tuple[str, list[Any]]],
-                inner: list[Condition]) -> list[Any]:
+                inner: list[Condition], summed: list[str]) -> list[Any]:
     """Lists of up to len(inner) item types, one type per distinct truth profile."""
     base = lookup(skeleton(kind), collection)
     template = base[0] if isinstance(base, list) and base else {}
-    classes: dict[tuple[Truth, ...], dict[str, Any]] = {}
+    classes: dict[tuple[tuple[Truth, ...], tuple[str, ...]], dict[str, Any]] = {}
     names = [name for name, _ in item_fields]
     for combo in itertools.product(*(values for _, values in item_fields)):
         item = dict(template)
         for name, value in zip(names, combo, strict=True):
             item = put(item, name, value)
-        profile = tuple(kleene(c, item) for c in inner)
+        profile = (tuple(kleene(c, item) for c in inner),
+                   tuple(repr(item.get(f, MISSING)) for f in summed))
         classes.setdefault(profile, item)
     types = list(classes.values())
     lists: list[Any] = [list(c) for size in range(1, max(1, len(inner)) + 1)

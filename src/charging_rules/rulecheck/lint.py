@@ -70,10 +70,25 @@ def lint(path: Path) -> LintReport:
     report.findings += [Finding("invalid", "error", p.message, p.source or str(path), p.line)
                         for p in problems if (p.source, p.line) not in flagged]
     if not problems:
-        for guideline in load_guidelines(path).guidelines:
+        loaded = load_guidelines(path)
+        report.findings += _version_gaps(loaded.guidelines)
+        for guideline in loaded.guidelines:
             report.findings += _analyse(guideline)
     report.findings.sort(key=lambda f: (f.file, f.line or 0, f.check))
     return report
+
+
+def _version_gaps(guidelines: tuple[Guideline, ...]) -> Iterator[Finding]:
+    """Days between two versions of one guideline on which neither is in force."""
+    for gid in dict.fromkeys(g.id for g in guidelines):
+        versions = sorted((g for g in guidelines if g.id == gid), key=lambda g: g.effective)
+        for earlier, later in itertools.pairwise(versions):
+            if earlier.expires is not None and earlier.expires < later.effective:
+                yield Finding("version-gap", "warning", f"guideline {gid}: no version is in "
+                              f"force from {earlier.expires.isoformat()} until "
+                              f"{later.effective.isoformat()} (version {earlier.version} "
+                              f"{earlier.window()}, version {later.version} {later.window()})",
+                              later.file, 1)
 
 
 def _guideline_files(path: Path) -> list[Path]:
@@ -207,6 +222,9 @@ def _overlaps(ctx: _Guideline) -> Iterator[Finding]:
 
 
 def _gaps(ctx: _Guideline) -> Iterator[Finding]:
+    if ctx.g.falls_through:
+        return
+
     def undecided(at: Assignment) -> bool:
         return ctx.scope(at) is Truth.TRUE and all(
             ctx.space.truth(r.condition, at) is Truth.FALSE for r in ctx.g.rules)

@@ -30,7 +30,7 @@ class BatchSummary:
     screened: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)  # by field, indices dropped
-    # decided by the set's fallback because no guideline's scope held (or could hold)
+    # decided by the set's fallback: no guideline applied to the record
     out_of_scope: int = 0
 
     @property
@@ -49,8 +49,9 @@ OnScreened = Callable[[Screened], None]
 
 
 def out_of_scope(recommendation: Recommendation) -> bool:
-    """No guideline applied to the record: every scope failed (the fallback decided)."""
-    return all(trace.scope == "failed" for trace in recommendation.trace)
+    """No guideline applied to the record: no rule decided it and nothing is missing, so
+    the set's fallback did (every scope failed, or the guidelines in scope abstained)."""
+    return not recommendation.rules and recommendation.outcome != "needs_information"
 
 
 def _records(source: RowSource, mapping: Mapping | None, summary: BatchSummary,

@@ -1,0 +1,116 @@
+"""Cells of the fact space: facts that durable_rules must answer alike.
+
+A condition compares a fact only with its literals. Two values of a fact that stand in the
+same place among those literals (equal to the same literal, or strictly between the same two
+neighbours) therefore make every comparison, and so every condition, come out the same; and
+missing is a place of its own. A cell key is that place for every fact the conditions read,
+so the engine may ask durable_rules once per cell and reuse its answer for the other facts
+in the cell (tests/test_cells.py checks the reuse against asking every time).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterable
+from contextlib import suppress
+from datetime import date
+from typing import Any
+
+from charging_rules.guidelines.conditions import (
+    ORDERED,
+    QUANTIFIERS,
+    AnyItem,
+    Compare,
+    Condition,
+    EveryItem,
+    Exists,
+    SumItems,
+    children,
+)
+from charging_rules.model.facts import MISSING
+
+_OTHER = ("other",)  # equal to no literal of a fact compared only for (in)equality
+_MISSING = ("missing",)
+Key = Callable[[Any], tuple[Hashable, ...]]
+
+
+class _Place:
+    """Where a value stands among one fact's literals."""
+
+    def __init__(self, literals: list[Any], ordered: bool):
+        self.equal = set(literals)
+        self.sorted = sorted(self.equal) if ordered else None
+        # Equality only: one dictionary lookup (a record holds dates where a fact has text).
+        table: dict[Any, Hashable] = {None: _MISSING, MISSING: _MISSING}
+        for literal in self.equal:
+            table[literal] = (True, literal)
+            if isinstance(literal, str) and len(literal) == 10:
+                with suppress(ValueError):
+                    table[date.fromisoformat(literal)] = (True, literal)
+        self.fast: Callable[[Any], Hashable] = (lambda value: table.get(value, _OTHER)) \
+            if self.sorted is None else self.__call__
+
+    def __call__(self, value: Any) -> Hashable:
+        if value is MISSING or value is None:
+            return _MISSING
+        if isinstance(value, date):
+            value = value.isoformat()
+        try:
+            if value in self.equal:
+                return (True, value)
+            if self.sorted is None:
+                return _OTHER
+            return (False, bisect_left(self.sorted, value))
+        except TypeError:  # not comparable with the literals (or unhashable): its own cell
+            return ("value", repr(value))
+
+
+def _literals(conds: Iterable[Condition], found: dict[str, tuple[list[Any], set[str]]]) -> None:
+    for cond in conds:
+        if isinstance(cond, QUANTIFIERS):
+            continue  # its items have keys of their own
+        if isinstance(cond, Compare):
+            literals, ops = found.setdefault(cond.field, ([], set()))
+            literals += cond.value if isinstance(cond.value, list) else [cond.value]
+            ops.add(cond.op)
+        elif isinstance(cond, Exists):
+            found.setdefault(cond.field, ([], set()))
+        _literals(children(cond), found)
+
+
+def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
+    """The cell key of a fact (or of an item of `collection`) for these conditions: the
+    top-level facts they read, or the item facts their `any_<item>` parts read."""
+    found: dict[str, tuple[list[Any], set[str]]] = {}
+    conds = list(conds)
+    if collection is not None:
+        conds = [q.item for c in conds for q in _quantifiers(c) if q.collection == collection]
+    _literals(conds, found)
+    paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
+             for path, (literals, ops) in sorted(found.items())]
+    fast = [(parts, place.fast) for parts, place in paths]
+
+    def key(fact: Any) -> tuple[Hashable, ...]:
+        try:
+            return tuple([place(value_at(fact, parts)) for parts, place in fast])
+        except TypeError:  # an unhashable value
+            return tuple([place(value_at(fact, parts)) for parts, place in paths])
+
+    return key
+
+
+def value_at(fact: Any, parts: tuple[str, ...]) -> Any:
+    """A fact's value at a path (split at the dots), or MISSING."""
+    value = fact
+    for part in parts:
+        if type(value) is not dict:
+            return MISSING
+        value = value.get(part, MISSING)
+    return value
+
+
+def _quantifiers(cond: Condition) -> Iterable[AnyItem | EveryItem | SumItems]:
+    if isinstance(cond, QUANTIFIERS):
+        yield cond
+    for child in children(cond):
+        yield from _quantifiers(child)
