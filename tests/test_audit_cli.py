@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -58,7 +59,7 @@ class Office:
     def cli(self, *args: str, code: int = 0) -> Any:
         result = runner.invoke(app, [*args, *(("--audit-dir", str(self.audit))
                                               if args[0] in ("screen",) else ())],
-                               env={"CHARGING_RULES_AUDIT_DIR": str(self.audit)})
+                               env={"CHARGING_RULES_AUDIT_DIR": str(self.audit), "COLUMNS": "200"})
         assert result.exit_code == code, (result.stdout, result.exception)
         return result
 
@@ -101,6 +102,35 @@ def test_list_filters_decisions(office: Office) -> None:
     assert "kc-2" in office.cli("audit", "list", "--overrides").stdout
 
 
+def test_list_finds_a_referral_the_latest_and_relative_days(office: Office) -> None:
+    assert listed(office, "--referral", "kc-2") == ["kc-2"]
+    assert listed(office, "--referral", "kc-9") == []
+    assert listed(office, "--limit", "2") == ["kc-2", "ind-3"]  # the most recent, in order
+    assert listed(office, "--limit", "1", "--actor", "alice") == ["ind-3"]
+    for day in ("today", "30d", "2w", "yesterday"):
+        assert listed(office, "--since", day) == ["kc-1", "kc-2", "ind-3"], day
+    assert listed(office, "--until", "yesterday") == []
+    assert listed(office, "--until", "1d") == []
+    exported = office.cli("audit", "export", "--since", "7d", "--limit", "1").stdout
+    assert [r["record_id"] for r in csv.DictReader(io.StringIO(exported))] == ["ind-3"]
+
+
+def test_list_shows_each_decision_with_its_reason(office: Office) -> None:
+    text = office.cli("audit", "list").stdout
+    assert "reason" in text
+    row = next(line for line in text.splitlines() if "kc-2" in line)
+    assert "first arrest" in row and "bob" in row
+
+
+def test_show_takes_a_referral_id_screened_once(office: Office, tmp_path: Path) -> None:
+    shown = office.json("audit", "show", "kc-2")
+    assert shown["recommendation"]["decision_id"] == office.ids[1]
+    again = Office(tmp_path)
+    again.screen("kc-2", "carol", [])  # the same referral screened a second time
+    result = runner.invoke(app, ["audit", "show", "kc-2", "--audit-dir", str(again.audit)])
+    assert result.exit_code == 2 and "screened 2 times" in result.stderr
+
+
 def test_show_explains_one_decision(office: Office) -> None:
     shown = office.json("audit", "show", office.ids[1])
     recommendation = shown["recommendation"]
@@ -130,6 +160,7 @@ def test_replay_reproduces_after_the_live_rules_are_gone(office: Office,
         shutil.move(moved, office.rules)
 
 
+@pytest.mark.slow
 def test_replay_fails_when_the_outcome_is_not_reproduced(tmp_path: Path) -> None:
     office = Office(tmp_path)
     logged = office.json("audit", "show", office.ids[0])["recommendation"]
@@ -194,16 +225,20 @@ def test_verify_repair_and_checkpoint_commands(tmp_path: Path) -> None:
                           code=1)
     assert refused["checkpoint"] is None
     rewrite(office.audit, [lines[0], *lines[2:]])
+    problems = office.json("audit", "verify", code=1)["problems"]
+    assert [(p["line"], p["kind"]) for p in problems] == [(2, "deleted")]
     text = office.cli("audit", "verify", code=1).stdout
-    assert "deleted" in text and "2" in text
+    assert re.search(r"│ +2 +│ +deleted +│", text), text  # the row names line 2
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(office: Office) -> None:
     before = stored_lines(office.audit)
     for args, message in [
         (["audit", "show", "nope"], "at least 6"),
         (["audit", "show", "ffffffffffff"], "no decision"),
-        (["audit", "list", "--since", "yesterday"], "--since"),
+        (["audit", "list", "--since", "last week"], "--since: 'last week' is not a day"),
+        (["audit", "list", "--limit", "0"], "--limit"),
         (["audit", "checkpoint", "--out", "x.jsonl"], "key"),
         (["audit", "export", "--out", str(office.audit / "no" / "such" / "x.csv")],
          "cannot write: No such file or directory"),

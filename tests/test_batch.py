@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 from charging_rules.audit import log
 from charging_rules.cli.app import app
 from charging_rules.ingest.mapping import load_mapping
-from charging_rules.screening.batch import Skipped, run_batch
+from charging_rules.ingest.records import Skipped
+from charging_rules.screening.batch import run_batch
 from charging_rules.screening.screener import Screener
 from tests.helpers import COOK_COUNTY, REPO, RULES, referral
 
@@ -24,7 +26,8 @@ COOK_MAPPING = REPO / "examples" / "mappings" / "cook_county_intake.yaml"
 
 def batch(*args: str | Path, audit: Path | None = None) -> Any:
     logging = ["--audit-dir", str(audit)] if audit else ["--no-log"]
-    return runner.invoke(app, ["batch", *map(str, args), "--guidelines", str(RULES), *logging])
+    return runner.invoke(app, ["batch", *map(str, args), "--guidelines", str(RULES), *logging],
+                         env={"COLUMNS": "200"})
 
 
 def test_cook_county_sample_every_row_accounted_for(tmp_path: Path) -> None:
@@ -284,3 +287,42 @@ def test_an_audit_dir_that_is_a_file_is_exit_2_and_the_file_is_untouched(
     result = batch(source, audit=not_a_dir)
     assert result.exit_code == 2 and "notes.txt: not a directory" in result.stderr
     assert not_a_dir.read_text() == "mine"
+
+
+def test_out_writes_one_line_per_referral_with_its_decision_id(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    rows = [referral(referral_id="KC-1", firearm_recovered=True),
+            referral(referral_id="KC-2"), {"referral_id": "bad"},
+            referral(referral_id="IND-3", jurisdiction="Independence")]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "results.jsonl"
+    audit = tmp_path / "audit"
+    result = batch(source, "--out", out, audit=audit)
+    assert result.exit_code == 1  # the bad row is skipped, and said so
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["referral_id"], r["outcome"]) for r in lines] == [
+        ("KC-1", "file"), ("KC-2", "decline"), ("IND-3", "review")]
+    logged = {r["decision_id"]: r["record_id"] for r in log.read_records(audit)}
+    assert {r["decision_id"]: r["referral_id"] for r in lines} == logged
+    screened = json.loads(runner.invoke(app, ["screen", str(_file(tmp_path, rows[0])),
+                                              "--guidelines", str(RULES), "--no-log",
+                                              "--json"]).stdout)
+    assert set(lines[0]) == set(screened)  # a line is what `screen --json` prints
+    # no guideline was in scope for IND-3: the fallback decided, and the summary says so
+    assert re.search(r"fallback: no guideline in scope\s*│\s*1\s*│", result.stdout)
+
+
+def _file(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_out_that_cannot_be_written_is_one_line_before_anything_is_screened(
+        tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(referral()) + "\n")
+    result = batch(source, "--out", tmp_path / "no" / "such" / "r.jsonl",
+                   audit=tmp_path / "audit")
+    assert result.exit_code == 2 and "cannot write" in result.stderr
+    assert not log.segments(tmp_path / "audit")

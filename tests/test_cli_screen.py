@@ -135,6 +135,7 @@ def test_broken_guidelines_exit_2_naming_file_and_line(
     assert not (tmp_path / "audit").exists()
 
 
+@pytest.mark.slow
 def test_the_console_script_and_module_entry_points_work(tmp_path: Path) -> None:
     env_dir = tmp_path / "audit"
     for command in ([sys.executable, "-m", "charging_rules"],

@@ -241,6 +241,7 @@ def policy(tmp_path: Path, name: str, b_outcome: str = "divert",
            priorities: tuple[int, int] | None = None) -> Evaluator:
     pa, pb = ("", "") if priorities is None else (
         f"\n    priority: {priorities[0]}", f"\n    priority: {priorities[1]}")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{name}.yaml"
     path.write_text(POLICY.format(policy=name, b_outcome=b_outcome, pa=pa, pb=pb))
     return Evaluator(load_guidelines(path))
@@ -269,7 +270,7 @@ def test_first_hit_policy_needs_information_only_when_an_unknown_changes_it(
     assert outcome(first, firearm_recovered=True, **{"violence.victim_injured": None}) == (
         "file", ["a-firearm"])
     # An unknown earlier rule with the same outcome as the one that holds changes nothing.
-    same = policy(tmp_path / "..", "first", b_outcome="file")
+    same = policy(tmp_path / "same", "first", b_outcome="file")
     assert outcome(same, firearm_recovered=None, **{"violence.victim_injured": True}) == (
         "file", ["b-injured"])
 
@@ -375,6 +376,7 @@ def test_a_guideline_number_in_exponent_notation_reaches_durable_rules(tmp_path:
     assert outcome(Evaluator(load_guidelines(path))) == ("file", ["tiny"])
 
 
+@pytest.mark.slow
 def test_a_record_that_leaves_every_condition_unknown_needs_information(tmp_path: Path) -> None:
     # durable_rules crashed the process (free(): invalid pointer) when the first fact of a
     # ruleset matched no rule, so this runs the CLI in a process of its own.
@@ -394,6 +396,7 @@ def test_a_record_that_leaves_every_condition_unknown_needs_information(tmp_path
 
 # --- the engine really is durable_rules -------------------------------------------------
 
+@pytest.mark.slow
 def test_screening_fails_when_durable_rules_cannot_be_imported() -> None:
     script = (
         "import sys; sys.modules['durable'] = None; sys.modules['durable.engine'] = None\n"

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from charging_rules.audit import log
 from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow  # a real terminal (pty) and a real process per test
 
 EXAMPLES = REPO / "examples" / "referrals"
 

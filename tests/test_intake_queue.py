@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from charging_rules.audit import log
 from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeQueue
@@ -70,6 +72,7 @@ def test_rejected_files_of_one_name_each_keep_their_file_and_reason(tmp_path: Pa
     assert not list(log.read_records(tmp_path / "audit"))
 
 
+@pytest.mark.slow
 def test_a_file_another_session_holds_is_passed_over(tmp_path: Path) -> None:
     inbox, audit = tmp_path / "inbox", tmp_path / "audit"
     inbox.mkdir()

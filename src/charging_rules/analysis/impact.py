@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from charging_rules.analysis.disparity import Comparison, check_reference, compare
-from charging_rules.analysis.sources import Grouping, charging_recommendation, read_rows
+from charging_rules.analysis.sources import Grouping, charging_recommendation
 from charging_rules.config import SMALL_CELL
-from charging_rules.errors import InputError
 from charging_rules.guidelines.schema import GuidelineSet
+from charging_rules.ingest.readers import RowSource
+from charging_rules.ingest.records import Skipped, mapping_for, referral_rows
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.model.referral import Demographics
@@ -26,12 +27,14 @@ Labelled = tuple[BaseModel, Demographics | None]
 
 
 def read_referrals(path: Path) -> Iterator[Labelled]:
-    """Referral records (JSONL/JSON/CSV of referral JSON, demographics beside the facts)."""
-    for number, row in read_rows(path):
-        try:
-            yield parse_record(row, "referral", str(path))
-        except InputError as error:
-            raise InputError(error.message, source=str(path), line=number) from None
+    """Referral records, read as `batch` reads them (JSONL, JSON array, CSV by its header;
+    demographics beside the facts); a bad row stops the analysis, naming its line: an
+    impact that silently left referrals out would misstate who the change reaches."""
+    with RowSource(path) as source:
+        for _, item in referral_rows(source, mapping_for(source, None)):
+            if isinstance(item, Skipped):
+                raise item.error(str(path))
+            yield item
 
 
 def logged_referrals(records: Iterable[dict[str, Any]]) -> Iterator[Labelled]:

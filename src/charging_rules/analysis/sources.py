@@ -8,7 +8,6 @@ filed (on recommended to file, decided), and overrides (on decided).
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,8 +19,7 @@ from charging_rules.analysis.groups import GroupMap
 from charging_rules.audit.log import AuditLogError, parse_line
 from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
-from charging_rules.files import BAD_BYTES, DuplicateKey, decode, has_bad_bytes, open_text
-from charging_rules.files import loads as strict_loads
+from charging_rules.ingest.readers import RowSource, Unreadable
 from charging_rules.model.facts import MISSING, lookup
 
 STAGES: dict[str, str] = {
@@ -57,48 +55,6 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) from a .csv, .jsonl or .json (array) file, streaming."""
-    with open_text(path) as handle:  # utf-8-sig: spreadsheet exports start with a BOM
-        try:
-            if path.suffix.lower() == ".csv":
-                reader = csv.DictReader(handle)
-                for row in reader:
-                    if has_bad_bytes("".join(f"{k}{v}" for k, v in row.items())):
-                        raise InputError(BAD_BYTES, source=str(path), line=reader.line_num)
-                    yield reader.line_num, row
-            elif path.suffix.lower() == ".json":
-                text = handle.read()
-                if has_bad_bytes(text):
-                    decode(text.encode("utf-8", "surrogateescape"), str(path))
-                data = strict_loads(text)
-                if not isinstance(data, list):
-                    raise InputError("expected a JSON array of objects", source=str(path))
-                yield from enumerate(data, start=1)
-            else:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        yield number, _json_line(line, path, number)
-        except json.JSONDecodeError as error:
-            raise InputError(f"invalid JSON: {error.msg}", source=str(path),
-                             line=error.lineno) from None
-        except DuplicateKey as error:
-            raise InputError(f"invalid JSON: {error}", source=str(path)) from None
-        except csv.Error as error:
-            raise InputError(f"cannot parse: {error}", source=str(path)) from None
-
-
-def _json_line(line: str, path: Path, number: int) -> Any:
-    if has_bad_bytes(line):
-        raise InputError(BAD_BYTES, source=str(path), line=number)
-    try:
-        return strict_loads(line)
-    except DuplicateKey as error:
-        raise InputError(f"invalid JSON: {error}", source=str(path), line=number) from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON: {error.msg}", source=str(path), line=number) from None
-
-
 @dataclass(frozen=True)
 class TableSpec:
     """Columns of a CSV/JSONL table (dotted paths reach into JSON objects)."""
@@ -113,8 +69,16 @@ class TableSpec:
 
 
 def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Case]:
+    with RowSource(path) as source:  # the reader every input goes through
+        yield from _table_cases(source, spec, grouping)
+
+
+def _table_cases(source: RowSource, spec: TableSpec, grouping: Grouping) -> Iterator[Case]:
+    path = source.path
     checked = False
-    for number, row in read_rows(path):
+    for number, row in source:
+        if isinstance(row, Unreadable):
+            raise InputError(row.reason, source=str(path), line=number)
         if not isinstance(row, dict):
             raise InputError("expected an object per row", source=str(path), line=number)
         if not checked:

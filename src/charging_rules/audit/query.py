@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections import defaultdict
+import re
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TextIO
@@ -147,6 +149,7 @@ class Filters:
     outcome: str | None = None
     overrides_only: bool = False
     guideline: str | None = None  # set id, sha256 prefix, guideline version or id@version
+    record_id: str | None = None  # the referral (or victim record) screened
 
     def __post_init__(self) -> None:
         """A filter that can match nothing is a typo, not an empty answer."""
@@ -168,7 +171,9 @@ class Filters:
                 and (self.actor is None or self.actor in actors)
                 and (self.outcome is None or row.outcome == self.outcome)
                 and (not self.overrides_only or row.status == "overridden")
-                and (self.guideline is None or self._guideline_matches(row)))
+                and (self.guideline is None or self._guideline_matches(row))
+                and (self.record_id is None
+                     or row.recommendation.get("record_id") == self.record_id))
 
     def _guideline_matches(self, row: Row) -> bool:
         wanted = str(self.guideline)
@@ -251,6 +256,34 @@ def _records(store: AuditStore, since: str | None, *markers: bytes
             yield record
 
 
+_RELATIVE = re.compile(r"^(\d{1,5})([dw])$")
+
+
+def day_of(text: str, today: date, concept: str = "since") -> date:
+    """A day as a supervisor types it: YYYY-MM-DD, `today`, `yesterday`, or a span back from
+    today (`30d`, `2w`)."""
+    words = {"today": today, "yesterday": today - timedelta(days=1)}
+    value = text.strip().lower()
+    if value in words:
+        return words[value]
+    relative = _RELATIVE.match(value)
+    if relative:
+        days = int(relative[1]) * (7 if relative[2] == "w" else 1)
+        return today - timedelta(days=days)
+    with suppress(ValueError):
+        if len(value) == 10:  # fromisoformat also reads 20230102, which nobody types here
+            return date.fromisoformat(value)
+    raise InputError(f"{text!r} is not a day: give YYYY-MM-DD, today, yesterday, or a span "
+                     "back such as 30d or 2w", concept=concept)
+
+
+def latest(selected: Iterable[Row], limit: int | None) -> list[Row]:
+    """The `limit` most recent of `selected` (all without a limit), oldest first."""
+    if limit is not None and limit < 1:
+        raise InputError(f"must be at least 1, got {limit}", concept="limit")
+    return list(deque(selected, maxlen=limit))
+
+
 def rows(audit: StoreLike, filters: Filters = Filters()) -> Iterator[Row]:
     """Matching decisions, oldest first."""
     store = as_store(audit)
@@ -268,11 +301,28 @@ def rows(audit: StoreLike, filters: Filters = Filters()) -> Iterator[Row]:
 
 
 def find(audit: StoreLike, decision_id: str) -> Row:
-    """The decision with this id (or unique id prefix of 6+ characters)."""
+    """The decision with this id (or unique id prefix of 6+ characters), else the one
+    decision on the referral with this id (a supervisor has the referral number at hand)."""
     store = as_store(audit)
+    try:
+        return _find_decision(store, decision_id)
+    except InputError:
+        screened = list(rows(store, Filters(record_id=decision_id.strip())))
+        if len(screened) == 1:
+            return screened[0]
+        if len(screened) > 1:
+            raise InputError(f"referral '{decision_id}' was screened {len(screened)} times: "
+                             f"give one of its decision ids ("
+                             f"{', '.join(r.decision_id[:12] for r in screened[-5:])})"
+                             ) from None
+        raise
+
+
+def _find_decision(store: AuditStore, decision_id: str) -> Row:
     wanted = decision_id.strip().lower()
     if len(wanted) < 6:
-        raise InputError(f"decision id '{decision_id}': give at least 6 characters")
+        raise InputError(f"decision id '{decision_id}': give at least 6 characters (or a "
+                         "referral id)")
     matches: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in _records(store, None, b'"decision_id":"' + wanted.encode()):
         if str(record.get("decision_id") or "").startswith(wanted):

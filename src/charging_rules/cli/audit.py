@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,11 +24,17 @@ CheckpointOpt = Annotated[Path | None, typer.Option(
     help="Sealed checkpoints (keep them outside audit_logs/).")]
 KeyFileOpt = Annotated[Path | None, typer.Option(
     "--key-file", help=f"HMAC key for checkpoints [default: ${config.AUDIT_KEY_ENV}].")]
-DecisionArg = Annotated[str, typer.Argument(help="Decision id (or a unique 6+ char prefix).")]
-SinceOpt = Annotated[datetime | None, typer.Option(
-    "--since", formats=["%Y-%m-%d"], help="From this UTC date (inclusive).")]
-UntilOpt = Annotated[datetime | None, typer.Option(
-    "--until", formats=["%Y-%m-%d"], help="Up to this UTC date (inclusive).")]
+DecisionArg = Annotated[str, typer.Argument(
+    help="Decision id (or a unique 6+ char prefix), or a referral id screened once.")]
+DAYS = "YYYY-MM-DD, today, yesterday, or back from today: 30d, 2w"
+SinceOpt = Annotated[str | None, typer.Option(
+    "--since", help=f"From this UTC day (inclusive): {DAYS}.")]
+UntilOpt = Annotated[str | None, typer.Option(
+    "--until", help=f"Up to this UTC day (inclusive): {DAYS}.")]
+ReferralOpt = Annotated[str | None, typer.Option(
+    "--referral", help="Only the decisions on this referral id.")]
+LimitOpt = Annotated[int | None, typer.Option(
+    "--limit", min=1, help="Only the N most recent (still listed oldest first).")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Screened or decided by.")]
 OutcomeOpt = Annotated[str | None, typer.Option(
     "--outcome", help="Final outcome (the recommendation while undecided).")]
@@ -39,8 +45,14 @@ GuidelineOpt = Annotated[str | None, typer.Option(
 
 
 
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value else None
+def _filters(since: str | None, until: str | None, actor: str | None, outcome: str | None,
+             overrides: bool, guideline_version: str | None, referral: str | None) -> Any:
+    from charging_rules.audit import query
+
+    today = datetime.now(UTC).date()
+    return query.Filters(None if since is None else query.day_of(since, today),
+                         None if until is None else query.day_of(until, today, "until"),
+                         actor, outcome, overrides, guideline_version, referral)
 
 
 def _key(checkpoint_file: Path | None, key_file: Path | None) -> bytes | None:
@@ -95,16 +107,17 @@ def repair(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None, user: Use
 def list_(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None, since: SinceOpt = None,
           until: UntilOpt = None, actor: ActorOpt = None, outcome: OutcomeOpt = None,
           overrides: OverridesOpt = False, guideline_version: GuidelineOpt = None,
-          as_json: JsonOpt = False) -> None:
-    """List decisions, oldest first, with filters.
+          referral: ReferralOpt = None, limit: LimitOpt = None, as_json: JsonOpt = False
+          ) -> None:
+    """List decisions, oldest first, with filters (and each decision's reason).
 
-    Example: charging-rules audit list --since 2026-01-01 --overrides
+    Example: charging-rules audit list --since 30d --overrides --limit 20
     """
     from charging_rules.audit import query, views
 
-    filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
-                            guideline_version)
-    selected = list(query.rows(audit_store(audit_dir, audit_db, existing=True), filters))
+    filters = _filters(since, until, actor, outcome, overrides, guideline_version, referral)
+    selected = query.latest(query.rows(audit_store(audit_dir, audit_db, existing=True),
+                                       filters), limit)
     emit(as_json, {"decisions": [row.to_json() for row in selected]},
           views.decisions_table(selected))
 
@@ -150,16 +163,18 @@ def export(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
                "to the day, received/incident dates to the month.")] = False,
            since: SinceOpt = None, until: UntilOpt = None, actor: ActorOpt = None,
            outcome: OutcomeOpt = None, overrides: OverridesOpt = False,
-           guideline_version: GuidelineOpt = None) -> None:
+           guideline_version: GuidelineOpt = None, referral: ReferralOpt = None,
+           limit: LimitOpt = None) -> None:
     """Decisions as CSV or JSONL for analysts (one row per decision).
 
     Example: charging-rules audit export --format csv --out decisions.csv --mask-demographics
     """
     from charging_rules.audit import query
 
-    filters = query.Filters(_day(since), _day(until), actor, outcome, overrides,
-                            guideline_version)
+    filters = _filters(since, until, actor, outcome, overrides, guideline_version, referral)
     selected = query.rows(audit_store(audit_dir, audit_db, existing=True), filters)
+    if limit is not None:
+        selected = iter(query.latest(selected, limit))
     if out is None:
         query.export(selected, sys.stdout, fmt, mask_demographics)
         return

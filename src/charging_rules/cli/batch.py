@@ -23,7 +23,8 @@ from charging_rules.cli.output import emit
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from charging_rules.screening.batch import BatchSummary, Skipped
+    from charging_rules.ingest.records import Skipped
+    from charging_rules.screening.batch import BatchSummary
 
 
 def _summary_table(summary: BatchSummary) -> Table:
@@ -38,6 +39,9 @@ def _summary_table(summary: BatchSummary) -> Table:
     table.add_column("Referrals", justify="right", footer=str(summary.screened))
     for outcome, count in sorted(summary.outcomes.items(), key=lambda item: -item[1]):
         table.add_row(outcome_badge(outcome), str(count))
+    if summary.out_of_scope:
+        table.add_row(Text("fallback: no guideline in scope", style="yellow"),
+                      str(summary.out_of_scope))
     for reason, count in summary.skip_reasons.most_common():
         table.add_row(Text.assemble(("skipped", "red"), literal(f": {reason}")), str(count))
     return table
@@ -55,6 +59,9 @@ def batch(
     audit_db: AuditDbOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Don't write the audit log.")] = False,
     user: UserOpt = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="RESULTS.jsonl", help="One line per screened referral, as "
+        "`screen --json` prints it (referral_id, outcome, decision_id, ...).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Screen every referral in a file; invalid rows are reported and skipped (exit 1).
@@ -67,7 +74,7 @@ def batch(
 
     from charging_rules.ingest.mapping import load_mapping
     from charging_rules.ingest.readers import stdin_as_file
-    from charging_rules.screening.batch import run_batch
+    from charging_rules.screening.batch import results_file, run_batch
     from charging_rules.screening.screener import Screener
     from charging_rules.text import literal, printable
 
@@ -90,10 +97,11 @@ def batch(
     with progress, ExitStack() as stack:
         path = stack.enter_context(stdin_as_file(sys.stdin.buffer)) if str(source) == "-" \
             else source
+        results = None if out is None else stack.enter_context(results_file(out))
         task = progress.add_task("screening", total=None)
         summary = run_batch(path, screener, actor, loaded, report,
                             lambda done, total: progress.update(task, completed=done,
-                                                                total=total))
+                                                                total=total), results)
     emit(as_json, summary.to_json(), _summary_table(summary))
     if summary.skipped:
         raise typer.Exit(1)

@@ -7,32 +7,22 @@ skipped, never guessed at. Memory does not grow with the input: rows are never c
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from charging_rules.errors import InputError
-from charging_rules.ingest.mapping import Mapping, MappingError, header_mapping
-from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.ingest.mapping import Mapping
+from charging_rules.ingest.readers import RowSource
+from charging_rules.ingest.records import Parsed, Skipped, mapping_for, referral_rows
 from charging_rules.model.facts import generic_path
-from charging_rules.model.kinds import parse_record
-from charging_rules.model.referral import Demographics
-from charging_rules.screening.screener import Screener
+from charging_rules.model.recommendation import Recommendation
+from charging_rules.screening.screener import Screened, Screener
 
 PROGRESS_EVERY = 512
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.message}"
 
 
 @dataclass
@@ -40,6 +30,8 @@ class BatchSummary:
     screened: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)  # by field, indices dropped
+    # decided by the set's fallback: no guideline applied to the record
+    out_of_scope: int = 0
 
     @property
     def skipped(self) -> int:
@@ -53,48 +45,59 @@ class BatchSummary:
 
 OnSkip = Callable[[Skipped], None]
 OnProgress = Callable[[int, int], None]
+OnScreened = Callable[[Screened], None]
 
 
-def _skipped(line: int, reason: str) -> Skipped:
-    where, _, message = reason.partition(": ")
-    return Skipped(line, where, message) if message else Skipped(line, "(row)", reason)
+def out_of_scope(recommendation: Recommendation) -> bool:
+    """No guideline applied to the record: no rule decided it and nothing is missing, so
+    the set's fallback did (every scope failed, or the guidelines in scope abstained)."""
+    return not recommendation.rules and recommendation.outcome != "needs_information"
 
 
 def _records(source: RowSource, mapping: Mapping | None, summary: BatchSummary,
              on_skip: OnSkip, on_progress: OnProgress | None
-             ) -> Iterator[tuple[BaseModel, Demographics | None]]:
-    label = str(source.path)
-    for count, (line, raw) in enumerate(source, 1):
+             ) -> Iterator[Parsed]:
+    for count, (_, item) in enumerate(referral_rows(source, mapping), 1):
         if on_progress is not None and count % PROGRESS_EVERY == 0:
             on_progress(source.position(), source.size)
-        try:
-            if isinstance(raw, Unreadable):
-                raise MappingError("(row)", raw.reason)
-            parsed = parse_record(raw if mapping is None else mapping.apply(raw), "referral",
-                                  label)
-        except MappingError as error:
-            skip = Skipped(line, error.field, error.message)
-        except InputError as error:
-            skip = _skipped(line, error.message)
+        if isinstance(item, Skipped):
+            summary.skip_reasons[generic_path(item.field)] += 1
+            on_skip(item)
         else:
-            yield parsed
-            continue
-        summary.skip_reasons[generic_path(skip.field)] += 1
-        on_skip(skip)
+            yield item
 
 
 def run_batch(path: Path, screener: Screener, actor: str, mapping: Mapping | None,
-              on_skip: OnSkip, on_progress: OnProgress | None = None) -> BatchSummary:
-    """Screen every row of `path`; skipped rows go to `on_skip` as they are found."""
+              on_skip: OnSkip, on_progress: OnProgress | None = None,
+              on_screened: OnScreened | None = None) -> BatchSummary:
+    """Screen every row of `path`; skipped rows go to `on_skip` as they are found, and each
+    screened one (once logged) to `on_screened`."""
     summary = BatchSummary()
     with RowSource(path) as source:
-        if source.header is not None:
-            mapping = mapping or header_mapping(source.header, str(path))
-            mapping.check_header(source.header, str(path))
-        records = _records(source, mapping, summary, on_skip, on_progress)
+        records = _records(source, mapping_for(source, mapping), summary, on_skip,
+                           on_progress)
         for screened in screener.screen_many(records, actor):
             summary.screened += 1
             summary.outcomes[screened.recommendation.outcome] += 1
+            summary.out_of_scope += out_of_scope(screened.recommendation)
+            if on_screened is not None:
+                on_screened(screened)
         if on_progress is not None:
             on_progress(source.size, source.size)
     return summary
+
+
+@contextmanager
+def results_file(path: Path) -> Iterator[OnScreened]:
+    """`batch --out`: each screened referral as one JSON line, as `screen --json` prints
+    it, written as it is screened (a crash keeps every line before it)."""
+    try:
+        handle = path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror or error}", source=str(path)) from None
+    with handle:
+        def write(screened: Screened) -> None:
+            handle.write(json.dumps(screened.recommendation.to_json(screened.decision_id),
+                                    ensure_ascii=False) + "\n")
+
+        yield write
