@@ -28,7 +28,7 @@ def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluat
     return Evaluator(guidelines, reuse=True), Evaluator(guidelines, reuse=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(facts, min_size=1, max_size=8), st.lists(st.one_of(st.none(),
                                                                     st.integers(0, 120))))
 def test_reusing_durable_rules_answers_per_cell_changes_no_recommendation(
@@ -42,7 +42,7 @@ def test_reusing_durable_rules_answers_per_cell_changes_no_recommendation(
     assert list(REUSING.evaluate_many(records)) == list(ASKING.evaluate_many(records))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(manual_referrals(complete=False), min_size=1, max_size=4))
 def test_reuse_on_the_30_guideline_manual_changes_no_recommendation(
         manual: tuple[Evaluator, Evaluator], batch: list[dict[str, Any]]) -> None:
