@@ -1,4 +1,4 @@
-"""Options shared by every command (DESIGN.md contracts)."""
+"""Options shared by every command (docs/referral-contract.md and each command's docs)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class BatchSummary:
         return sum(self.skip_reasons.values())
 
     def to_json(self) -> dict[str, object]:
-        """`batch --json` (DESIGN.md): exactly these keys."""
+        """`batch --json` (docs/intake-and-batch.md): exactly these keys."""
         return {"screened": self.screened, "skipped": self.skipped,
                 "outcomes": dict(sorted(self.outcomes.items()))}
 
