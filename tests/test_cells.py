@@ -42,8 +42,8 @@ def test_reusing_durable_rules_answers_per_cell_changes_no_recommendation(
     assert list(REUSING.evaluate_many(records)) == list(ASKING.evaluate_many(records))
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(manual_referrals(complete=False), min_size=1, max_size=4))
+@settings(max_examples=30, deadline=None)  # complete: no questions, each asked once
+@given(st.lists(manual_referrals(complete=True), min_size=1, max_size=4))
 def test_reuse_on_the_30_guideline_manual_changes_no_recommendation(
         manual: tuple[Evaluator, Evaluator], batch: list[dict[str, Any]]) -> None:
     records = [parse_record(data)[0] for data in batch]
