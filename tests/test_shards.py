@@ -19,11 +19,7 @@ from charging_rules.engine.evaluate import Evaluator, choose
 from charging_rules.guidelines.conditions import AnyItem, Truth, kleene, layout
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
-<<<<<<< HEAD
-from charging_rules.model.facts import engine_fact
-=======
 from charging_rules.model.facts import engine_fact, to_fact
->>>>>>> main
 from charging_rules.model.kinds import parse_record
 from tests.helpers import EXAMPLES, RULES, manual_referrals, referral, write_manual
 
@@ -80,7 +76,7 @@ def test_the_manual_screens_with_the_outcome_first_applicable_gives(
 @given(manual_referrals(complete=False))
 def test_truths_merged_from_the_manuals_rulesets_are_the_kleene_truths(
         manual: GuidelineSet, data: dict[str, Any]) -> None:
-    fact = engine_fact(parse_record(data)[0])
+    fact = to_fact(parse_record(data)[0])
     truths = CompiledRuleset(_roots(manual), reuse=False).evaluate(fact)
     for root_id, cond in _roots(manual).items():
         for node in layout(root_id, cond):
@@ -109,7 +105,7 @@ maybe_bool = st.one_of(st.none(), st.booleans())
 def test_a_set_split_into_many_rulesets_answers_as_one_ruleset_does(
         changes: dict[str, Any]) -> None:
     assert len(SPLIT.definitions) > 4 > len(WHOLE.definitions)
-    fact = engine_fact(parse_record(referral(**changes))[0])
+    fact = to_fact(parse_record(referral(**changes))[0])
     assert SPLIT.evaluate(fact) == WHOLE.evaluate(fact)
 
 
@@ -160,8 +156,4 @@ def test_many_thresholds_on_one_fact_in_separate_rules_screen(tmp_path: Path) ->
     evaluator = Evaluator(load_guidelines(big), reuse=False)
     for age in (0, 30, 64, 65):
         result = evaluator.evaluate(parse_record(referral(defendant={"age": age}))[0])
-<<<<<<< HEAD
-        assert list(result.rules) == ([] if age >= 64 else [f"r{age + 1}"])
-=======
         assert result.rules == (() if age >= 64 else (f"r{age + 1}",))
->>>>>>> main
