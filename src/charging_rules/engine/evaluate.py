@@ -23,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -67,7 +68,6 @@ NEEDS_INFORMATION = "needs_information"
 REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
 _CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
-MAX_QUESTION_FACTS = 8  # missing facts searched for the smallest settling set
 MAX_QUESTION_WORLDS = 512  # answer combinations evaluated before the search gives up
 _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
@@ -343,7 +343,7 @@ class Evaluator:
 
     def _search(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
                 ) -> list[Question]:
-        paths = missing[:MAX_QUESTION_FACTS]
+        paths = list(missing)
         answers = {path: self._answers(path) for path in paths}
         memo: dict[tuple[tuple[str, int], ...], str] = {}
 
@@ -357,16 +357,26 @@ class Evaluator:
 
         alone = {path: outcomes([((path, i),) for i in range(len(answers[path]))])
                  for path in paths}
-        chosen = paths
-        budget = MAX_QUESTION_WORLDS
-        for size, subset in ((n, s) for n in range(1, len(paths) + 1)
-                             for s in itertools.combinations(paths, n)):
-            if size == len(paths) or budget <= 0:
-                break
+        def settles(subset: Sequence[str]) -> bool:
             worlds = [tuple(zip(subset, combo, strict=True)) for combo in itertools.product(
                 *(range(len(answers[p])) for p in subset))]
-            budget -= len(worlds)
-            if NEEDS_INFORMATION not in outcomes(worlds):
+            return NEEDS_INFORMATION not in outcomes(worlds)
+
+        # Smallest first while that is cheap; then, from all the facts, drop each one whose
+        # answers are not needed. Answering more never unsettles an outcome, so a set from
+        # which no single fact can be dropped has no strict subset that settles it either.
+        chosen = list(paths)
+        budget = MAX_QUESTION_WORLDS
+        if math.prod(len(answers[p]) for p in paths) > 8 * MAX_QUESTION_WORLDS:
+            budget = 0  # too many facts to search: every one is asked
+        for subset in (s for n in range(1, len(paths)) for s in itertools.combinations(paths, n)):
+            budget -= math.prod(len(answers[p]) for p in subset)
+            if budget < 0 and math.prod(len(answers[p]) for p in paths) > 8 * MAX_QUESTION_WORLDS:
+                break
+            if budget < 0:
+                chosen = _irreducible(chosen, settles)
+                break
+            if settles(subset):
                 chosen = list(subset)
                 break
         return [Question(fact=path, question=self._question(path)[0],
@@ -444,6 +454,17 @@ class Evaluator:
         shown = [field, *(spec.derived_from if spec else ())]
         return " (" + ", ".join(f"{f}: {lookup(fact, f)!r}" for f in shown
                                 if lookup(fact, f) is not MISSING) + ")"
+
+
+def _irreducible(chosen: list[str], settles: Callable[[Sequence[str]], bool]) -> list[str]:
+    """`chosen` without each fact it settles the outcome without (in order)."""
+    if not settles(chosen):
+        return chosen  # even every answer leaves it open: ask them all
+    for path in list(chosen):
+        trial = [p for p in chosen if p != path]
+        if trial and settles(trial):
+            chosen = trial
+    return chosen
 
 
 def _unique(rules: Iterable[Rule]) -> list[Rule]:
