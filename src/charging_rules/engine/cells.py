@@ -84,7 +84,11 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
     found: dict[str, tuple[list[Any], set[str]]] = {}
     conds = list(conds)
     if collection is not None:
-        conds = [q.item for c in conds for q in _quantifiers(c) if q.collection == collection]
+        quantifiers = [q for c in conds for q in _quantifiers(c) if q.collection == collection]
+        conds = [q.item for q in quantifiers]
+        for q in quantifiers:  # whether a summed number is there decides what is missing
+            if isinstance(q, SumItems):
+                found.setdefault(q.field, ([], set()))
     _literals(conds, found)
     paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
              for path, (literals, ops) in sorted(found.items())]

@@ -39,7 +39,7 @@ import json
 import math
 import threading
 from collections.abc import Hashable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import durable.engine as _durable
 
@@ -60,6 +60,7 @@ from charging_rules.guidelines.conditions import (
     Truth,
     layout,
     sum_bounds,
+    sum_truth,
 )
 from charging_rules.model.facts import MISSING
 
@@ -184,6 +185,15 @@ class _Shard:
         return handle
 
 
+class Answer(NamedTuple):
+    """durable_rules' answer for one fact: its cell (None without reuse), the truth of every
+    node, and per count the truth of the count roots' nodes on that count's view."""
+
+    cell: Hashable | None
+    truths: dict[str, Truth]
+    per_count: list[dict[str, Truth]]
+
+
 class CompiledRuleset:
     """durable_rules rulesets answering, for one fact, the truth of every condition node
     (`conditions.layout` ids) of the named root conditions.
@@ -229,11 +239,9 @@ class CompiledRuleset:
         conds = list(roots.values())
         self._top_key = key_of(conds)
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
-        # A whole answer is a function of the cells of the fact and of its items, unless a
-        # sum reads the items' numbers themselves; per count, the items' order matters.
-        self._whole = reuse and not any(isinstance(c, SumItems) for _, c in self._quantifiers)
-        self._ordered = bool(self.count_nodes)
-        self._whole_cache: dict[Hashable, tuple[dict[str, Truth], list[dict[str, Truth]]]] = {}
+        self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
+                      if isinstance(cond, SumItems)]
+        self._whole_cache: dict[Hashable, Answer] = {}
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
         self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
@@ -242,83 +250,96 @@ class CompiledRuleset:
         return self.evaluate_many((fact,))[0]
 
     def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
-        return [dict(truth) for truth, _ in self.evaluate_counts_many(facts)]
+        return [dict(answer.truths) for answer in self.answer_many(facts)]
 
-    def evaluate_counts_many(self, facts: Iterable[dict[str, Any]]
-                             ) -> list[tuple[dict[str, Truth], list[dict[str, Truth]]]]:
+    def answer_many(self, facts: Iterable[dict[str, Any]]) -> list[Answer]:
         """Per fact: the truth of every node, and per count the truth of the count roots'
         nodes (`count_nodes`) on that count's view of the record. Facts of one cell share
         these dictionaries: read them, never change them."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [({}, []) for _ in facts]  # heap corruption): no guideline for this kind
+            return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
         with _lock:
             if len(self._whole_cache) + len(self._top_cache) + len(self._item_cache) > \
                     _CELLS_KEPT:
                 self._whole_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
-            return [self._evaluate(fact) for fact in facts]
+            return [self._answer(fact) for fact in facts]
 
-    def _evaluate(self, fact: dict[str, Any]
-                  ) -> tuple[dict[str, Truth], list[dict[str, Truth]]]:
-        whole: Hashable = None
-        if self._whole:
-            whole = (self._top_key(fact), *(self._items_key(fact, c) for c in self._collections))
-            known = self._whole_cache.get(whole)
+    def _answer(self, fact: dict[str, Any]) -> Answer:
+        """Each item asked once per item cell, the fact once per cell of the fact and of
+        what its items tell; the keys are computed once per fact. A sum reads its items'
+        numbers themselves, so its place in the cell is the truth of its comparison."""
+        reuse = self.reuse
+        top = self._top_key(fact) if reuse else None
+        per_item: dict[tuple[str, int], Truth] = {}
+        whole: list[Hashable] = [top]
+        lists: dict[str, list[Any]] = {}
+        for collection in self._collections:
+            items = fact.get(collection)
+            if not isinstance(items, list):
+                whole.append(MISSING)
+                continue
+            lists[collection] = items
+            keys = [self._item_keys[collection](item) if reuse and type(item) is dict else None
+                    for item in items]
+            whole.append(tuple(keys))
+            for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+                for node_id, value in self._item(collection, item, key).items():
+                    per_item[(node_id, index)] = value
+        derived: dict[str, Any] = {}
+        for node_id, cond in self._sums:
+            items = lists.get(cond.collection)
+            matches = [per_item.get((f"{node_id}.0", i), Truth.UNKNOWN)
+                       for i in range(len(items) if items is not None else 0)]
+            place, ends = _sum(node_id, cond, items, matches)
+            derived.update(ends)
+            derived[_quantified(node_id)] = place  # the cache key's; durable reads the ends
+            whole.append(place)
+        cell = tuple(whole) if reuse else None
+        if cell is not None:
+            known = self._whole_cache.get(cell)
             if known is not None:
                 return known
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
-        derived: dict[str, Any] = {}
-        per_item: dict[tuple[str, int], Truth] = {}
-        if self._quantifiers:
-            for collection in self._collections:
-                items = fact.get(collection)
-                for index, item in enumerate(items if isinstance(items, list) else ()):
-                    for node_id, value in self._item(collection, item).items():
-                        per_item[(node_id, index)] = value
-            for node_id, cond in self._quantifiers:
-                items = fact.get(cond.collection)
-                truth[node_id] = _fold(cond, per_item, node_id, items, derived)
-            for node_id, collection in self._item_nodes.items():
-                truth[node_id] = _exists(per_item, node_id, fact.get(collection))
-        truth.update(self._top(fact, derived))
-        answer = truth, self._per_count(fact, derived, per_item, truth)
-        if self._whole:
-            self._whole_cache[whole] = answer
+        for node_id, cond in self._quantifiers:
+            if not isinstance(cond, SumItems):
+                truth[node_id] = _fold(cond, per_item, node_id, lists.get(cond.collection),
+                                       derived)
+        for node_id, collection in self._item_nodes.items():
+            truth[node_id] = _exists(per_item, node_id, lists.get(collection))
+        truth.update(self._top(fact, derived, top))
+        answer = Answer(cell, truth, self._per_count(fact, derived, per_item, truth, top))
+        if cell is not None:
+            self._whole_cache[cell] = answer
         return answer
 
-    def _items_key(self, fact: dict[str, Any], collection: str) -> Hashable:
-        items = fact.get(collection)
-        if not isinstance(items, list):
-            return MISSING
-        keys = [self._item_keys[collection](item) if isinstance(item, dict) else None
-                for item in items]
-        # "some item" does not depend on the items' order; a count's own view does
-        return tuple(keys) if self._ordered else frozenset(keys)
-
-    def _item(self, collection: str, item: Any) -> dict[str, Truth]:
+    def _item(self, collection: str, item: Any, key: Hashable) -> dict[str, Truth]:
         if not isinstance(item, dict):
             return {}
-        key: Hashable = (collection, self._item_keys[collection](item)) if self.reuse else None
-        answer = self._item_cache.get(key) if self.reuse else None
+        answer = self._item_cache.get((collection, key)) if key is not None else None
         if answer is None:
             answer = _ask(self._item_shards, {**item, _ITEM: collection})
-            if self.reuse:
-                self._item_cache[key] = answer
+            if key is not None:
+                self._item_cache[(collection, key)] = answer
         return answer
 
-    def _top(self, fact: dict[str, Any], derived: dict[str, Any]) -> dict[str, Truth]:
-        key: Hashable = (self._top_key(fact), *sorted(derived.items())) if self.reuse else None
-        answer = self._top_cache.get(key) if self.reuse else None
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Hashable
+             ) -> dict[str, Truth]:
+        # A sum's ends vary from fact to fact; its place (under its own name) keys it.
+        key: Hashable = (top, *sorted((k, v) for k, v in derived.items()
+                                      if not k.endswith((_LOW, _HIGH)))) \
+            if top is not None else None
+        answer = self._top_cache.get(key) if key is not None else None
         if answer is None:
             answer = _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
-            if self.reuse:
+            if key is not None:
                 self._top_cache[key] = answer
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
-                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth]
-                   ) -> list[dict[str, Truth]]:
+                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth],
+                   top: Hashable) -> list[dict[str, Truth]]:
         items = fact.get(self._counts) if self._counts else None
         if not isinstance(items, list) or not self.count_nodes:
             return [] if not isinstance(items, list) else [{} for _ in items]
@@ -335,27 +356,31 @@ class CompiledRuleset:
                 if own is not Truth.UNKNOWN:
                     view[_quantified(node_id)] = own is Truth.TRUE
                 count_truth[node_id] = own
-            for node_id, value in self._top(fact, view).items():
+            for node_id, value in self._top(fact, view, top).items():
                 if node_id in count_truth:
                     count_truth[node_id] = value
             out.append(count_truth)
         return out
 
 
+def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]
+         ) -> tuple[str, dict[str, float]]:
+    """A sum's place (the truth of its comparison) and the ends of the interval it lies in,
+    as the attributes durable_rules matches (`_SUM_MATCH`), given whether each item matches."""
+    if not isinstance(items, list):
+        return Truth.UNKNOWN.value, {}
+    bounds = sum_bounds(matches, [item.get(cond.field, MISSING) if type(item) is dict
+                                  else MISSING for item in items])
+    ends = {_quantified(node_id) + _LOW: bounds[0]}
+    if bounds[1] is not None:
+        ends[_quantified(node_id) + _HIGH] = bounds[1]
+    return sum_truth(cond, bounds).value, ends
+
+
 def _fold(cond: Condition, per_item: dict[tuple[str, int], Truth], node_id: str, items: Any,
           derived: dict[str, Any]) -> Truth:
     """A quantifier's truth from its items' truths, and the attributes that hand it back to
     durable_rules (`derived`), on which enclosing conditions are matched."""
-    if isinstance(cond, SumItems):
-        if not isinstance(items, list):
-            return Truth.UNKNOWN
-        matches = [per_item.get((f"{node_id}.0", i), Truth.UNKNOWN) for i in range(len(items))]
-        low, high = sum_bounds(matches, [item.get(cond.field, MISSING) if isinstance(item, dict)
-                                         else MISSING for item in items])
-        derived[_quantified(node_id) + _LOW] = low
-        if high is not None:
-            derived[_quantified(node_id) + _HIGH] = high
-        return Truth.UNKNOWN  # matched by durable_rules on the referral fact
     folded = _exists(per_item, f"{node_id}.0", items)
     if isinstance(cond, EveryItem):
         folded = ~_exists({k: ~v for k, v in per_item.items()}, f"{node_id}.0", items)

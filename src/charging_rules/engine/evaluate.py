@@ -26,7 +26,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -119,10 +119,11 @@ class Evaluator:
         # Trace lines are the same for every record but their truth: render them once.
         self._lines = {root_id: [(node.id, node.depth, headline(node.condition)) for node in nodes]
                        for root_id, nodes in self._layout.items()}
-        # Referral-level comparisons, whose value a trace shows when they fail.
-        self._compared = [(node.id, node.condition.field) for nodes in self._layout.values()
-                          for node in nodes if node.collection is None
-                          and isinstance(node.condition, Compare)]
+        # Referral-level comparisons: the facts whose values explain one that fails (for a
+        # derived fact, the facts it was derived from too).
+        self._shows = {node.id: _shows(node.condition.field, self.vocabulary.fields)
+                       for nodes in self._layout.values() for node in nodes
+                       if node.collection is None and isinstance(node.condition, Compare)}
         scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
         if reuse is None:
             reuse = os.environ.get(REUSE_ENV, "1") != "0"
@@ -138,9 +139,11 @@ class Evaluator:
         self._read_items = {c: sorted(p.partition("[].")[2] for p in read
                                       if p.startswith(c + "[]."))
                             for c in {p.partition("[].")[0] for p in read if "[]." in p}}
-        self._questions: dict[str, list[Question]] = {}
+        self._questions: dict[Hashable, list[Question]] = {}
         self._combined: dict[tuple[Truth, ...], _Combined] = {}
-        self._templates: dict[tuple[Any, ...], Recommendation] = {}
+        self._templates: dict[tuple[Any, ...], tuple[Recommendation, list[str]]] = {}
+        self._by_cell: dict[Hashable, tuple[Recommendation, list[str]]] = {}
+        self._traces: dict[tuple[Truth, ...], tuple[GuidelineTrace, ...]] = {}
 
     def evaluate(self, record: BaseModel) -> Recommendation:
         return next(iter(self.evaluate_many((record,))))
@@ -152,19 +155,35 @@ class Evaluator:
         while batch := list(itertools.islice(iterator, chunk)):
             facts = [engine_fact(r) for r in batch]
             ids = [str(getattr(r, self.kind.id_field)) for r in batch]
-            for record_id, fact, rec in zip(ids, facts, self.evaluate_facts(ids, facts),
-                                            strict=True):
-                if self.ask and rec.outcome == NEEDS_INFORMATION and rec.missing:
-                    rec = dataclasses.replace(rec, questions=self.questions(record_id, fact,
-                                                                            rec.missing))
-                yield rec
+            yield from self._evaluate(ids, facts, self.ask)
 
     def evaluate_facts(self, ids: list[str], facts: list[dict[str, Any]]
                        ) -> list[Recommendation]:
         """Recommendations (without questions) for engine facts (`engine_fact`)."""
-        return [self._recommend(record_id, fact, truths, per_count)
-                for record_id, fact, (truths, per_count)
-                in zip(ids, facts, self._ruleset.evaluate_counts_many(facts), strict=True)]
+        return list(self._evaluate(ids, facts, False))
+
+    def _evaluate(self, ids: list[str], facts: list[dict[str, Any]], ask: bool
+                  ) -> Iterator[Recommendation]:
+        """Everything in a recommendation but the record's id and the values it shows
+        beside failed comparisons is a function of the record's cell (cells.py) and its
+        counts' names: it is built once per cell and copied for each record."""
+        for record_id, fact, answer in zip(ids, facts, self._ruleset.answer_many(facts),
+                                           strict=True):
+            key = None if answer.cell is None else (answer.cell, *self._count_labels(fact))
+            built = self._by_cell.get(key) if key is not None else None
+            if built is None:
+                built = self._recommend(fact, answer.truths, answer.per_count)
+                if key is not None:
+                    if len(self._by_cell) > _CACHE_SIZE:
+                        self._by_cell.clear()
+                    self._by_cell[key] = built
+            template, shows = built
+            questions: Sequence[Question] = ()
+            if ask and template.outcome == NEEDS_INFORMATION and template.missing:
+                questions = self.questions(record_id, fact, template.missing, key)
+            yield dataclasses.replace(
+                template, record_id=record_id, questions=questions,
+                compared={f: v for f in shows if (v := lookup(fact, f)) is not MISSING})
 
     # --- combination ---------------------------------------------------------------------
 
@@ -213,11 +232,10 @@ class Evaluator:
         combined = self._combined[key] = _Combined(results, visited, outcomes)
         return combined
 
-    def _recommend(self, record_id: str, fact: dict[str, Any], truths: dict[str, Truth],
-                   per_count: list[dict[str, Truth]]) -> Recommendation:
-        """Everything but the record id depends on the truths, the missing facts and the
-        values shown beside failed comparisons; real inputs produce few distinct ones, so a
-        recommendation is built once per combination and copied with the record's id."""
+    def _recommend(self, fact: dict[str, Any], truths: dict[str, Truth],
+                   per_count: list[dict[str, Truth]]) -> tuple[Recommendation, list[str]]:
+        """The recommendation (no record id, no values) for these truths, and the facts
+        whose values it shows; built once per combination (many cells share one)."""
         whole = self._combine(truths)
         views = [{**truths, **own} for own in per_count] if per_count else [truths]
         counted = [self._combine(view) for view in views]
@@ -226,25 +244,23 @@ class Evaluator:
                           if len(combined.outcomes) != 1
                           for path in self._missing_of(combined.visited, view, fact,
                                                        index if per_count else None)})
-        shown = tuple(lookup(fact, field) for node_id, field in self._compared
-                      if truths[node_id] is Truth.FALSE)
         key = (tuple(truths.values()), *(tuple(v.values()) for v in per_count), "|",
-               *missing, "|", *shown, "|", *self._count_labels(fact, per_count))
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self._template(
-                whole, counted, missing, truths, fact, per_count)
+               *missing, "|", *self._count_labels(fact))
+        built = self._templates.get(key)
+        if built is None:
+            template = self._template(whole, counted, missing, truths, fact, per_count)
+            shows = list(dict.fromkeys(f for g in template.trace for c in _conditions(g)
+                                       for f in c.shows))
+            built = self._templates[key] = (template, shows)
         if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
             self._templates.clear()
             self._combined.clear()
-        return dataclasses.replace(template, record_id=record_id)
+        return built
 
-    def _count_labels(self, fact: dict[str, Any], per_count: list[dict[str, Truth]]
-                      ) -> Iterator[Any]:
-        if not per_count or self.kind.counts is None:
-            return
-        for item in lookup(fact, self.kind.counts):
-            yield item.get("statute"), item.get("category")
+    def _count_labels(self, fact: dict[str, Any]) -> Iterator[Any]:
+        items = fact.get(self.kind.counts) if self.kind.counts else None
+        for item in items if isinstance(items, list) else ():
+            yield (item.get("statute"), item.get("category")) if type(item) is dict else None
 
     def _decided(self, combined: _Combined) -> tuple[str, list[Rule], list[str]]:
         """A decided count's outcome, deciding rules and reasons."""
@@ -290,7 +306,7 @@ class Evaluator:
             reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
             guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
             guidelines=self._refs,
-            trace=[self._trace(i, r, truths, fact) for i, r in enumerate(whole.results)],
+            trace=self._trace_of(whole, truths),
             counts=counts,
         )
 
@@ -325,15 +341,17 @@ class Evaluator:
 
     # --- questions -----------------------------------------------------------------------
 
-    def questions(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
-                  ) -> list[Question]:
+    def questions(self, record_id: str, fact: dict[str, Any], missing: Sequence[str],
+                  cell: Hashable | None = None) -> list[Question]:
         """The smallest set of missing facts whose answers, in every combination, settle
-        the outcome; each with the outcome its answers lead to on their own."""
-        key = json.dumps([[lookup(fact, p) if lookup(fact, p) is not MISSING else None
-                           for p in self._read],
-                          {c: [[i.get(f) for f in names] for i in lookup(fact, c)]
-                           if isinstance(lookup(fact, c), list) else None
-                           for c, names in self._read_items.items()}], default=str)
+        the outcome; each with the outcome its answers lead to on their own. They depend on
+        the record's cell (`cell`, when the engine reuses cells) or else on the facts the
+        conditions read, so they are remembered by that."""
+        key = cell if cell is not None else json.dumps(
+            [[lookup(fact, p) if lookup(fact, p) is not MISSING else None for p in self._read],
+             {c: [[i.get(f) for f in names] for i in lookup(fact, c)]
+              if isinstance(lookup(fact, c), list) else None
+              for c, names in self._read_items.items()}], default=str)
         found = self._questions.get(key)
         if found is None:
             if len(self._questions) > _CACHE_SIZE:
@@ -423,11 +441,25 @@ class Evaluator:
                 root = f"g{g_index}.r{res.guideline.rules.index(rule)}"
                 yield from _unknown_fields(self._layout[root], truths, fact, None)
 
-    def _trace(self, g_index: int, result: _GuidelineResult, truths: dict[str, Truth],
-               fact: dict[str, Any]) -> GuidelineTrace:
+    def _trace_of(self, whole: _Combined, truths: dict[str, Truth]
+                  ) -> tuple[GuidelineTrace, ...]:
+        """Every rule considered, by the truth of its conditions: one per truth vector (the
+        counts of a referral vary far more than its trace)."""
+        key = tuple(truths.values())
+        trace = self._traces.get(key)
+        if trace is None:
+            if len(self._traces) > _CACHE_SIZE:
+                self._traces.clear()
+            trace = self._traces[key] = tuple(self._trace(i, r, truths)
+                                              for i, r in enumerate(whole.results))
+        return trace
+
+    def _trace(self, g_index: int, result: _GuidelineResult, truths: dict[str, Truth]
+               ) -> GuidelineTrace:
         def conditions(root: str) -> list[ConditionTrace]:
-            return [ConditionTrace(depth, text + self._shown(node_id, truths, fact),
-                                   truths[node_id].value)
+            return [ConditionTrace(depth, text, truths[node_id].value,
+                                   self._shows.get(node_id, ()) if truths[node_id] is Truth.FALSE
+                                   else ())
                     for node_id, depth, text in self._lines[root]]
 
         guideline = result.guideline
@@ -442,18 +474,16 @@ class Evaluator:
             possible=sorted(o for o in result.possible if o != _ABSTAIN),
         )
 
-    def _shown(self, node_id: str, truths: dict[str, Truth], fact: dict[str, Any]) -> str:
-        """The compared value beside a failed comparison: '(jurisdiction: 'Independence')';
-        for a derived fact, the facts it was derived from too."""
-        if truths[node_id] is not Truth.FALSE:
-            return ""
-        field = next((f for n, f in self._compared if n == node_id), None)
-        if field is None:
-            return ""
-        spec = self.vocabulary.fields.get(field)
-        shown = [field, *(spec.derived_from if spec else ())]
-        return " (" + ", ".join(f"{f}: {lookup(fact, f)!r}" for f in shown
-                                if lookup(fact, f) is not MISSING) + ")"
+
+def _conditions(trace: GuidelineTrace) -> Iterator[ConditionTrace]:
+    yield from trace.scope_conditions
+    for rule in trace.rules:
+        yield from rule.conditions
+
+
+def _shows(field: str, fields: dict[str, FieldSpec]) -> tuple[str, ...]:
+    spec = fields.get(field)
+    return (field, *(spec.derived_from if spec else ()))
 
 
 def _irreducible(chosen: list[str], settles: Callable[[Sequence[str]], bool]) -> list[str]:

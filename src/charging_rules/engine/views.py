@@ -42,12 +42,14 @@ def _truth(truth: str) -> Text:
     return Text(mark, style=style)
 
 
-def _condition_tree(parent: Tree, conditions: Sequence[ConditionTrace]) -> None:
+def _condition_tree(parent: Tree, conditions: Sequence[ConditionTrace],
+                    rec: Recommendation) -> None:
     stack: list[tuple[int, Tree]] = [(-1, parent)]
     for cond in conditions:
         while stack[-1][0] >= cond.depth:
             stack.pop()
-        node = stack[-1][1].add(Text.assemble(_truth(cond.truth), " ", literal(cond.text)))
+        node = stack[-1][1].add(Text.assemble(_truth(cond.truth), " ",
+                                              literal(rec.shown(cond))))
         stack.append((cond.depth, node))
 
 
@@ -57,14 +59,14 @@ def trace_tree(rec: Recommendation) -> Tree:
         branch = root.add(Text.assemble(
             literal(f"{guideline.guideline} v{guideline.version}", "bold"),
             literal(f"  hit policy: {guideline.hit_policy}  scope: "), _truth(guideline.scope)))
-        _condition_tree(branch.add("scope"), guideline.scope_conditions)
+        _condition_tree(branch.add("scope"), guideline.scope_conditions, rec)
         if guideline.scope == "failed":
             continue
         for rule in guideline.rules:
             node = branch.add(Text.assemble(_truth(rule.truth), " rule ",
                                             literal(rule.rule, "bold"),
                                             literal(f" -> {rule.outcome}")))
-            _condition_tree(node, rule.conditions)
+            _condition_tree(node, rule.conditions, rec)
     return root
 
 

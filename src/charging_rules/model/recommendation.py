@@ -40,6 +40,9 @@ class ConditionTrace(NamedTuple):
     depth: int
     text: str
     truth: TruthName
+    # A failed comparison names the facts whose values explain it; the values themselves
+    # are the record's (`Recommendation.compared`), so one trace serves every record.
+    shows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,14 @@ class Recommendation:
     trace: Sequence[GuidelineTrace]
     counts: Sequence[CountOutcome] = ()
     questions: Sequence[Question] = ()
+    # The record's values of the facts failed comparisons name (`ConditionTrace.shows`).
+    compared: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def shown(self, cond: ConditionTrace) -> str:
+        """A failed comparison's text with the values that failed it:
+        "... (place: 'Independence, MO', jurisdiction: 'Independence')"."""
+        values = [f"{f}: {self.compared[f]!r}" for f in cond.shows if f in self.compared]
+        return cond.text + (f" ({', '.join(values)})" if values else "")
 
     def __post_init__(self) -> None:
         _freeze(self, ("rules", "reasons", "citations", "missing", "guidelines", "trace",

@@ -48,19 +48,25 @@ def check_decision(kind: str, recommended: str, outcome: str | None, reason: str
 class Screener:
     """One guideline set, its compiled evaluators, and where decisions are logged."""
 
-    def __init__(self, guidelines: GuidelineSet, store: StoreLike | None):
+    def __init__(self, guidelines: GuidelineSet, store: StoreLike | None,
+                 questions: bool = True):
+        """`questions=False` where nobody reads them (a batch without `--out`): the search
+        for them evaluates each undecided referral again per answer. Its log records still
+        name the missing facts; `screen` or `batch --out` gives the questions for them."""
         self.guidelines = guidelines
         self.store = None if store is None else as_store(store)
+        self.questions = questions
         self._evaluators: dict[str, Evaluator] = {}
         self._archived = False
 
     @classmethod
-    def open(cls, guidelines_path: Path, store: StoreLike | None) -> Screener:
-        return cls(load_guidelines(guidelines_path), store)
+    def open(cls, guidelines_path: Path, store: StoreLike | None,
+             questions: bool = True) -> Screener:
+        return cls(load_guidelines(guidelines_path), store, questions)
 
     def evaluator(self, kind: str) -> Evaluator:
         if kind not in self._evaluators:
-            self._evaluators[kind] = Evaluator(self.guidelines, kind)
+            self._evaluators[kind] = Evaluator(self.guidelines, kind, self.questions)
         return self._evaluators[kind]
 
     def screen(self, record: BaseModel, demographics: Demographics | None, actor: str, *,
