@@ -302,10 +302,10 @@ class CompiledRuleset:
             if known is not None:
                 return known
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
-        for node_id, cond in self._quantifiers:
-            if not isinstance(cond, SumItems):
-                truth[node_id] = _fold(cond, per_item, node_id, lists.get(cond.collection),
-                                       derived)
+        for node_id, quantifier in self._quantifiers:
+            if not isinstance(quantifier, SumItems):
+                truth[node_id] = _fold(quantifier, per_item, node_id,
+                                       lists.get(quantifier.collection), derived)
         for node_id, collection in self._item_nodes.items():
             truth[node_id] = _exists(per_item, node_id, lists.get(collection))
         truth.update(self._top(fact, derived, top))
