@@ -5,7 +5,7 @@ in name order as one stream. A writer rotates to a new segment once the active o
 `segment_bytes`, so appending (which reads only the tail) and date-bounded reading (which
 skips whole segments) stay fast however long the log grows.
 
-Each line is the record's canonical JSON (sorted keys, no spaces) with the `hash` member
+Each line is the record's canonical JSON (sorted keys, no spaces, `canonical`) with the `hash` member
 moved to the end: `<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
 So the hash covers exactly the bytes stored, and verifying a line is one parse plus one hash.
 
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import orjson
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
@@ -50,8 +52,34 @@ class AuditLogError(ChargingRulesError):
 
 
 def canonical(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    """Sorted keys, no spaces, UTF-8. Written by orjson (a tenth of the time of `json` on
+    the batch-with-log path); the same bytes as `json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)` but for floats below 1e-4, which orjson
+    spells without an exponent (0.00001, not 1e-05). Verification hashes the stored bytes,
+    so a log may hold both spellings. What orjson refuses (an integer past 64 bits) is
+    written by `json`. NaN and infinity are refused, as `json` refuses them (orjson would
+    write null)."""
+    if not _finite(record):
+        raise ValueError("Out of range float values are not JSON compliant")
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
+
+
+def _finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is float and item - item != 0.0:  # inf - inf and nan - nan are nan
+            return False
+    return True
 
 
 def record_hash(record: dict[str, Any]) -> str:

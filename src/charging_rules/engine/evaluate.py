@@ -143,7 +143,11 @@ class Evaluator:
         self._combined: dict[tuple[Truth, ...], _Combined] = {}
         self._templates: dict[tuple[Any, ...], tuple[Recommendation, list[str]]] = {}
         self._by_cell: dict[Hashable, tuple[Recommendation, list[str]]] = {}
-        self._traces: dict[tuple[Truth, ...], tuple[GuidelineTrace, ...]] = {}
+        self._traces: dict[tuple[Any, ...], GuidelineTrace] = {}
+        self._guideline_nodes = [
+            [node.id for root_id, nodes in self._layout.items()
+             if root_id.startswith(f"g{g_index}.") for node in nodes]
+            for g_index in range(len(self.guidelines))]
 
     def evaluate(self, record: BaseModel) -> Recommendation:
         return next(iter(self.evaluate_many((record,))))
@@ -443,16 +447,19 @@ class Evaluator:
 
     def _trace_of(self, whole: _Combined, truths: dict[str, Truth]
                   ) -> tuple[GuidelineTrace, ...]:
-        """Every rule considered, by the truth of its conditions: one per truth vector (the
-        counts of a referral vary far more than its trace)."""
-        key = tuple(truths.values())
-        trace = self._traces.get(key)
-        if trace is None:
-            if len(self._traces) > _CACHE_SIZE:
-                self._traces.clear()
-            trace = self._traces[key] = tuple(self._trace(i, r, truths)
-                                              for i, r in enumerate(whole.results))
-        return trace
+        """Every rule considered, by the truth of its conditions. A guideline's part depends
+        on the truths of its own conditions alone, so it is built once per those (and shared
+        by the recommendations, and their logged forms)."""
+        if len(self._traces) > _CACHE_SIZE:
+            self._traces.clear()
+        out = []
+        for g_index, result in enumerate(whole.results):
+            key = (g_index, *[truths[node] for node in self._guideline_nodes[g_index]])
+            trace = self._traces.get(key)
+            if trace is None:
+                trace = self._traces[key] = self._trace(g_index, result, truths)
+            out.append(trace)
+        return tuple(out)
 
     def _trace(self, g_index: int, result: _GuidelineResult, truths: dict[str, Truth]
                ) -> GuidelineTrace:

@@ -141,6 +141,9 @@ class Recommendation:
                        "counts", "questions"))
 
     def to_log(self) -> dict[str, Any]:
+        """Plain data for the log. The parts of the trace, the citations and the guideline
+        refs are shared by many recommendations, and so are their plain forms: made once,
+        never written into (a logged record is read, not changed)."""
         plain: dict[str, Any] = _plain(self)
         return plain
 
@@ -172,13 +175,18 @@ def _adapter() -> TypeAdapter[Recommendation]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-_LEAVES = {str, int, float, bool, type(None), ConditionTrace}
+_LEAVES = {str, int, float, bool, type(None)}
+_SHARED = frozenset({"trace", "citations", "guidelines"})
+_SHARED_KEPT = 4096
+_shared: dict[int, tuple[object, Any]] = {}  # id -> (the object, kept alive; its plain form)
 
 
 def _plain(value: Any) -> Any:
     """`dataclasses.asdict` without its deep copies (8x faster on the batch-with-log path):
-    the leaves here are immutable (str, int, NamedTuple), so sharing them is safe."""
+    the leaves here are immutable, so sharing them is safe."""
     cls = type(value)
+    if cls is ConditionTrace:
+        return [value.depth, value.text, value.truth, list(value.shows)]
     if cls is list or cls is tuple:  # JSON has arrays
         return [item if type(item) in _LEAVES else _plain(item) for item in value]
     try:
@@ -188,4 +196,18 @@ def _plain(value: Any) -> Any:
             if dataclasses.is_dataclass(cls) else None
     if names is None:
         return value
+    if cls is Recommendation:
+        return {name: [_plain_shared(item) for item in getattr(value, name)]
+                if name in _SHARED else _plain(getattr(value, name)) for name in names}
     return {name: _plain(getattr(value, name)) for name in names}
+
+
+def _plain_shared(value: Any) -> Any:
+    known = _shared.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    if len(_shared) >= _SHARED_KEPT:
+        _shared.clear()
+    plain = _plain(value)
+    _shared[id(value)] = (value, plain)
+    return plain
