@@ -5,8 +5,8 @@ in name order as one stream. A writer rotates to a new segment once the active o
 `segment_bytes`, so appending (which reads only the tail) and date-bounded reading (which
 skips whole segments) stay fast however long the log grows.
 
-Each line is the record's canonical JSON (sorted keys, no spaces, `canonical`) with the `hash` member
-moved to the end: `<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
+Each line is the record's canonical JSON (`canonical`: sorted keys, no spaces) with the
+`hash` member moved to the end: `<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
 So the hash covers exactly the bytes stored, and verifying a line is one parse plus one hash.
 
 Writers hold an exclusive lock (lock.py) from reading the tail to the fsync; a record is
