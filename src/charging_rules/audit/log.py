@@ -6,7 +6,8 @@ in name order as one stream. A writer rotates to a new segment once the active o
 skips whole segments) stay fast however long the log grows.
 
 Each line is the record's canonical JSON (`canonical`: sorted keys, no spaces) with the
-`hash` member moved to the end: `<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
+`hash` member moved to the end:
+`<canonical body without "}">,"hash":"<sha256 of the canonical body>"}`.
 So the hash covers exactly the bytes stored, and verifying a line is one parse plus one hash.
 
 Writers hold an exclusive lock (lock.py) from reading the tail to the fsync; a record is
