@@ -242,6 +242,9 @@ class CompiledRuleset:
         self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, Answer] = {}
+        self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
+        # The attributes quantifiers hand back (a sum: its place), in a fixed order.
+        self._derived_names = sorted(_quantified(node_id) for node_id, _ in self._quantifiers)
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
         self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
@@ -259,9 +262,10 @@ class CompiledRuleset:
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
         with _lock:
-            if len(self._whole_cache) + len(self._top_cache) + len(self._item_cache) > \
-                    _CELLS_KEPT:
+            if len(self._whole_cache) + len(self._fold_cache) + len(self._top_cache) + \
+                    len(self._item_cache) > _CELLS_KEPT:
                 self._whole_cache.clear()
+                self._fold_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
             return [self._answer(fact) for fact in facts]
@@ -272,26 +276,26 @@ class CompiledRuleset:
         numbers themselves, so its place in the cell is the truth of its comparison."""
         reuse = self.reuse
         top = self._top_key(fact) if reuse else None
-        per_item: dict[tuple[str, int], Truth] = {}
         whole: list[Hashable] = [top]
-        lists: dict[str, list[Any]] = {}
+        answers: dict[str, list[dict[str, Truth]]] = {}
+        cells: list[Hashable] = []  # per collection, the set of its items' cells
         for collection in self._collections:
             items = fact.get(collection)
             if not isinstance(items, list):
                 whole.append(MISSING)
+                cells.append(MISSING)
                 continue
-            lists[collection] = items
             keys = [self._item_keys[collection](item) if reuse and type(item) is dict else None
                     for item in items]
             whole.append(tuple(keys))
-            for index, (item, key) in enumerate(zip(items, keys, strict=True)):
-                for node_id, value in self._item(collection, item, key).items():
-                    per_item[(node_id, index)] = value
+            cells.append(frozenset(keys) if reuse and None not in keys else None)
+            answers[collection] = [self._item(collection, item, key)
+                                   for item, key in zip(items, keys, strict=True)]
         derived: dict[str, Any] = {}
         for node_id, cond in self._sums:
-            items = lists.get(cond.collection)
-            matches = [per_item.get((f"{node_id}.0", i), Truth.UNKNOWN)
-                       for i in range(len(items) if items is not None else 0)]
+            items = fact.get(cond.collection)
+            matches = [a.get(f"{node_id}.0", Truth.UNKNOWN)
+                       for a in answers.get(cond.collection, ())]
             place, ends = _sum(node_id, cond, items, matches)
             derived.update(ends)
             derived[_quantified(node_id)] = place  # the cache key's; durable reads the ends
@@ -302,17 +306,34 @@ class CompiledRuleset:
             if known is not None:
                 return known
         truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
-        for node_id, quantifier in self._quantifiers:
-            if not isinstance(quantifier, SumItems):
-                truth[node_id] = _fold(quantifier, per_item, node_id,
-                                       lists.get(quantifier.collection), derived)
-        for node_id, collection in self._item_nodes.items():
-            truth[node_id] = _exists(per_item, node_id, lists.get(collection))
+        fold_key = tuple(cells) if reuse and None not in cells else None
+        folded = self._fold_cache.get(fold_key) if fold_key is not None else None
+        if folded is None:
+            folded = self._fold(answers)
+            if fold_key is not None:
+                self._fold_cache[fold_key] = folded
+        truth.update(folded[0])
+        derived.update(folded[1])
         truth.update(self._top(fact, derived, top))
-        answer = Answer(cell, truth, self._per_count(fact, derived, per_item, truth, top))
+        answer = Answer(cell, truth, self._per_count(fact, derived, answers, truth, top))
         if cell is not None:
             self._whole_cache[cell] = answer
         return answer
+
+    def _fold(self, answers: dict[str, list[dict[str, Truth]]]
+              ) -> tuple[dict[str, Truth], dict[str, bool]]:
+        """The truths "some item" / "every item" give, from the items' answers, and the
+        attributes that hand the quantifiers back to durable_rules. Duplicates and order of
+        items change neither, so this is remembered per set of item cells."""
+        truth: dict[str, Truth] = {}
+        derived: dict[str, bool] = {}
+        for node_id, quantifier in self._quantifiers:
+            if not isinstance(quantifier, SumItems):
+                truth[node_id] = _fold(quantifier, answers.get(quantifier.collection),
+                                       node_id, derived)
+        for node_id, collection in self._item_nodes.items():
+            truth[node_id] = _exists(answers.get(collection), node_id)
+        return truth, derived
 
     def _item(self, collection: str, item: Any, key: Hashable) -> dict[str, Truth]:
         if not isinstance(item, dict):
@@ -327,8 +348,7 @@ class CompiledRuleset:
     def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Hashable
              ) -> dict[str, Truth]:
         # A sum's ends vary from fact to fact; its place (under its own name) keys it.
-        key: Hashable = (top, *sorted((k, v) for k, v in derived.items()
-                                      if not k.endswith((_LOW, _HIGH)))) \
+        key: Hashable = (top, *[derived.get(name, MISSING) for name in self._derived_names]) \
             if top is not None else None
         answer = self._top_cache.get(key) if key is not None else None
         if answer is None:
@@ -338,20 +358,20 @@ class CompiledRuleset:
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
-                   per_item: dict[tuple[str, int], Truth], truth: dict[str, Truth],
+                   answers: dict[str, list[dict[str, Truth]]], truth: dict[str, Truth],
                    top: Hashable) -> list[dict[str, Truth]]:
-        items = fact.get(self._counts) if self._counts else None
-        if not isinstance(items, list) or not self.count_nodes:
-            return [] if not isinstance(items, list) else [{} for _ in items]
+        items = answers.get(self._counts) if self._counts else None
+        if items is None or not self.count_nodes:
+            return [] if items is None else [{} for _ in items]
         if len(items) == 1 or not self._count_quantifiers:  # each count sees the whole
             same = {node_id: truth[node_id] for node_id in self.count_nodes}
             return [same for _ in items]
         out: list[dict[str, Truth]] = []
-        for index in range(len(items)):
+        for own_answer in items:
             view = dict(derived)
             count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
             for node_id in self._count_quantifiers:
-                own = per_item.get((f"{node_id}.0", index), Truth.UNKNOWN)
+                own = own_answer.get(f"{node_id}.0", Truth.UNKNOWN)
                 view.pop(_quantified(node_id), None)
                 if own is not Truth.UNKNOWN:
                     view[_quantified(node_id)] = own is Truth.TRUE
@@ -377,13 +397,14 @@ def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]
     return sum_truth(cond, bounds).value, ends
 
 
-def _fold(cond: Condition, per_item: dict[tuple[str, int], Truth], node_id: str, items: Any,
-          derived: dict[str, Any]) -> Truth:
-    """A quantifier's truth from its items' truths, and the attributes that hand it back to
+def _fold(cond: AnyItem | EveryItem, answers: list[dict[str, Truth]] | None, node_id: str,
+          derived: dict[str, bool]) -> Truth:
+    """A quantifier's truth from its items' answers, and the attribute that hands it back to
     durable_rules (`derived`), on which enclosing conditions are matched."""
-    folded = _exists(per_item, f"{node_id}.0", items)
+    folded = _exists(answers, f"{node_id}.0")
     if isinstance(cond, EveryItem):
-        folded = ~_exists({k: ~v for k, v in per_item.items()}, f"{node_id}.0", items)
+        folded = ~_exists(None if answers is None else [{k: ~v for k, v in a.items()}
+                                                        for a in answers], f"{node_id}.0")
     if folded is not Truth.UNKNOWN:
         derived[_quantified(node_id)] = folded is Truth.TRUE
     return folded
@@ -511,11 +532,11 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _exists(per_item: dict[tuple[str, int], Truth], node_id: str, items: Any) -> Truth:
+def _exists(answers: list[dict[str, Truth]] | None, node_id: str) -> Truth:
     """Kleene 'some item': true if one holds, false if every one fails, else unknown."""
-    if not isinstance(items, list):
+    if answers is None:
         return Truth.UNKNOWN
-    values = [per_item.get((node_id, i), Truth.UNKNOWN) for i in range(len(items))]
+    values = {a.get(node_id, Truth.UNKNOWN) for a in answers}
     if Truth.TRUE in values:
         return Truth.TRUE
     return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.FALSE

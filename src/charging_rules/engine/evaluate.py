@@ -26,7 +26,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -141,9 +142,11 @@ class Evaluator:
                             for c in {p.partition("[].")[0] for p in read if "[]." in p}}
         self._questions: dict[Hashable, list[Question]] = {}
         self._combined: dict[tuple[Truth, ...], _Combined] = {}
-        self._templates: dict[tuple[Any, ...], tuple[Recommendation, list[str]]] = {}
-        self._by_cell: dict[Hashable, tuple[Recommendation, list[str]]] = {}
-        self._traces: dict[tuple[Any, ...], GuidelineTrace] = {}
+        self._templates: dict[tuple[Any, ...], Recommendation] = {}
+        self._by_cell: dict[Hashable, tuple[Recommendation, tuple[GuidelineTrace, ...],
+                                            list[str]]] = {}
+        self._root_ids = list(roots)
+        self._traces: dict[tuple[Any, ...], tuple[GuidelineTrace, tuple[str, ...]]] = {}
         self._guideline_nodes = [
             [node.id for root_id, nodes in self._layout.items()
              if root_id.startswith(f"g{g_index}.") for node in nodes]
@@ -181,17 +184,18 @@ class Evaluator:
                     if len(self._by_cell) > _CACHE_SIZE:
                         self._by_cell.clear()
                     self._by_cell[key] = built
-            template, shows = built
+            template, trace, shows = built
             questions: Sequence[Question] = ()
             if ask and template.outcome == NEEDS_INFORMATION and template.missing:
                 questions = self.questions(record_id, fact, template.missing, key)
             yield dataclasses.replace(
-                template, record_id=record_id, questions=questions,
+                template, record_id=record_id, trace=trace, questions=questions,
                 compared={f: v for f in shows if (v := lookup(fact, f)) is not MISSING})
 
     # --- combination ---------------------------------------------------------------------
 
-    def _guideline_result(self, g_index: int, truths: dict[str, Truth]) -> _GuidelineResult:
+    def _guideline_result(self, g_index: int, truths: Mapping[str, Truth]
+                          ) -> _GuidelineResult:
         guideline = self.guidelines[g_index]
         scope = truths[f"g{g_index}.scope"] if guideline.scope else Truth.TRUE
         rules = {rule.id: truths[f"g{g_index}.r{i}"] for i, rule in enumerate(guideline.rules)}
@@ -205,8 +209,13 @@ class Evaluator:
             possible.setdefault(_ABSTAIN, [])
         return _GuidelineResult(guideline, scope, rules, possible)
 
-    def _combine(self, truths: dict[str, Truth]) -> _Combined:
-        key = tuple(truths.values())
+    def _root_key(self, truths: Mapping[str, Truth]) -> tuple[Truth, ...]:
+        """What combination reads of a truth vector: its scopes' and rules' truths."""
+        return tuple([truths[root] for root in self._root_ids])
+
+    def _combine(self, truths: Mapping[str, Truth], key: tuple[Truth, ...] | None = None
+                 ) -> _Combined:
+        key = self._root_key(truths) if key is None else key
         combined = self._combined.get(key)
         if combined is not None:
             return combined
@@ -237,29 +246,33 @@ class Evaluator:
         return combined
 
     def _recommend(self, fact: dict[str, Any], truths: dict[str, Truth],
-                   per_count: list[dict[str, Truth]]) -> tuple[Recommendation, list[str]]:
-        """The recommendation (no record id, no values) for these truths, and the facts
-        whose values it shows; built once per combination (many cells share one)."""
-        whole = self._combine(truths)
-        views = [{**truths, **own} for own in per_count] if per_count else [truths]
-        counted = [self._combine(view) for view in views]
+                   per_count: list[dict[str, Truth]]
+                   ) -> tuple[Recommendation, tuple[GuidelineTrace, ...], list[str]]:
+        """The recommendation (no record id, no values, no trace) for these truths, its
+        trace, and the facts whose values it shows. The first is a function of the scopes'
+        and rules' truths, per count, of the missing facts and of the counts' names, and is
+        built once per those; the trace is built per guideline (`_trace_of`)."""
+        views: list[Mapping[str, Truth]] = [ChainMap(own, truths) for own in per_count] \
+            if per_count else [truths]
+        keys = [self._root_key(view) for view in views]
+        counted = [self._combine(view, key) for view, key in zip(views, keys, strict=True)]
         missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
                                                                             strict=True))
                           if len(combined.outcomes) != 1
                           for path in self._missing_of(combined.visited, view, fact,
                                                        index if per_count else None)})
-        key = (tuple(truths.values()), *(tuple(v.values()) for v in per_count), "|",
-               *missing, "|", *self._count_labels(fact))
-        built = self._templates.get(key)
-        if built is None:
-            template = self._template(whole, counted, missing, truths, fact, per_count)
-            shows = list(dict.fromkeys(f for g in template.trace for c in _conditions(g)
-                                       for f in c.shows))
-            built = self._templates[key] = (template, shows)
+        whole = self._combine(truths)
+        key = (self._root_key(truths), *keys, "|", *missing, "|", *self._count_labels(fact))
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(counted, missing, fact,
+                                                             bool(per_count))
         if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
             self._templates.clear()
             self._combined.clear()
-        return built
+        parts = self._trace_of(whole, truths)
+        return (template, tuple(trace for trace, _ in parts),
+                list(dict.fromkeys(f for _, shows in parts for f in shows)))
 
     def _count_labels(self, fact: dict[str, Any]) -> Iterator[Any]:
         items = fact.get(self.kind.counts) if self.kind.counts else None
@@ -274,10 +287,9 @@ class Evaluator:
         assert self.otherwise is not None  # only the set's fallback decides without a rule
         return outcome, deciding, [self.otherwise.reason]
 
-    def _template(self, whole: _Combined, counted: list[_Combined], missing: list[str],
-                  truths: dict[str, Truth], fact: dict[str, Any],
-                  per_count: list[dict[str, Truth]]) -> Recommendation:
-        """The recommendation for a truth vector; its record id is filled in per record."""
+    def _template(self, counted: list[_Combined], missing: list[str], fact: dict[str, Any],
+                  per_count: bool) -> Recommendation:
+        """The recommendation; its record id, trace and values are filled in per record."""
         counts = self._counts(counted, fact) if per_count else []
         open_counts = [c for c in counted if len(c.outcomes) != 1]
         if any(not c.outcomes for c in counted):
@@ -310,7 +322,7 @@ class Evaluator:
             reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
             guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
             guidelines=self._refs,
-            trace=self._trace_of(whole, truths),
+            trace=(),
             counts=counts,
         )
 
@@ -434,7 +446,7 @@ class Evaluator:
 
     # --- explanation ---------------------------------------------------------------------
 
-    def _missing_of(self, visited: list[_GuidelineResult], truths: dict[str, Truth],
+    def _missing_of(self, visited: list[_GuidelineResult], truths: Mapping[str, Truth],
                     fact: dict[str, Any], count: int | None) -> Iterator[str]:
         for res in visited:
             g_index = self.guidelines.index(res.guideline)
@@ -446,20 +458,23 @@ class Evaluator:
                 yield from _unknown_fields(self._layout[root], truths, fact, None)
 
     def _trace_of(self, whole: _Combined, truths: dict[str, Truth]
-                  ) -> tuple[GuidelineTrace, ...]:
-        """Every rule considered, by the truth of its conditions. A guideline's part depends
-        on the truths of its own conditions alone, so it is built once per those (and shared
-        by the recommendations, and their logged forms)."""
+                  ) -> list[tuple[GuidelineTrace, tuple[str, ...]]]:
+        """Every rule considered, by the truth of its conditions, with the facts whose values
+        explain the failed comparisons. A guideline's part depends on the truths of its own
+        conditions alone, so it is built once per those (and shared by the recommendations,
+        and their logged forms)."""
         if len(self._traces) > _CACHE_SIZE:
             self._traces.clear()
         out = []
         for g_index, result in enumerate(whole.results):
             key = (g_index, *[truths[node] for node in self._guideline_nodes[g_index]])
-            trace = self._traces.get(key)
-            if trace is None:
-                trace = self._traces[key] = self._trace(g_index, result, truths)
-            out.append(trace)
-        return tuple(out)
+            part = self._traces.get(key)
+            if part is None:
+                trace = self._trace(g_index, result, truths)
+                part = self._traces[key] = (trace, tuple(dict.fromkeys(
+                    f for c in _conditions(trace) for f in c.shows)))
+            out.append(part)
+        return out
 
     def _trace(self, g_index: int, result: _GuidelineResult, truths: dict[str, Truth]
                ) -> GuidelineTrace:
@@ -602,7 +617,7 @@ def _outcome_of(chosen: list[Rule], otherwise: Otherwise | None) -> str:
     return otherwise.outcome if otherwise is not None else NEEDS_INFORMATION
 
 
-def _unknown_fields(nodes: list[Node], truths: dict[str, Truth], fact: dict[str, Any],
+def _unknown_fields(nodes: list[Node], truths: Mapping[str, Truth], fact: dict[str, Any],
                     count: int | None) -> Iterator[str]:
     """Field paths under unknown nodes whose absence made them unknown (`count`: a
     quantifier in a scope reads that count alone)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
@@ -97,6 +97,12 @@ def statute_state(statute: str | None) -> str | None:
 def resolve(jurisdiction: str, state: str | None, agency: str | None,
             statutes: Iterable[str | None]) -> str | None:
     """The gazetteer's place (e.g. 'Kansas City, MO'), or None when it cannot be told."""
+    return _resolve(jurisdiction, state, agency, frozenset(statutes))
+
+
+@lru_cache(maxsize=4096)  # an export repeats a few agencies and places: a batch asks once each
+def _resolve(jurisdiction: str, state: str | None, agency: str | None,
+             statutes: frozenset[str | None]) -> str | None:
     name, written_state = _name_and_state(jurisdiction)
     evidence = {s for s in (state, written_state, agency_state(agency),
                             *(statute_state(s) for s in statutes)) if s}
