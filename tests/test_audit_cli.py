@@ -145,6 +145,43 @@ def test_show_explains_one_decision(office: Office) -> None:
         assert expected in text
 
 
+def test_records_are_lean_and_show_re_derives_the_trace(office: Office,
+                                                       tmp_path: Path) -> None:
+    """A recommendation record keeps what was decided and why in words, not what the archived
+    guideline set and the logged referral determine (the trace, the guidelines' text):
+    `audit show` re-derives those by replay and says so."""
+    cited = office.json("audit", "show", office.ids[0])["recommendation"]["result"]
+    assert cited["citations"] and all("text" not in c for c in cited["citations"])
+    logged = office.json("audit", "show", office.ids[2])["recommendation"]
+    assert "trace" not in logged["result"] and "trace" not in cited
+    assert logged["result"]["compared"]["jurisdiction"] == "Independence"
+    line = next(raw for raw in stored_lines(office.audit) if office.ids[2].encode() in raw)
+    assert len(line) < 3000, len(line)
+    text = " ".join(office.cli("audit", "show", office.ids[2]).stdout.replace("│", " ").split())
+    assert "How each rule was evaluated" in text
+    assert "jurisdiction: 'Independence'" in text  # the compared value, from the log
+    assert "re-derived from the archived guideline set; the replay reproduces" in text
+    assert "Guideline text" in office.cli("audit", "show", office.ids[0]).stdout
+    shutil.move(office.audit / "guidelines", tmp_path / "archive-away")
+    text = " ".join(office.cli("audit", "show", office.ids[2]).stdout.split())
+    assert "No trace: this record does not keep it and it could not be re-derived" in text
+
+
+def test_show_keeps_the_trace_a_record_holds(office: Office) -> None:
+    """Records written before they were lean hold their own trace: shown as logged."""
+    logged = office.json("audit", "show", office.ids[0])["recommendation"]
+    older = {k: v for k, v in logged.items() if k not in ("seq", "hash", "prev_hash",
+                                                          "timestamp")}
+    older["decision_id"] = "00112233445566778899aabbccddeeff"
+    older["result"] = {**logged["result"], "trace": [{
+        "guideline": "kc-drug-policy", "version": "0", "scope": "held", "scope_conditions": [
+            [0, "an older engine's own words", "held"]], "hit_policy": "first", "rules": [],
+        "possible": ["file"]}]}
+    log.append(office.audit, older)
+    text = office.cli("audit", "show", older["decision_id"]).stdout
+    assert "an older engine's own words" in text and "re-derived" not in text
+
+
 def test_replay_reproduces_after_the_live_rules_are_gone(office: Office,
                                                          tmp_path: Path) -> None:
     archived = list((office.audit / "guidelines").iterdir())

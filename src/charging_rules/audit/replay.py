@@ -7,11 +7,12 @@ fresh evaluation, and a comparison with what was logged.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row, find
-from charging_rules.audit.store import StoreLike, as_store
+from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.model.kinds import KINDS, parse_record
@@ -51,7 +52,10 @@ class Replay:
 
 def replay(audit: StoreLike, decision_id: str) -> Replay:
     store = as_store(audit)
-    row = find(store, decision_id)
+    return replay_row(store, find(store, decision_id))
+
+
+def replay_row(store: AuditStore, row: Row) -> Replay:
     logged = row.recommendation
     guidelines = store.load_guidelines(str(logged["guideline_set"]["sha256"]))
     kind = str(logged.get("record_kind"))
@@ -63,3 +67,53 @@ def replay(audit: StoreLike, decision_id: str) -> Replay:
     except InputError as error:  # the log's content, not the user's input: a failed check
         raise AuditLogError(f"the logged record cannot be replayed: {error}") from None
     return Replay(row, Evaluator(guidelines, kind).evaluate(record))
+
+
+def recommendation_of(row: Row) -> Recommendation:
+    """The logged result as a Recommendation again (its guidelines are logged beside it).
+    An edited result that no longer reads as one is a failed check, not a crash."""
+    from pydantic import ValidationError
+
+    rec = row.recommendation
+    try:
+        return Recommendation.from_dict(
+            {**rec["result"], "guidelines": rec["guideline_set"].get("guidelines", [])})
+    except ValidationError as error:
+        raise AuditLogError(f"decision {row.decision_id} (seq {rec['seq']}): the logged result "
+                            f"is malformed ({error.error_count()} problem(s)); run "
+                            "'charging-rules audit verify'") from None
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A logged recommendation as `audit show` presents it, and how its trace was had."""
+
+    recommendation: Recommendation
+    note: str | None = None
+    reproduced: bool = True
+
+
+def explain(store: AuditStore, row: Row) -> Explained:
+    """The logged recommendation, with what the log does not keep (the trace of every
+    condition, the guidelines' text) re-derived by replaying the logged referral under the
+    archived guideline set. A record that holds its own trace (written before records were
+    lean) is shown as logged."""
+    logged = recommendation_of(row)
+    if logged.trace:
+        return Explained(logged)
+    try:
+        again = replay_row(store, row)
+    except AuditLogError as error:
+        return Explained(logged, f"No trace: this record does not keep it and it could not "
+                                 f"be re-derived ({error}).", reproduced=False)
+    texts = {c.guideline: c.text for c in again.replayed.citations}
+    shown = dataclasses.replace(logged, trace=again.replayed.trace, citations=[
+        dataclasses.replace(c, text=texts.get(c.guideline, "")) for c in logged.citations])
+    differences = again.differences()
+    if not differences:
+        return Explained(shown, "The trace and the guideline text are re-derived from the "
+                                "archived guideline set; the replay reproduces the logged "
+                                "outcome, rules and missing facts.")
+    return Explained(shown, "The trace is re-derived from the archived guideline set, but "
+                            "the replay DIFFERS from the log: " + "; ".join(differences),
+                     reproduced=False)

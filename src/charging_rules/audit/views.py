@@ -14,12 +14,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.query import Row
-from charging_rules.audit.replay import Replay
+from charging_rules.audit.replay import Explained, Replay
 from charging_rules.audit.verify import VerifyReport
 from charging_rules.engine.views import outcome_badge, recommendation_view
-from charging_rules.model.recommendation import Recommendation
 from charging_rules.text import literal
 
 STATUS_STYLE = {"pending": "dim", "accepted": "green", "overridden": "bold yellow"}
@@ -45,24 +43,12 @@ def decisions_table(selected: Iterable[Row]) -> Table:
     return table
 
 
-def recommendation_of(row: Row) -> Recommendation:
-    """The logged result as a Recommendation again (its guidelines are logged beside it).
-    An edited result that no longer reads as one is a failed check, not a crash."""
-    from pydantic import ValidationError
-
+def decision_view(row: Row, explained: Explained) -> RenderableType:
     rec = row.recommendation
-    try:
-        return Recommendation.from_dict(
-            {**rec["result"], "guidelines": rec["guideline_set"].get("guidelines", [])})
-    except ValidationError as error:
-        raise AuditLogError(f"decision {row.decision_id} (seq {rec['seq']}): the logged result "
-                            f"is malformed ({error.error_count()} problem(s)); run "
-                            "'charging-rules audit verify'") from None
-
-
-def decision_view(row: Row) -> RenderableType:
-    rec = row.recommendation
-    parts: list[RenderableType] = [recommendation_view(recommendation_of(row), row.decision_id)]
+    parts: list[RenderableType] = [recommendation_view(explained.recommendation,
+                                                       row.decision_id)]
+    if explained.note:
+        parts.append(literal(explained.note, "dim" if explained.reproduced else "bold red"))
     history = Table(title="Decisions on it (append-only; the last one stands)",
                     header_style="bold")
     for column in ("when (UTC)", "who", "kind", "outcome", "reason", "seq"):

@@ -129,11 +129,14 @@ def show(decision_id: DecisionArg, audit_dir: AuditDirOpt = None,
 
     Example: charging-rules audit show 3f2a9c
     """
-    from charging_rules.audit import query, views
+    from charging_rules.audit import query, replay, views
 
-    row = query.find(audit_store(audit_dir, audit_db, existing=True), decision_id)
+    store = audit_store(audit_dir, audit_db, existing=True)
+    row = query.find(store, decision_id)
     data = {"recommendation": row.recommendation, "decisions": list(row.decisions)}
-    emit(as_json, data, views.decision_view(row))
+    # The trace is re-derived (a replay) only for the view: --json prints the records.
+    emit(as_json, data, *() if as_json else (views.decision_view(row,
+                                                                 replay.explain(store, row)),))
 
 
 @audit_app.command()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,8 +16,9 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 
-@cache
 def console(stderr: bool = False) -> Console:
+    """A console for this output, made when it is drawn: it reads the terminal's width
+    then (a kept one would keep the first caller's width in a long-lived process)."""
     from rich.console import Console  # rich loads when something is drawn
 
     return Console(stderr=stderr, highlight=False)

@@ -82,7 +82,8 @@ class Citation:
     rule: str
     guideline: str
     citation: str
-    text: str
+    # The guideline's source text; not logged (the archived guideline set holds it).
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ class Recommendation:
     guideline_set: str
     guideline_set_sha256: str
     guidelines: Sequence[GuidelineRef]
-    trace: Sequence[GuidelineTrace]
+    # Not logged: a function of the logged referral and the archived guideline set, which
+    # `audit show` re-derives through `audit replay`.
+    trace: Sequence[GuidelineTrace] = ()
     counts: Sequence[CountOutcome] = ()
     questions: Sequence[Question] = ()
     # The record's values of the facts failed comparisons name (`ConditionTrace.shows`).
@@ -141,10 +144,13 @@ class Recommendation:
                        "counts", "questions"))
 
     def to_log(self) -> dict[str, Any]:
-        """Plain data for the log. The parts of the trace, the citations and the guideline
-        refs are shared by many recommendations, and so are their plain forms: made once,
-        never written into (a logged record is read, not changed)."""
-        plain: dict[str, Any] = _plain(self)
+        """Plain data for the log: lean, without what the archived guideline set and the
+        logged referral determine (the trace, the guideline text; docs/audit-log.md). The
+        citations and guideline refs are shared by many recommendations, and so are their
+        plain forms: made once, never written into (a logged record is read, not changed)."""
+        plain: dict[str, Any] = {name: _plain(getattr(self, name)) for name in _LOGGED}
+        plain["citations"] = [_plain_shared(c) for c in self.citations]
+        plain["guidelines"] = [_plain_shared(g) for g in self.guidelines]
         return plain
 
     @staticmethod
@@ -176,7 +182,8 @@ def _adapter() -> TypeAdapter[Recommendation]:
 
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 _LEAVES = {str, int, float, bool, type(None)}
-_SHARED = frozenset({"trace", "citations", "guidelines"})
+_LOGGED = ("record_id", "kind", "outcome", "rules", "reasons", "missing", "guideline_set",
+           "guideline_set_sha256", "counts", "questions", "compared")
 _SHARED_KEPT = 4096
 _shared: dict[int, tuple[object, Any]] = {}  # id -> (the object, kept alive; its plain form)
 
@@ -185,8 +192,6 @@ def _plain(value: Any) -> Any:
     """`dataclasses.asdict` without its deep copies (8x faster on the batch-with-log path):
     the leaves here are immutable, so sharing them is safe."""
     cls = type(value)
-    if cls is ConditionTrace:
-        return [value.depth, value.text, value.truth, list(value.shows)]
     if cls is list or cls is tuple:  # JSON has arrays
         return [item if type(item) in _LEAVES else _plain(item) for item in value]
     try:
@@ -196,18 +201,18 @@ def _plain(value: Any) -> Any:
             if dataclasses.is_dataclass(cls) else None
     if names is None:
         return value
-    if cls is Recommendation:
-        return {name: [_plain_shared(item) for item in getattr(value, name)]
-                if name in _SHARED else _plain(getattr(value, name)) for name in names}
     return {name: _plain(getattr(value, name)) for name in names}
 
 
-def _plain_shared(value: Any) -> Any:
+def _plain_shared(value: Citation | GuidelineRef) -> dict[str, Any]:
+    """A citation (without its text) or a guideline ref, as plain data made once."""
     known = _shared.get(id(value))
     if known is not None and known[0] is value:
-        return known[1]
+        plain: dict[str, Any] = known[1]
+        return plain
     if len(_shared) >= _SHARED_KEPT:
         _shared.clear()
     plain = _plain(value)
+    plain.pop("text", None)
     _shared[id(value)] = (value, plain)
     return plain
