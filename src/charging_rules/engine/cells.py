@@ -41,14 +41,14 @@ class _Place:
         self.equal = set(literals)
         self.sorted = sorted(self.equal) if ordered else None
         # Equality only: one dictionary lookup (a record holds dates where a fact has text).
-        table: dict[Any, Hashable] = {None: _MISSING, MISSING: _MISSING}
-        for literal in self.equal:
-            table[literal] = (True, literal)
-            if isinstance(literal, str) and len(literal) == 10:
-                with suppress(ValueError):
-                    table[date.fromisoformat(literal)] = (True, literal)
-        self.fast: Callable[[Any], Hashable] = (lambda value: table.get(value, _OTHER)) \
-            if self.sorted is None else self.__call__
+        self.table: dict[Any, Hashable] | None = None
+        if self.sorted is None:
+            self.table = {None: _MISSING, MISSING: _MISSING}
+            for literal in self.equal:
+                self.table[literal] = (True, literal)
+                if isinstance(literal, str) and len(literal) == 10:
+                    with suppress(ValueError):
+                        self.table[date.fromisoformat(literal)] = (True, literal)
 
     def __call__(self, value: Any) -> Hashable:
         if value is MISSING or value is None:
@@ -92,14 +92,35 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
     _literals(conds, found)
     paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
              for path, (literals, ops) in sorted(found.items())]
-    fast = [(parts, place.fast) for parts, place in paths]
+    fast = _compiled(paths)
 
     def key(fact: Any) -> tuple[Hashable, ...]:
         try:
-            return tuple([place(value_at(fact, parts)) for parts, place in fast])
+            return fast(fact)
         except TypeError:  # an unhashable value
             return tuple([place(value_at(fact, parts)) for parts, place in paths])
 
+    return key
+
+
+def _compiled(paths: list[tuple[tuple[str, ...], _Place]]) -> Key:
+    """The key as one generated function (a key is computed for every referral and every
+    charge): a dictionary lookup per fact compared for equality, a bisection per ordered
+    one. Generated like dataclasses' methods; the facts' names are passed in as values,
+    never spliced into the code."""
+    lines = ["def key(fact):"]
+    for i, (parts, place) in enumerate(paths):
+        lines.append(f"    v = fact.get(N[{i}][0], M)")
+        lines += [f"    v = v.get(N[{i}][{j}], M) if type(v) is dict else M"
+                  for j in range(1, len(parts))]
+        lines.append(f"    k{i} = T[{i}].get(v, O)" if place.table is not None
+                     else f"    k{i} = P[{i}](v)")
+    lines.append("    return (" + "".join(f"k{i}, " for i in range(len(paths))) + ")")
+    namespace: dict[str, Any] = {
+        "N": [parts for parts, _ in paths], "M": MISSING, "O": _OTHER,
+        "T": [place.table for _, place in paths], "P": [place for _, place in paths]}
+    exec("\n".join(lines), namespace)
+    key: Key = namespace["key"]
     return key
 
 

@@ -243,6 +243,8 @@ class CompiledRuleset:
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, Answer] = {}
         self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
+        self._count_cache: dict[Hashable, dict[str, Truth]] = {}
+        self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         # The attributes quantifiers hand back (a sum: its place), in a fixed order.
         self._derived_names = sorted(_quantified(node_id) for node_id, _ in self._quantifiers)
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
@@ -262,10 +264,11 @@ class CompiledRuleset:
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
         with _lock:
-            if len(self._whole_cache) + len(self._fold_cache) + len(self._top_cache) + \
-                    len(self._item_cache) > _CELLS_KEPT:
+            if len(self._whole_cache) + len(self._fold_cache) + len(self._count_cache) + \
+                    len(self._top_cache) + len(self._item_cache) > _CELLS_KEPT:
                 self._whole_cache.clear()
                 self._fold_cache.clear()
+                self._count_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
             return [self._answer(fact) for fact in facts]
@@ -366,21 +369,35 @@ class CompiledRuleset:
         if len(items) == 1 or not self._count_quantifiers:  # each count sees the whole
             same = {node_id: truth[node_id] for node_id in self.count_nodes}
             return [same for _ in items]
+        # A count's view differs from the referral only in its quantifiers' own truths.
+        base = None if top is None else (top, *[derived.get(name, MISSING)
+                                                for name in self._derived_names])
         out: list[dict[str, Truth]] = []
         for own_answer in items:
-            view = dict(derived)
-            count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
-            for node_id in self._count_quantifiers:
-                own = own_answer.get(f"{node_id}.0", Truth.UNKNOWN)
-                view.pop(_quantified(node_id), None)
-                if own is not Truth.UNKNOWN:
-                    view[_quantified(node_id)] = own is Truth.TRUE
-                count_truth[node_id] = own
-            for node_id, value in self._top(fact, view, top).items():
-                if node_id in count_truth:
-                    count_truth[node_id] = value
+            owns = tuple([own_answer.get(item_node, Truth.UNKNOWN)
+                          for item_node in self._count_items])
+            key = None if base is None else (base, owns)
+            count_truth = self._count_cache.get(key) if key is not None else None
+            if count_truth is None:
+                count_truth = self._count_truth(fact, derived, owns, top)
+                if key is not None:
+                    self._count_cache[key] = count_truth
             out.append(count_truth)
         return out
+
+    def _count_truth(self, fact: dict[str, Any], derived: dict[str, Any],
+                     owns: tuple[Truth, ...], top: Hashable) -> dict[str, Truth]:
+        view = dict(derived)
+        count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
+        for node_id, own in zip(self._count_quantifiers, owns, strict=True):
+            view.pop(_quantified(node_id), None)
+            if own is not Truth.UNKNOWN:
+                view[_quantified(node_id)] = own is Truth.TRUE
+            count_truth[node_id] = own
+        for node_id, value in self._top(fact, view, top).items():
+            if node_id in count_truth:
+                count_truth[node_id] = value
+        return count_truth
 
 
 def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]
