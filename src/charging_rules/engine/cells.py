@@ -119,7 +119,7 @@ def _compiled(paths: list[tuple[tuple[str, ...], _Place]]) -> Key:
     namespace: dict[str, Any] = {
         "N": [parts for parts, _ in paths], "M": MISSING, "O": _OTHER,
         "T": [place.table for _, place in paths], "P": [place for _, place in paths]}
-    exec("\n".join(lines), namespace)
+    exec("\n".join(lines), namespace)  # generated above from positions, not from input
     key: Key = namespace["key"]
     return key
 
