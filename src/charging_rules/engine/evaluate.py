@@ -20,7 +20,6 @@ answer is evaluated through this same engine.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -176,10 +175,11 @@ class Evaluator:
         counts' names: it is built once per cell and copied for each record."""
         for record_id, fact, answer in zip(ids, facts, self._ruleset.answer_many(facts),
                                            strict=True):
-            key = None if answer.cell is None else (answer.cell, *self._count_labels(fact))
+            labels = self._count_labels(fact)
+            key = None if answer.cell is None else (answer.cell, labels)
             built = self._by_cell.get(key) if key is not None else None
             if built is None:
-                built = self._recommend(fact, answer.truths, answer.per_count)
+                built = self._recommend(fact, answer.truths, answer.per_count, labels)
                 if key is not None:
                     if len(self._by_cell) > _CACHE_SIZE:
                         self._by_cell.clear()
@@ -188,9 +188,9 @@ class Evaluator:
             questions: Sequence[Question] = ()
             if ask and template.outcome == NEEDS_INFORMATION and template.missing:
                 questions = self.questions(record_id, fact, template.missing, key)
-            yield dataclasses.replace(
-                template, record_id=record_id, trace=trace, questions=questions,
-                compared={f: v for f in shows if (v := lookup(fact, f)) is not MISSING})
+            yield template.filled(
+                record_id, trace, questions,
+                {f: v for f in shows if (v := lookup(fact, f)) is not MISSING})
 
     # --- combination ---------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ class Evaluator:
         return combined
 
     def _recommend(self, fact: dict[str, Any], truths: dict[str, Truth],
-                   per_count: list[dict[str, Truth]]
+                   per_count: list[dict[str, Truth]], labels: tuple[Any, ...]
                    ) -> tuple[Recommendation, tuple[GuidelineTrace, ...], list[str]]:
         """The recommendation (no record id, no values, no trace) for these truths, its
         trace, and the facts whose values it shows. The first is a function of the scopes'
@@ -254,7 +254,8 @@ class Evaluator:
         built once per those; the trace is built per guideline (`_trace_of`)."""
         views: list[Mapping[str, Truth]] = [ChainMap(own, truths) for own in per_count] \
             if per_count else [truths]
-        keys = [self._root_key(view) for view in views]
+        keys = [tuple([own[r] if r in own else truths[r] for r in self._root_ids])
+                for own in per_count] if per_count else [self._root_key(truths)]
         counted = [self._combine(view, key) for view, key in zip(views, keys, strict=True)]
         missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
                                                                             strict=True))
@@ -262,7 +263,7 @@ class Evaluator:
                           for path in self._missing_of(combined.visited, view, fact,
                                                        index if per_count else None)})
         whole = self._combine(truths)
-        key = (self._root_key(truths), *keys, "|", *missing, "|", *self._count_labels(fact))
+        key = (self._root_key(truths), *keys, "|", *missing, "|", labels)
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._template(counted, missing, fact,
@@ -274,10 +275,11 @@ class Evaluator:
         return (template, tuple(trace for trace, _ in parts),
                 list(dict.fromkeys(f for _, shows in parts for f in shows)))
 
-    def _count_labels(self, fact: dict[str, Any]) -> Iterator[Any]:
+    def _count_labels(self, fact: dict[str, Any]) -> tuple[Any, ...]:
+        """What names each count (its statute and category): part of a recommendation."""
         items = fact.get(self.kind.counts) if self.kind.counts else None
-        for item in items if isinstance(items, list) else ():
-            yield (item.get("statute"), item.get("category")) if type(item) is dict else None
+        return tuple([(item.get("statute"), item.get("category")) if type(item) is dict
+                      else None for item in (items if isinstance(items, list) else ())])
 
     def _decided(self, combined: _Combined) -> tuple[str, list[Rule], list[str]]:
         """A decided count's outcome, deciding rules and reasons."""

@@ -133,6 +133,20 @@ class Recommendation:
     # The record's values of the facts failed comparisons name (`ConditionTrace.shows`).
     compared: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def filled(self, record_id: str, trace: Sequence[GuidelineTrace],
+               questions: Sequence[Question], compared: dict[str, Any]) -> Recommendation:
+        """This recommendation, built once for many records, for one of them. Its fields are
+        taken as they are (already frozen), which `dataclasses.replace` would check again:
+        one is filled per referral on the batch hot path."""
+        new = object.__new__(Recommendation)
+        for name in _TEMPLATE_FIELDS:
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "record_id", record_id)
+        object.__setattr__(new, "trace", tuple(trace))
+        object.__setattr__(new, "questions", tuple(questions))
+        object.__setattr__(new, "compared", compared)
+        return new
+
     def shown(self, cond: ConditionTrace) -> str:
         """A failed comparison's text with the values that failed it:
         "... (place: 'Independence, MO', jurisdiction: 'Independence')"."""
@@ -184,6 +198,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 _LEAVES = {str, int, float, bool, type(None)}
 _LOGGED = ("record_id", "kind", "outcome", "rules", "reasons", "missing", "guideline_set",
            "guideline_set_sha256", "counts", "questions", "compared")
+_TEMPLATE_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation)
+                         if f.name not in ("record_id", "trace", "questions", "compared"))
 _SHARED_KEPT = 4096
 _shared: dict[int, tuple[object, Any]] = {}  # id -> (the object, kept alive; its plain form)
 
