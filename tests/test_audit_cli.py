@@ -163,12 +163,16 @@ def test_records_are_lean_and_show_re_derives_the_trace(office: Office,
     assert "re-derived from the archived guideline set; the replay reproduces" in text
     assert "Guideline text" in office.cli("audit", "show", office.ids[0]).stdout
     shutil.move(office.audit / "guidelines", tmp_path / "archive-away")
-    text = " ".join(office.cli("audit", "show", office.ids[2]).stdout.split())
+    try:
+        text = " ".join(office.cli("audit", "show", office.ids[2]).stdout.split())
+    finally:
+        shutil.move(tmp_path / "archive-away", office.audit / "guidelines")
     assert "No trace: this record does not keep it and it could not be re-derived" in text
 
 
-def test_show_keeps_the_trace_a_record_holds(office: Office) -> None:
+def test_show_keeps_the_trace_a_record_holds(tmp_path: Path) -> None:
     """Records written before they were lean hold their own trace: shown as logged."""
+    office = Office(tmp_path)
     logged = office.json("audit", "show", office.ids[0])["recommendation"]
     older = {k: v for k, v in logged.items() if k not in ("seq", "hash", "prev_hash",
                                                           "timestamp")}

@@ -159,12 +159,13 @@ class Recommendation:
 
     def to_log(self) -> dict[str, Any]:
         """Plain data for the log: lean, without what the archived guideline set and the
-        logged referral determine (the trace, the guideline text; docs/audit-log.md). The
-        citations and guideline refs are shared by many recommendations, and so are their
-        plain forms: made once, never written into (a logged record is read, not changed)."""
-        plain: dict[str, Any] = {name: _plain(getattr(self, name)) for name in _LOGGED}
-        plain["citations"] = [_plain_shared(c) for c in self.citations]
-        plain["guidelines"] = [_plain_shared(g) for g in self.guidelines]
+        logged referral determine (the trace, the guideline text; docs/audit-log.md). Its
+        sequences are shared by the many recommendations filled from one template, and so
+        are their plain forms: made once, never written into (a logged record is read, not
+        changed)."""
+        plain: dict[str, Any] = {name: _plain_shared(getattr(self, name)) for name in _LOGGED}
+        plain["record_id"] = self.record_id
+        plain["compared"] = dict(self.compared)
         return plain
 
     @staticmethod
@@ -196,8 +197,8 @@ def _adapter() -> TypeAdapter[Recommendation]:
 
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 _LEAVES = {str, int, float, bool, type(None)}
-_LOGGED = ("record_id", "kind", "outcome", "rules", "reasons", "missing", "guideline_set",
-           "guideline_set_sha256", "counts", "questions", "compared")
+_LOGGED = ("kind", "outcome", "rules", "reasons", "citations", "missing", "guideline_set",
+           "guideline_set_sha256", "guidelines", "counts", "questions")
 _TEMPLATE_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation)
                          if f.name not in ("record_id", "trace", "questions", "compared"))
 _SHARED_KEPT = 4096
@@ -220,15 +221,18 @@ def _plain(value: Any) -> Any:
     return {name: _plain(getattr(value, name)) for name in names}
 
 
-def _plain_shared(value: Citation | GuidelineRef) -> dict[str, Any]:
-    """A citation (without its text) or a guideline ref, as plain data made once."""
+def _plain_shared(value: Any) -> Any:
+    """A field's plain form, made once per (immutable, shared) value; a citation without
+    its text (the archived guideline set holds it)."""
+    if type(value) in _LEAVES:
+        return value
     known = _shared.get(id(value))
     if known is not None and known[0] is value:
-        plain: dict[str, Any] = known[1]
-        return plain
+        return known[1]
     if len(_shared) >= _SHARED_KEPT:
         _shared.clear()
     plain = _plain(value)
-    plain.pop("text", None)
+    if type(value) is tuple and value and type(value[0]) is Citation:
+        plain = [{k: v for k, v in c.items() if k != "text"} for c in plain]
     _shared[id(value)] = (value, plain)
     return plain
