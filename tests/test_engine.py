@@ -90,10 +90,11 @@ def test_a_referral_that_says_nothing_names_every_missing_fact() -> None:
     result = recommend({"referral_id": "KC-9", "received": "2023-01-01",
                         "jurisdiction": "Kansas City", "charges": [{"category": "drug_sale"}]})
     assert result.outcome == "needs_information"
-    # A bare "Kansas City" with nothing saying which state, and no age: asked too.
+    # A bare "Kansas City" with nothing saying which state (so neither the place nor its
+    # state, on which Missouri's juvenile law turns), and no age: asked too.
     assert list(result.missing) == sorted([
         "community_concern.documented", "community_concern.source", "defendant.age",
-        "firearm_recovered", "place", "violence.linked_to_violent_incident",
+        "firearm_recovered", "place", "place_state", "violence.linked_to_violent_incident",
         "violence.victim_injured"])
 
 

@@ -452,7 +452,9 @@ class Evaluator:
                     fact: dict[str, Any], count: int | None) -> Iterator[str]:
         for res in visited:
             g_index = self.guidelines.index(res.guideline)
-            scope = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN else []
+            # An unknown scope matters only where some rule may decide under it.
+            decides = any(outcome != _ABSTAIN for outcome in res.possible)
+            scope = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN and decides else []
             for root in scope:  # a count's scope reads that count alone
                 yield from _unknown_fields(self._layout[root], truths, fact, count)
             for rule in _open_rules(res):

@@ -95,27 +95,29 @@ def statute_state(statute: str | None) -> str | None:
 
 
 def resolve(jurisdiction: str, state: str | None, agency: str | None,
-            statutes: Iterable[str | None]) -> str | None:
-    """The gazetteer's place (e.g. 'Kansas City, MO'), or None when it cannot be told."""
+            statutes: Iterable[str | None]) -> tuple[str | None, str | None]:
+    """The gazetteer's place (e.g. 'Kansas City, MO') and its state, each None when it
+    cannot be told. The state may be known where the place is not: 'Springfield' with
+    `state: MO` is in Missouri, though not in the gazetteer."""
     return _resolve(jurisdiction, state, agency, frozenset(statutes))
 
 
 @lru_cache(maxsize=4096)  # an export repeats a few agencies and places: a batch asks once each
 def _resolve(jurisdiction: str, state: str | None, agency: str | None,
-             statutes: frozenset[str | None]) -> str | None:
+             statutes: frozenset[str | None]) -> tuple[str | None, str | None]:
     name, written_state = _name_and_state(jurisdiction)
     evidence = {s for s in (state, written_state, agency_state(agency),
                             *(statute_state(s) for s in statutes)) if s}
     if len(evidence) > 1 or "conflict" in evidence:
-        return None  # the referral contradicts itself: ask
+        return None, None  # the referral contradicts itself: ask
     candidates = gazetteer().get(name, ())
     if evidence:
         (said,) = evidence
         matched = [p for p in candidates if p.state == said]
         if matched:
-            return matched[0].place
+            return matched[0].place, said
         if said != "MO" and name:  # another state's place: never read as Missouri
-            return f"{name.title()}, {said}"
-        return None
+            return f"{name.title()}, {said}", said
+        return None, said
     states = {p.state for p in candidates}
-    return candidates[0].place if len(states) == 1 else None
+    return (candidates[0].place, candidates[0].state) if len(states) == 1 else (None, None)

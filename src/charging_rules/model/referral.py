@@ -153,6 +153,9 @@ class Referral(Fact):
     DERIVED: ClassVar[dict[str, FieldSpec]] = {
         "place": FieldSpec("place", "string", question=PLACE_QUESTION["question"],
                            ask=PLACE_QUESTION["ask"], derived_from=("jurisdiction", "state")),
+        "place_state": FieldSpec("place_state", "string", question=PLACE_QUESTION["question"],
+                                 ask=PLACE_QUESTION["ask"],
+                                 derived_from=("jurisdiction", "state", "agency")),
         "as_of": FieldSpec("as_of", "date", derived_from=("offense_date", "received"),
                            always=True),
         "community_concern.by_community": FieldSpec(
@@ -194,6 +197,10 @@ class Referral(Fact):
             else:
                 name, _, state = str(place).rpartition(", ")
                 out["jurisdiction"], out["state"] = (name, state) if name else (place, "KS")
+        if "place_state" in derived:  # a place the gazetteer need not name, in that state
+            out.setdefault("jurisdiction", "Elsewhere")
+            if derived["place_state"] is not None:
+                out.setdefault("state", derived["place_state"])
         if "community_concern.by_community" in derived:
             by = derived["community_concern.by_community"]
             out["community_concern.source_type"] = {True: "resident", False: "police"}.get(by)
@@ -202,13 +209,15 @@ class Referral(Fact):
         return out
 
     def derived_facts(self) -> dict[str, Any]:
-        """`place` (absent when unresolved), `as_of` (the offense date, else received) and
+        """`place` and its `place_state` (each absent when unresolved), `as_of` (the offense date, else received) and
         whether the community concern is the community's (absent when it cannot be told)."""
         out: dict[str, Any] = {"as_of": (self.offense_date or self.received).isoformat()}
-        place = resolve(self.jurisdiction, self.state, self.agency,
-                        (c.statute for c in self.charges))
+        place, state = resolve(self.jurisdiction, self.state, self.agency,
+                               (c.statute for c in self.charges))
         if place is not None:
             out["place"] = place
+        if state is not None:
+            out["place_state"] = state
         by_community = self.community_concern.by_community()
         if by_community is not None:
             out["community_concern"] = {"by_community": by_community}
