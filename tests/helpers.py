@@ -11,14 +11,19 @@ import copy
 import json
 import shutil
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from hypothesis import strategies as st
 
 from charging_rules.audit import log
 from charging_rules.audit.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from charging_rules.errors import InputError
+    from charging_rules.screening.screener import Screened
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules"
@@ -403,3 +408,35 @@ def manual_referrals(draw: Any, complete: bool) -> dict[str, Any]:
     if age is not None:
         data["defendant"] = {"age": age}
     return data
+
+
+# --- intake -------------------------------------------------------------------------
+
+
+class Accepting:
+    """A prosecutor who accepts every recommendation (an IntakeUI without a terminal)."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def rejected(self, path: Path, error: InputError, moved_to: Path) -> None: ...
+    def already_decided(self, path: Path, decision: dict[str, Any], moved_to: Path) -> None: ...
+
+    def show(self, path: Path, referral: dict[str, Any], screened: Screened, position: int,
+             total: int) -> None:
+        self.shown.append(path.name)
+
+    def ask_request(self, missing: Sequence[str]) -> bool:
+        return False
+
+    def request_written(self, path: Path) -> None: ...
+
+    def ask_action(self) -> str:
+        return "a"
+
+    def ask_override(self, outcomes: tuple[str, ...], recommended: str) -> tuple[str, str]:
+        raise AssertionError("never asked: every recommendation is accepted")
+
+    def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
+    def changed(self, path: Path) -> None: ...
+    def skipped(self, path: Path) -> None: ...

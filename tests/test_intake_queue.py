@@ -6,48 +6,17 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from charging_rules.audit import log
-from charging_rules.errors import InputError
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screened, Screener
-from tests.helpers import REPO, RULES
+from tests.helpers import REPO, RULES, Accepting
 
 EXAMPLE = REPO / "examples" / "referrals" / "kc-sale-firearm.json"
-
-
-class Accepting:
-    """A prosecutor who accepts every recommendation (an IntakeUI without a terminal)."""
-
-    def __init__(self) -> None:
-        self.shown: list[str] = []
-
-    def rejected(self, path: Path, error: InputError, moved_to: Path) -> None: ...
-    def already_decided(self, path: Path, decision: dict[str, Any], moved_to: Path) -> None: ...
-
-    def show(self, path: Path, referral: dict[str, Any], screened: Screened, position: int,
-             total: int) -> None:
-        self.shown.append(path.name)
-
-    def ask_request(self, missing: Sequence[str]) -> bool:
-        return False
-
-    def request_written(self, path: Path) -> None: ...
-
-    def ask_action(self) -> str:
-        return "a"
-
-    def ask_override(self, outcomes: tuple[str, ...], recommended: str) -> tuple[str, str]:
-        raise AssertionError("never asked: every recommendation is accepted")
-
-    def decided(self, record: dict[str, Any], moved_to: Path) -> None: ...
-    def changed(self, path: Path) -> None: ...
-    def skipped(self, path: Path) -> None: ...
 
 
 def _queue(inbox: Path, audit: Path) -> IntakeQueue:

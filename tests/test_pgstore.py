@@ -21,12 +21,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from charging_rules.audit import log
-from charging_rules.audit.pgstore import PgStore
+from charging_rules.audit.pgstore import APPEND_LOCK, PgStore
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screener
-from tests.helpers import EXAMPLES, RULES, referral, rehash_from
+from tests.helpers import EXAMPLES, RULES, Accepting, referral, rehash_from
 from tests.pg_server import PgServer
-from tests.test_intake_queue import Accepting
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -279,6 +278,29 @@ def test_a_server_restart_mid_batch_stops_it_and_loses_nothing_acknowledged(
     cli("screen", str(EXAMPLES / "referrals" / "kc-sale-firearm.json"),
         "--audit-db", office.as_("pros_b"))
     cli("audit", "verify", "--audit-db", office.url)
+
+
+def test_a_writer_stopped_holding_the_lock_is_given_up_on(office: Office,
+                                                           tmp_path: Path) -> None:
+    """A session holding the append lock (a batch stopped mid-transaction) makes the next
+    writer give up after $CHARGING_RULES_LOCK_TIMEOUT: exit 2, one line, nothing written."""
+    source = write_referrals(tmp_path / "in.jsonl", "KC-L", 3)
+    with psycopg.connect(office.url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))  # in a transaction
+        started = time.monotonic()
+        env = {**office.server.env(office.database, "pros_a"), "CHARGING_RULES_LOCK_TIMEOUT": "1"}
+        done = subprocess.run(
+            [sys.executable, "-m", "charging_rules", "batch", str(source), "--json",
+             "--guidelines", str(RULES), "--audit-db", "postgresql://"],
+            env=env, capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "gave up after 1 s waiting for the audit log's " \
+        "append lock" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert waited < 30
+    assert office.lines() == []
+    _batch(office, "pros_a", source).communicate(timeout=120)  # free again: it writes
+    assert len(office.lines()) == 3
 
 
 def test_outreach_and_the_office_roles_work_on_the_database(office: Office,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from charging_rules.audit import archive, log
+from charging_rules.audit.lock import LOCK_TIMEOUT_ENV, lock_timeout
 from charging_rules.audit.log import AuditLogError
 from charging_rules.audit.verify import Checkpoint, VerifyReport, verify_lines
 from charging_rules.errors import ChargingRulesError, InputError
@@ -254,6 +255,26 @@ class PgStore:
         except psycopg.Error as error:
             raise AuditLogError(f"{self.location}: {_reason(error)}") from None
 
+    def _take(self, conn: psycopg.Connection[Any], key: int | str, what: str) -> None:
+        """A transaction-level advisory lock, given up after $CHARGING_RULES_LOCK_TIMEOUT
+        as every lock the tool takes: a writer stopped mid-transaction (SIGSTOP, a hung
+        workstation) holds it until its session ends."""
+        from psycopg import errors
+
+        timeout = lock_timeout()
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(timeout * 1000)}ms",))
+        try:
+            if isinstance(key, int):
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            else:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+        except errors.LockNotAvailable:
+            raise InputError(f"gave up after {timeout:g} s waiting for {what} in "
+                             f"{self.location}, held by another session (stopped or hung?); "
+                             f"nothing was written. Set ${LOCK_TIMEOUT_ENV} to wait longer"
+                             ) from None
+        conn.execute("SELECT set_config('lock_timeout', '0', true)")  # other waits as ever
+
     @contextmanager
     def _snapshot(self) -> Iterator[psycopg.Connection[Any]]:
         """A read-only, repeatable-read transaction: one consistent view of the log."""
@@ -295,7 +316,7 @@ class PgStore:
         self._progress.writing = True
         with self._errors():
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+                self._take(conn, APPEND_LOCK, "the audit log's append lock")
                 head = conn.execute(
                     f"SELECT clock_timestamp(), h.seq, h.hash FROM (SELECT) AS one "
                     f"LEFT JOIN LATERAL (SELECT seq, hash FROM {SCHEMA}.records "
@@ -375,7 +396,7 @@ class PgStore:
     def exclusive(self, name: str) -> Iterator[None]:
         conn = self._write_conn()
         with self._errors(), conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}:{name}",))
+            self._take(conn, f"{SCHEMA}:{name}", f"the {name} lock")
             yield
 
     def close(self) -> None:
@@ -418,7 +439,7 @@ def copy_log(audit_dir: Path, url: str) -> tuple[VerifyReport, VerifyReport]:
     target = PgStore(url)
     conn = target._write_conn()
     with target._errors(), conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        target._take(conn, APPEND_LOCK, "the audit log's append lock")
         count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.records").fetchone()
         if count is None or count[0]:
             raise InputError(f"{target.location} already holds {count[0] if count else '?'} "

@@ -209,8 +209,9 @@ class Referral(Fact):
         return out
 
     def derived_facts(self) -> dict[str, Any]:
-        """`place` and its `place_state` (each absent when unresolved), `as_of` (the offense date, else received) and
-        whether the community concern is the community's (absent when it cannot be told)."""
+        """`place` and its `place_state` (each absent when unresolved), `as_of` (the
+        offense date, else received) and whether the community concern is the community's
+        (absent when it cannot be told)."""
         out: dict[str, Any] = {"as_of": (self.offense_date or self.received).isoformat()}
         place, state = resolve(self.jurisdiction, self.state, self.agency,
                                (c.statute for c in self.charges))
