@@ -74,7 +74,10 @@ _SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
 MAX_ENGINE_RULES = 256
 MAX_TESTS_PER_FACT = 128  # distinct comparisons on one attribute (e.g. age < 1 ... age < 64)
 MAX_MATCHES_PER_FACT = 64  # rules one fact matches (error 303 past it, then a crash)
-_CELLS_KEPT = 65536  # durable_rules answers remembered per compiled set; cleared when full
+# durable_rules answers remembered per compiled set, cleared when full: memory stays flat
+# however many referrals a batch screens (a whole fact's answer holds every node's truth).
+_CELLS_KEPT = 65536
+_WHOLE_KEPT = 8192
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
@@ -264,9 +267,10 @@ class CompiledRuleset:
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
         with _lock:
-            if len(self._whole_cache) + len(self._fold_cache) + len(self._count_cache) + \
-                    len(self._top_cache) + len(self._item_cache) > _CELLS_KEPT:
+            if len(self._whole_cache) > _WHOLE_KEPT:  # large entries, many seen once
                 self._whole_cache.clear()
+            if len(self._fold_cache) + len(self._count_cache) + len(self._top_cache) + \
+                    len(self._item_cache) > _CELLS_KEPT:
                 self._fold_cache.clear()
                 self._count_cache.clear()
                 self._top_cache.clear()
