@@ -18,12 +18,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, create_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
 
 from charging_rules.model.kinds import KINDS, RecordKind
 from charging_rules.model.referral import Fact
 from charging_rules.rulecheck.lint import lint
-from guideline_sets import guideline, write_set
+from tests.helpers import guideline, write_set
 
 
 def main() -> None:
