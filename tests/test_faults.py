@@ -724,9 +724,14 @@ def test_a_full_disk_is_one_line_and_leaves_files_as_they_were(tmp_path: Path,
         handle.write(b"\n" * (-pins.stat().st_size % 4096))
     out.write_text("an earlier export\n")
     state = {p: p.read_bytes() for p in (pins, out, *log.segments(audit))}
+    # A record longer than a page cannot fit in what is left of the segment's last page.
+    wordy = small_disk / "wordy.json"
+    wordy.write_text(json.dumps(referral(charges=[
+        {"category": "drug_possession", "drug": "marijuana", "description": "x" * 500}
+        for _ in range(10)])))
     _fill(small_disk)
     result = process(*{
-        "screen": ["screen", str(EXAMPLE), "--guidelines", str(RULES), "--accept"],
+        "screen": ["screen", str(wordy), "--guidelines", str(RULES), "--accept"],
         "checkpoint": ["audit", "checkpoint", "--out", str(pins), "--key-file", str(key)],
         "export": ["audit", "export", "--out", str(out)],
         # threshold 1: a 3-screening log has nothing publishable at 11 (exit 1, nothing

@@ -21,6 +21,7 @@ psycopg (3) is imported here only, and this module only when a database is named
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -184,6 +185,10 @@ class PgStore:
     """
 
     def __init__(self, url: str):
+        # psycopg logs what it ignores while closing a COPY on a lost connection; the
+        # store's own error (`_errors`) says what happened, in one line.
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
+        logging.getLogger("psycopg").propagate = False
         self.url = url
         self._writer: psycopg.Connection[Any] | None = None
         self._reader: psycopg.Connection[Any] | None = None
