@@ -78,9 +78,25 @@ def _literals(conds: Iterable[Condition], found: dict[str, tuple[list[Any], set[
         _literals(children(cond), found)
 
 
-def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
-    """The cell key of a fact (or of an item of `collection`) for these conditions: the
-    top-level facts they read, or the item facts their `any_<item>` parts read."""
+class CellKey:
+    """The cell key of a fact (or of an item of `collection`) for some conditions: the
+    place of each fact they read, in the order of `fields`."""
+
+    def __init__(self, paths: list[tuple[tuple[str, ...], _Place]]):
+        self.fields = [".".join(parts) for parts, _ in paths]
+        self._paths = paths
+        self._fast = _compiled(paths)
+
+    def __call__(self, fact: Any) -> tuple[Hashable, ...]:
+        try:
+            return self._fast(fact)
+        except TypeError:  # an unhashable value
+            return tuple([place(value_at(fact, parts)) for parts, place in self._paths])
+
+
+def key_of(conds: Iterable[Condition], collection: str | None = None) -> CellKey:
+    """The cell key for these conditions: of the top-level facts they read, or of the item
+    facts their `any_<item>` parts read."""
     found: dict[str, tuple[list[Any], set[str]]] = {}
     conds = list(conds)
     if collection is not None:
@@ -90,17 +106,8 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
             if isinstance(q, SumItems):
                 found.setdefault(q.field, ([], set()))
     _literals(conds, found)
-    paths = [(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
-             for path, (literals, ops) in sorted(found.items())]
-    fast = _compiled(paths)
-
-    def key(fact: Any) -> tuple[Hashable, ...]:
-        try:
-            return fast(fact)
-        except TypeError:  # an unhashable value
-            return tuple([place(value_at(fact, parts)) for parts, place in paths])
-
-    return key
+    return CellKey([(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
+                    for path, (literals, ops) in sorted(found.items())])
 
 
 def _compiled(paths: list[tuple[tuple[str, ...], _Place]]) -> Key:

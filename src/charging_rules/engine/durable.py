@@ -139,6 +139,7 @@ class _Shard:
         self.tests: dict[str, set[str]] = {}
         self.matches = 1  # the sentinel
         self.name = ""
+        self.conditions: list[Condition] = []
 
     def fits(self, rules: dict[str, Any], tests: dict[str, set[str]], matches: int) -> bool:
         if len(self.definition) + len(rules) + 1 > MAX_ENGINE_RULES:  # + the sentinel
@@ -148,8 +149,10 @@ class _Shard:
         return all(len(self.tests.get(attribute, set()) | found) <= MAX_TESTS_PER_FACT
                    for attribute, found in tests.items())
 
-    def add(self, rules: dict[str, Any], tests: dict[str, set[str]], matches: int) -> None:
+    def add(self, rules: dict[str, Any], tests: dict[str, set[str]], matches: int,
+            condition: Condition) -> None:
         self.definition.update(rules)
+        self.conditions.append(condition)
         self.matches += matches
         for attribute, found in tests.items():
             self.tests.setdefault(attribute, set()).update(found)
@@ -160,6 +163,12 @@ class _Shard:
         text = json.dumps(self.definition, sort_keys=True)
         self.name = "cr-" + hashlib.sha256(text.encode()).hexdigest()[:32]
         self.reads = [tuple(attribute.split(".")) for attribute in sorted(self.tests)]
+        # The place of each fact its own conditions compare, among their literals only: a
+        # manual's ruleset tells apart the ages of its own guidelines' thresholds.
+        self.cell = key_of(self.conditions)
+        # The attributes quantifiers hand it (a sum: its place, under its plain name).
+        self.derived = sorted({a.removesuffix(_LOW).removesuffix(_HIGH) for a in self.tests
+                               if a.startswith(_QUANTIFIED)})
         return self
 
     def project(self, fact: dict[str, Any]) -> dict[str, Any]:
@@ -240,13 +249,13 @@ class CompiledRuleset:
             and node.condition.collection == counts and node.collection is None]
         self.reuse = reuse
         conds = list(roots.values())
-        self._top_key = key_of(conds)
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
         self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, Answer] = {}
         self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, dict[str, Truth]] = {}
+        self._polarity: dict[int, tuple[dict[str, Truth], frozenset[str], frozenset[str]]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         # The attributes quantifiers hand back (a sum: its place), in a fixed order.
         self._derived_names = sorted(_quantified(node_id) for node_id, _ in self._quantifiers)
@@ -270,11 +279,12 @@ class CompiledRuleset:
             if len(self._whole_cache) > _WHOLE_KEPT:  # large entries, many seen once
                 self._whole_cache.clear()
             if len(self._fold_cache) + len(self._count_cache) + len(self._top_cache) + \
-                    len(self._item_cache) > _CELLS_KEPT:
+                    len(self._item_cache) + len(self._polarity) > _CELLS_KEPT:
                 self._fold_cache.clear()
                 self._count_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
+                self._polarity.clear()
             return [self._answer(fact) for fact in facts]
 
     def _answer(self, fact: dict[str, Any]) -> Answer:
@@ -282,7 +292,7 @@ class CompiledRuleset:
         what its items tell; the keys are computed once per fact. A sum reads its items'
         numbers themselves, so its place in the cell is the truth of its comparison."""
         reuse = self.reuse
-        top = self._top_key(fact) if reuse else None
+        top = tuple([shard.cell(fact) for shard in self._top_shards]) if reuse else None
         whole: list[Hashable] = [top]
         answers: dict[str, list[dict[str, Truth]]] = {}
         cells: list[Hashable] = []  # per collection, the set of its items' cells
@@ -334,34 +344,68 @@ class CompiledRuleset:
         items change neither, so this is remembered per set of item cells."""
         truth: dict[str, Truth] = {}
         derived: dict[str, bool] = {}
+        tallies = {collection: _Tally([self._polarities(answer) for answer in items])
+                   for collection, items in answers.items()}
         for node_id, quantifier in self._quantifiers:
-            if not isinstance(quantifier, SumItems):
-                truth[node_id] = _fold(quantifier, answers.get(quantifier.collection),
-                                       node_id, derived)
+            if isinstance(quantifier, SumItems):
+                continue
+            tally = tallies.get(quantifier.collection)
+            folded = Truth.UNKNOWN if tally is None else tally.every(f"{node_id}.0") \
+                if isinstance(quantifier, EveryItem) else tally.some(f"{node_id}.0")
+            truth[node_id] = folded
+            if folded is not Truth.UNKNOWN:  # handed back to durable_rules
+                derived[_quantified(node_id)] = folded is Truth.TRUE
         for node_id, collection in self._item_nodes.items():
-            truth[node_id] = _exists(answers.get(collection), node_id)
+            tally = tallies.get(collection)
+            truth[node_id] = Truth.UNKNOWN if tally is None else tally.some(node_id)
         return truth, derived
 
-    def _item(self, collection: str, item: Any, key: Hashable) -> dict[str, Truth]:
+    def _polarities(self, answer: dict[str, Truth]) -> tuple[frozenset[str], frozenset[str]]:
+        """The nodes an item's answer holds true and false; answers are shared per item
+        cell, so this is worked out once per answer."""
+        known = self._polarity.get(id(answer))
+        if known is not None and known[0] is answer:
+            return known[1], known[2]
+        true = frozenset(n for n, v in answer.items() if v is Truth.TRUE)
+        false = frozenset(n for n, v in answer.items() if v is Truth.FALSE)
+        self._polarity[id(answer)] = (answer, true, false)
+        return true, false
+
+    def _item(self, collection: str, item: Any, key: Any) -> dict[str, Truth]:
+        """An item's nodes' truths, asked of each ruleset once per cell of what it reads
+        (of this collection's item facts: its rules for other collections never match)."""
         if not isinstance(item, dict):
             return {}
-        answer = self._item_cache.get((collection, key)) if key is not None else None
+        if key is None:
+            return _ask(self._item_shards, {**item, _ITEM: collection})
+        answer = self._item_cache.get((collection, key))
         if answer is None:
-            answer = _ask(self._item_shards, {**item, _ITEM: collection})
-            if key is not None:
-                self._item_cache[(collection, key)] = answer
+            answer = {}
+            for shard in self._item_shards:
+                shard_key = (shard.name, collection, shard.cell(item))
+                known = self._item_cache.get(shard_key)
+                if known is None:
+                    known = self._item_cache[shard_key] = _ask([shard],
+                                                               {**item, _ITEM: collection})
+                answer.update(known)
+            self._item_cache[(collection, key)] = answer
         return answer
 
-    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Hashable
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any
              ) -> dict[str, Truth]:
-        # A sum's ends vary from fact to fact; its place (under its own name) keys it.
-        key: Hashable = (top, *[derived.get(name, MISSING) for name in self._derived_names]) \
-            if top is not None else None
-        answer = self._top_cache.get(key) if key is not None else None
-        if answer is None:
-            answer = _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
-            if key is not None:
-                self._top_cache[key] = answer
+        """The top-level nodes' truths, each ruleset asked once per cell of what it reads
+        (a manual's rulesets each read a few guidelines' facts; a count's view changes only
+        the quantifiers' attributes). A sum's ends vary from fact to fact; its place, under
+        its own name, keys it."""
+        if top is None:
+            return _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
+        answer: dict[str, Truth] = {}
+        for shard, cell in zip(self._top_shards, top, strict=True):
+            key = (shard.name, cell, *[derived.get(name, MISSING) for name in shard.derived])
+            known = self._top_cache.get(key)
+            if known is None:
+                known = self._top_cache[key] = _ask([shard], {**fact, **derived, _MARKER: 1})
+            answer.update(known)
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
@@ -418,19 +462,6 @@ def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]
     return sum_truth(cond, bounds).value, ends
 
 
-def _fold(cond: AnyItem | EveryItem, answers: list[dict[str, Truth]] | None, node_id: str,
-          derived: dict[str, bool]) -> Truth:
-    """A quantifier's truth from its items' answers, and the attribute that hands it back to
-    durable_rules (`derived`), on which enclosing conditions are matched."""
-    folded = _exists(answers, f"{node_id}.0")
-    if isinstance(cond, EveryItem):
-        folded = ~_exists(None if answers is None else [{k: ~v for k, v in a.items()}
-                                                        for a in answers], f"{node_id}.0")
-    if folded is not Truth.UNKNOWN:
-        derived[_quantified(node_id)] = folded is Truth.TRUE
-    return folded
-
-
 def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> list[_Shard]:
     """First fit of each node's two rules into shards under the measured limits."""
     shards: list[_Shard] = []
@@ -459,7 +490,7 @@ def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> 
         if shard is None:
             shard = _Shard()
             shards.append(shard)
-        shard.add(rules, tests, matches)
+        shard.add(rules, tests, matches, node.condition)
     return [shard.seal() for shard in shards]
 
 
@@ -553,14 +584,31 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _exists(answers: list[dict[str, Truth]] | None, node_id: str) -> Truth:
-    """Kleene 'some item': true if one holds, false if every one fails, else unknown."""
-    if answers is None:
+class _Tally:
+    """Kleene "some item" and "every item" for every node at once, from the items' answers
+    by set operations: the nodes some item holds / every item fails, and the converse."""
+
+    def __init__(self, sets: list[tuple[frozenset[str], frozenset[str]]]):
+        self.some_true = frozenset().union(*(true for true, _ in sets))
+        self.some_false = frozenset().union(*(false for _, false in sets))
+        self.all_true = frozenset.intersection(*(true for true, _ in sets)) if sets else None
+        self.all_false = frozenset.intersection(*(false for _, false in sets)) if sets else None
+
+    def some(self, node_id: str) -> Truth:
+        """True if one item holds, false if every one fails (or there is none)."""
+        if node_id in self.some_true:
+            return Truth.TRUE
+        if self.all_false is None or node_id in self.all_false:
+            return Truth.FALSE
         return Truth.UNKNOWN
-    values = {a.get(node_id, Truth.UNKNOWN) for a in answers}
-    if Truth.TRUE in values:
-        return Truth.TRUE
-    return Truth.UNKNOWN if Truth.UNKNOWN in values else Truth.FALSE
+
+    def every(self, node_id: str) -> Truth:
+        """False if one item fails, true if every one holds (or there is none)."""
+        if node_id in self.some_false:
+            return Truth.FALSE
+        if self.all_true is None or node_id in self.all_true:
+            return Truth.TRUE
+        return Truth.UNKNOWN
 
 
 def _truths(names: Iterable[str]) -> Iterator[tuple[str, Truth]]:

@@ -145,6 +145,7 @@ class Evaluator:
         self._by_cell: dict[Hashable, tuple[Recommendation, tuple[GuidelineTrace, ...],
                                             list[str]]] = {}
         self._root_ids = list(roots)
+        self._results: dict[tuple[Any, ...], _GuidelineResult] = {}
         self._traces: dict[tuple[Any, ...], tuple[GuidelineTrace, tuple[str, ...]]] = {}
         self._guideline_nodes = [
             [node.id for root_id, nodes in self._layout.items()
@@ -196,9 +197,21 @@ class Evaluator:
 
     def _guideline_result(self, g_index: int, truths: Mapping[str, Truth]
                           ) -> _GuidelineResult:
+        """What one guideline may decide: a function of its scope's and rules' truths, so
+        built once per those (a manual's referrals share most guidelines' results)."""
         guideline = self.guidelines[g_index]
         scope = truths[f"g{g_index}.scope"] if guideline.scope else Truth.TRUE
-        rules = {rule.id: truths[f"g{g_index}.r{i}"] for i, rule in enumerate(guideline.rules)}
+        truth_of_rules = tuple([truths[f"g{g_index}.r{i}"] for i in range(len(guideline.rules))])
+        key = (g_index, scope, truth_of_rules)
+        known = self._results.get(key)
+        if known is None:
+            known = self._results[key] = self._result(guideline, scope, truth_of_rules)
+        return known
+
+    def _result(self, guideline: Guideline, scope: Truth, truth_of_rules: tuple[Truth, ...]
+                ) -> _GuidelineResult:
+        rules = {rule.id: truth for rule, truth in zip(guideline.rules, truth_of_rules,
+                                                       strict=True)}
         possible: Outcomes = {}
         if scope is not Truth.FALSE:
             for world in _worlds(guideline.rules, rules):
@@ -268,9 +281,11 @@ class Evaluator:
         if template is None:
             template = self._templates[key] = self._template(counted, missing, fact,
                                                              bool(per_count))
-        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE:
+        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE or \
+                len(self._results) > _CACHE_SIZE:
             self._templates.clear()
             self._combined.clear()
+            self._results.clear()
         parts = self._trace_of(whole, truths)
         return (template, tuple(trace for trace, _ in parts),
                 list(dict.fromkeys(f for _, shows in parts for f in shows)))
