@@ -81,7 +81,8 @@ def batch(
     loaded = None if mapping is None else load_mapping(mapping)
     store = None if no_log else audit_store(audit_dir, audit_db)
     actor = (user or config.actor()) if store is None else store.actor(user)
-    screener = Screener.open(config.guidelines(guidelines), store, questions=out is not None)
+    screener = Screener.open(config.guidelines(guidelines), store, questions=out is not None,
+                             trace=False)
     err = Console(stderr=True, highlight=False)
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
                         TimeElapsedColumn(), console=err, transient=True,

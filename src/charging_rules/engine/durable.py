@@ -226,7 +226,8 @@ class CompiledRuleset:
     """
 
     def __init__(self, roots: dict[str, Condition], count_roots: Iterable[str] = (),
-                 counts: str | None = None, where: Where | None = None, reuse: bool = True):
+                 counts: str | None = None, where: Where | None = None, reuse: bool = True,
+                 item_truths: bool = True):
         laid = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
         placed = [(root_id, node) for root_id, root_nodes in laid.items() for node in root_nodes]
         nodes = [node for _, node in placed]
@@ -248,6 +249,8 @@ class CompiledRuleset:
             if isinstance(node.condition, AnyItem | EveryItem)
             and node.condition.collection == counts and node.collection is None]
         self.reuse = reuse
+        # "Some item" for every node inside a quantifier: only a trace shows them.
+        self._item_truths = item_truths
         conds = list(roots.values())
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
         self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
@@ -355,7 +358,7 @@ class CompiledRuleset:
             truth[node_id] = folded
             if folded is not Truth.UNKNOWN:  # handed back to durable_rules
                 derived[_quantified(node_id)] = folded is Truth.TRUE
-        for node_id, collection in self._item_nodes.items():
+        for node_id, collection in self._item_nodes.items() if self._item_truths else ():
             tally = tallies.get(collection)
             truth[node_id] = Truth.UNKNOWN if tally is None else tally.some(node_id)
         return truth, derived

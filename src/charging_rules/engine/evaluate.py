@@ -94,12 +94,14 @@ class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
     def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
-                 questions: bool = True, reuse: bool | None = None):
+                 questions: bool = True, reuse: bool | None = None, trace: bool = True):
         """`questions=False` for analyses that read outcomes only (the search for the
-        questions evaluates each needs_information record again per answer). `reuse`: ask
-        durable_rules once per cell of the fact space (engine/cells.py); default on, off with
-        CHARGING_RULES_REUSE_CELLS=0."""
+        questions evaluates each needs_information record again per answer). `trace=False`
+        where no trace is read (a batch: its log records are lean); the values shown beside
+        failed comparisons are still kept. `reuse`: ask durable_rules once per cell of the
+        fact space (engine/cells.py); default on, off with CHARGING_RULES_REUSE_CELLS=0."""
         self.ask = questions
+        self.traces = trace
         self.set = guidelines
         self.kind: RecordKind = KINDS[kind]
         self.guidelines = guidelines.for_kind(kind)
@@ -128,7 +130,8 @@ class Evaluator:
         if reuse is None:
             reuse = os.environ.get(REUSE_ENV, "1") != "0"
         self.reuses_cells = reuse
-        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse)
+        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse,
+                                        item_truths=trace)
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
         self._literals = domains.literals(roots.values())
@@ -145,6 +148,13 @@ class Evaluator:
         self._by_cell: dict[Hashable, tuple[Recommendation, tuple[GuidelineTrace, ...],
                                             list[str]]] = {}
         self._root_ids = list(roots)
+        # Where each guideline's scope and rules sit in a root key (`_root_key`).
+        at = {root_id: i for i, root_id in enumerate(self._root_ids)}
+        self._guideline_roots = [
+            (at[f"g{g}.scope"] if guideline.scope else None,
+             slice(at[f"g{g}.r0"], at[f"g{g}.r0"] + len(guideline.rules))
+             if guideline.rules else slice(0, 0))
+            for g, guideline in enumerate(self.guidelines)]
         self._results: dict[tuple[Any, ...], _GuidelineResult] = {}
         self._traces: dict[tuple[Any, ...], tuple[GuidelineTrace, tuple[str, ...]]] = {}
         self._guideline_nodes = [
@@ -195,13 +205,14 @@ class Evaluator:
 
     # --- combination ---------------------------------------------------------------------
 
-    def _guideline_result(self, g_index: int, truths: Mapping[str, Truth]
-                          ) -> _GuidelineResult:
-        """What one guideline may decide: a function of its scope's and rules' truths, so
-        built once per those (a manual's referrals share most guidelines' results)."""
+    def _guideline_result(self, g_index: int, roots: tuple[Truth, ...]) -> _GuidelineResult:
+        """What one guideline may decide: a function of its scope's and rules' truths (its
+        part of `roots`, the `_root_key`), so built once per those (a manual's referrals
+        share most guidelines' results)."""
         guideline = self.guidelines[g_index]
-        scope = truths[f"g{g_index}.scope"] if guideline.scope else Truth.TRUE
-        truth_of_rules = tuple([truths[f"g{g_index}.r{i}"] for i in range(len(guideline.rules))])
+        scope_at, rules_at = self._guideline_roots[g_index]
+        scope = roots[scope_at] if scope_at is not None else Truth.TRUE
+        truth_of_rules = roots[rules_at]
         key = (g_index, scope, truth_of_rules)
         known = self._results.get(key)
         if known is None:
@@ -226,13 +237,12 @@ class Evaluator:
         """What combination reads of a truth vector: its scopes' and rules' truths."""
         return tuple([truths[root] for root in self._root_ids])
 
-    def _combine(self, truths: Mapping[str, Truth], key: tuple[Truth, ...] | None = None
-                 ) -> _Combined:
-        key = self._root_key(truths) if key is None else key
+    def _combine(self, key: tuple[Truth, ...]) -> _Combined:
+        """First-applicable across the guidelines, from the scopes' and rules' truths."""
         combined = self._combined.get(key)
         if combined is not None:
             return combined
-        results = [self._guideline_result(i, truths) for i in range(len(self.guidelines))]
+        results = [self._guideline_result(i, key) for i in range(len(self.guidelines))]
         outcomes: Outcomes = {}
         # An outcome reachable both through rules that may not apply (an unknown scope or
         # rule) and through rules that certainly do is credited to the certain ones.
@@ -269,14 +279,15 @@ class Evaluator:
             if per_count else [truths]
         keys = [tuple([own[r] if r in own else truths[r] for r in self._root_ids])
                 for own in per_count] if per_count else [self._root_key(truths)]
-        counted = [self._combine(view, key) for view, key in zip(views, keys, strict=True)]
+        counted = [self._combine(key) for key in keys]
         missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
                                                                             strict=True))
                           if len(combined.outcomes) != 1
                           for path in self._missing_of(combined.visited, view, fact,
                                                        index if per_count else None)})
-        whole = self._combine(truths)
-        key = (self._root_key(truths), *keys, "|", *missing, "|", labels)
+        whole_key = self._root_key(truths)
+        whole = self._combine(whole_key)
+        key = (whole_key, *keys, "|", *missing, "|", labels)
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._template(counted, missing, fact,
@@ -286,6 +297,10 @@ class Evaluator:
             self._templates.clear()
             self._combined.clear()
             self._results.clear()
+        if not self.traces:
+            return template, (), list(dict.fromkeys(
+                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
+                for f in fields))
         parts = self._trace_of(whole, truths)
         return (template, tuple(trace for trace, _ in parts),
                 list(dict.fromkeys(f for _, shows in parts for f in shows)))

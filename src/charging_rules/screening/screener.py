@@ -49,24 +49,27 @@ class Screener:
     """One guideline set, its compiled evaluators, and where decisions are logged."""
 
     def __init__(self, guidelines: GuidelineSet, store: StoreLike | None,
-                 questions: bool = True):
+                 questions: bool = True, trace: bool = True):
         """`questions=False` where nobody reads them (a batch without `--out`): the search
         for them evaluates each undecided referral again per answer. Its log records still
-        name the missing facts; `screen` or `batch --out` gives the questions for them."""
+        name the missing facts; `screen` or `batch --out` gives the questions for them.
+        `trace=False` where nothing shows a trace (a batch: log records do not keep it)."""
         self.guidelines = guidelines
         self.store = None if store is None else as_store(store)
         self.questions = questions
+        self.trace = trace
         self._evaluators: dict[str, Evaluator] = {}
         self._archived = False
 
     @classmethod
     def open(cls, guidelines_path: Path, store: StoreLike | None,
-             questions: bool = True) -> Screener:
-        return cls(load_guidelines(guidelines_path), store, questions)
+             questions: bool = True, trace: bool = True) -> Screener:
+        return cls(load_guidelines(guidelines_path), store, questions, trace)
 
     def evaluator(self, kind: str) -> Evaluator:
         if kind not in self._evaluators:
-            self._evaluators[kind] = Evaluator(self.guidelines, kind, self.questions)
+            self._evaluators[kind] = Evaluator(self.guidelines, kind, self.questions,
+                                               trace=self.trace)
         return self._evaluators[kind]
 
     def screen(self, record: BaseModel, demographics: Demographics | None, actor: str, *,
