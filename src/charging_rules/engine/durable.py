@@ -260,8 +260,12 @@ class CompiledRuleset:
         self._count_cache: dict[Hashable, dict[str, Truth]] = {}
         self._polarity: dict[int, tuple[dict[str, Truth], frozenset[str], frozenset[str]]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
+        self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
         # The attributes quantifiers hand back (a sum: its place), in a fixed order.
         self._derived_names = sorted(_quantified(node_id) for node_id, _ in self._quantifiers)
+        # A quantifier's item node and the attribute that hands it back to durable_rules.
+        self._folded = {node_id: (f"{node_id}.0", _quantified(node_id))
+                        for node_id, _ in self._quantifiers}
         self._top_cache: dict[Hashable, dict[str, Truth]] = {}
         self._item_cache: dict[Hashable, dict[str, Truth]] = {}
 
@@ -353,11 +357,12 @@ class CompiledRuleset:
             if isinstance(quantifier, SumItems):
                 continue
             tally = tallies.get(quantifier.collection)
-            folded = Truth.UNKNOWN if tally is None else tally.every(f"{node_id}.0") \
-                if isinstance(quantifier, EveryItem) else tally.some(f"{node_id}.0")
+            item_node, name = self._folded[node_id]
+            folded = Truth.UNKNOWN if tally is None else tally.every(item_node) \
+                if isinstance(quantifier, EveryItem) else tally.some(item_node)
             truth[node_id] = folded
             if folded is not Truth.UNKNOWN:  # handed back to durable_rules
-                derived[_quantified(node_id)] = folded is Truth.TRUE
+                derived[name] = folded is Truth.TRUE
         for node_id, collection in self._item_nodes.items() if self._item_truths else ():
             tally = tallies.get(collection)
             truth[node_id] = Truth.UNKNOWN if tally is None else tally.some(node_id)
@@ -440,13 +445,16 @@ class CompiledRuleset:
                      owns: tuple[Truth, ...], top: Hashable) -> dict[str, Truth]:
         view = dict(derived)
         count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
-        for node_id, own in zip(self._count_quantifiers, owns, strict=True):
-            view.pop(_quantified(node_id), None)
+        for node_id, name, own in zip(self._count_quantifiers, self._count_names, owns,
+                                      strict=True):
+            view.pop(name, None)
             if own is not Truth.UNKNOWN:
-                view[_quantified(node_id)] = own is Truth.TRUE
+                view[name] = own is Truth.TRUE
             count_truth[node_id] = own
-        for node_id, value in self._top(fact, view, top).items():
-            if node_id in count_truth:
+        answer = self._top(fact, view, top)
+        for node_id in self.count_nodes:
+            value = answer.get(node_id)
+            if value is not None:
                 count_truth[node_id] = value
         return count_truth
 

@@ -148,6 +148,7 @@ class Evaluator:
         self._by_cell: dict[Hashable, tuple[Recommendation, tuple[GuidelineTrace, ...],
                                             list[str]]] = {}
         self._root_ids = list(roots)
+        self._rule_guideline = {id(rule): g for g in self.guidelines for rule in g.rules}
         # Where each guideline's scope and rules sit in a root key (`_root_key`).
         at = {root_id: i for i, root_id in enumerate(self._root_ids)}
         self._guideline_roots = [
@@ -380,7 +381,7 @@ class Evaluator:
         return out
 
     def _guideline_of(self, rule: Rule) -> Guideline:
-        return next(g for g in self.guidelines if rule in g.rules)
+        return self._rule_guideline[id(rule)]
 
     def _citation(self, rule: Rule) -> Citation:
         guideline = self._guideline_of(rule)
