@@ -149,6 +149,9 @@ class Evaluator:
                                             list[str]]] = {}
         self._root_ids = list(roots)
         self._rule_guideline = {id(rule): g for g in self.guidelines for rule in g.rules}
+        self._scope_positions = [(i, root) for i, root in enumerate(self._root_ids)
+                                 if root.endswith(".scope")]
+        self._shown_nodes = list(self._shows.items())
         # Where each guideline's scope and rules sit in a root key (`_root_key`).
         at = {root_id: i for i, root_id in enumerate(self._root_ids)}
         self._guideline_roots = [
@@ -238,6 +241,16 @@ class Evaluator:
         """What combination reads of a truth vector: its scopes' and rules' truths."""
         return tuple([truths[root] for root in self._root_ids])
 
+    def _count_key(self, whole: tuple[Truth, ...], own: dict[str, Truth]
+                   ) -> tuple[Truth, ...]:
+        """A count's root key: the referral's, with the scopes as that count sees them."""
+        key = list(whole)
+        for position, root in self._scope_positions:
+            truth = own.get(root)
+            if truth is not None:
+                key[position] = truth
+        return tuple(key)
+
     def _combine(self, key: tuple[Truth, ...]) -> _Combined:
         """First-applicable across the guidelines, from the scopes' and rules' truths."""
         combined = self._combined.get(key)
@@ -278,15 +291,15 @@ class Evaluator:
         built once per those; the trace is built per guideline (`_trace_of`)."""
         views: list[Mapping[str, Truth]] = [ChainMap(own, truths) for own in per_count] \
             if per_count else [truths]
-        keys = [tuple([own[r] if r in own else truths[r] for r in self._root_ids])
-                for own in per_count] if per_count else [self._root_key(truths)]
+        whole_key = self._root_key(truths)
+        keys = [self._count_key(whole_key, own) for own in per_count] if per_count \
+            else [whole_key]
         counted = [self._combine(key) for key in keys]
         missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
                                                                             strict=True))
                           if len(combined.outcomes) != 1
                           for path in self._missing_of(combined.visited, view, fact,
                                                        index if per_count else None)})
-        whole_key = self._root_key(truths)
         whole = self._combine(whole_key)
         key = (whole_key, *keys, "|", *missing, "|", labels)
         template = self._templates.get(key)
@@ -300,7 +313,7 @@ class Evaluator:
             self._results.clear()
         if not self.traces:
             return template, (), list(dict.fromkeys(
-                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
+                f for node_id, fields in self._shown_nodes if truths[node_id] is Truth.FALSE
                 for f in fields))
         parts = self._trace_of(whole, truths)
         return (template, tuple(trace for trace, _ in parts),
