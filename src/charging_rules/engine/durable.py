@@ -74,10 +74,10 @@ _SENTINEL = "cr_sentinel"  # a rule name without "|": not a condition node
 MAX_ENGINE_RULES = 256
 MAX_TESTS_PER_FACT = 128  # distinct comparisons on one attribute (e.g. age < 1 ... age < 64)
 MAX_MATCHES_PER_FACT = 64  # rules one fact matches (error 303 past it, then a crash)
-# durable_rules answers remembered per compiled set, cleared when full: memory stays flat
-# however many referrals a batch screens (a whole fact's answer holds every node's truth).
-_CELLS_KEPT = 65536
-_WHOLE_KEPT = 8192
+# Remembered answers are capped by the node truths they hold (each cache cleared when full),
+# so memory stays flat however long the batch and however large the guideline set.
+_TRUTHS_KEPT = 1_000_000  # in whole-fact answers (about 50 MB)
+_CELL_TRUTHS_KEPT = 24_000_000  # counted as entries x nodes in the other caches
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}  # ruleset name -> durable handle (never registered twice)
 _session_ids = itertools.count(1)
@@ -256,6 +256,8 @@ class CompiledRuleset:
         self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, Answer] = {}
+        self._whole_kept = max(256, _TRUTHS_KEPT // max(len(self.nodes), 1))
+        self._cells_kept = max(65536, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
         self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, dict[str, Truth]] = {}
         self._polarity: dict[int, tuple[dict[str, Truth], frozenset[str], frozenset[str]]] = {}
@@ -283,10 +285,10 @@ class CompiledRuleset:
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
         with _lock:
-            if len(self._whole_cache) > _WHOLE_KEPT:  # large entries, many seen once
+            if len(self._whole_cache) > self._whole_kept:  # large entries, many seen once
                 self._whole_cache.clear()
             if len(self._fold_cache) + len(self._count_cache) + len(self._top_cache) + \
-                    len(self._item_cache) + len(self._polarity) > _CELLS_KEPT:
+                    len(self._item_cache) + len(self._polarity) > self._cells_kept:
                 self._fold_cache.clear()
                 self._count_cache.clear()
                 self._top_cache.clear()
