@@ -257,7 +257,7 @@ class CompiledRuleset:
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, Answer] = {}
         self._whole_kept = max(256, _TRUTHS_KEPT // max(len(self.nodes), 1))
-        self._cells_kept = max(65536, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
+        self._cells_kept = max(4096, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
         self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, dict[str, Truth]] = {}
         self._polarity: dict[int, tuple[dict[str, Truth], frozenset[str], frozenset[str]]] = {}
