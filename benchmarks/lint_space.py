@@ -20,10 +20,11 @@ from pydantic import Field, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers
 
+from tests.helpers import guideline, write_set
+
 from charging_rules.model.kinds import KINDS, RecordKind
 from charging_rules.model.referral import Fact
 from charging_rules.rulecheck.lint import lint
-from tests.helpers import guideline, write_set
 
 
 def main() -> None:
