@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -144,6 +144,17 @@ def _move(claim: Claim, target: Path) -> Path | None:
     fsync_dir(target.parent)
     fsync_dir(claim.path.parent)
     return target
+
+
+def _set_aside(path: Path, moved: Path | None, show: Callable[[Path], None],
+               tally: list[Path]) -> Next:
+    """A file moved out of the queue without a decision (rejected, already decided): shown
+    and counted; one changed under us was not moved and is seen again."""
+    if moved is None:
+        return Next.AGAIN
+    show(moved)
+    tally.append(path)
+    return Next.DONE
 
 
 def _requeue(moved: Path, path: Path) -> None:
@@ -304,20 +315,14 @@ class IntakeQueue:
                 raise claim.error
             item = parse_record_bytes(claim.raw, str(path))
         except InputError as error:
-            moved = self.reject(claim, error)
-            if moved is None:
-                return Next.AGAIN
-            ui.rejected(path, error, moved)
-            summary.rejected.append(path)
-            return Next.DONE
+            problem = error  # a closure keeps its own name: `except` unbinds `error`
+            return _set_aside(path, self.reject(claim, problem),
+                              lambda moved: ui.rejected(path, problem, moved), summary.rejected)
         earlier = decided.get(_key_of(*item))
         if earlier is not None:
-            filed = self._file_away(claim, earlier)
-            if filed is None:
-                return Next.AGAIN
-            ui.already_decided(path, earlier, filed)
-            summary.already_decided.append(path)
-            return Next.DONE
+            return _set_aside(path, self._file_away(claim, earlier),
+                              lambda moved: ui.already_decided(path, earlier, moved),
+                              summary.already_decided)
         screened = self.screener.screen(item[0], item[1], self.actor)
         ui.show(path, to_fact(item[0]), screened, position, total)
         rec = screened.recommendation
