@@ -267,6 +267,8 @@ class PgStore:
         from psycopg import errors
 
         timeout = lock_timeout()
+        row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+        before = row[0] if row is not None else "0"
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(timeout * 1000)}ms",))
         try:
             if isinstance(key, int):
@@ -278,7 +280,7 @@ class PgStore:
                              f"{self.location}, held by another session (stopped or hung?); "
                              f"nothing was written. Set ${LOCK_TIMEOUT_ENV} to wait longer"
                              ) from None
-        conn.execute("SELECT set_config('lock_timeout', '0', true)")  # other waits as ever
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (before,))  # as it was
 
     @contextmanager
     def _snapshot(self) -> Iterator[psycopg.Connection[Any]]:

@@ -18,14 +18,9 @@ from typing import Any
 
 from charging_rules.guidelines.conditions import (
     ORDERED,
-    QUANTIFIERS,
-    AnyItem,
     Compare,
     Condition,
-    EveryItem,
-    Exists,
-    SumItems,
-    children,
+    atoms,
 )
 from charging_rules.model.facts import MISSING
 
@@ -65,19 +60,6 @@ class _Place:
             return ("value", repr(value))
 
 
-def _literals(conds: Iterable[Condition], found: dict[str, tuple[list[Any], set[str]]]) -> None:
-    for cond in conds:
-        if isinstance(cond, QUANTIFIERS):
-            continue  # its items have keys of their own
-        if isinstance(cond, Compare):
-            literals, ops = found.setdefault(cond.field, ([], set()))
-            literals += cond.value if isinstance(cond.value, list) else [cond.value]
-            ops.add(cond.op)
-        elif isinstance(cond, Exists):
-            found.setdefault(cond.field, ([], set()))
-        _literals(children(cond), found)
-
-
 class CellKey:
     """The cell key of a fact (or of an item of `collection`) for some conditions: the
     place of each fact they read, in the order of `fields`."""
@@ -98,14 +80,14 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> CellKey
     """The cell key for these conditions: of the top-level facts they read, or of the item
     facts their `any_<item>` parts read."""
     found: dict[str, tuple[list[Any], set[str]]] = {}
-    conds = list(conds)
-    if collection is not None:
-        quantifiers = [q for c in conds for q in _quantifiers(c) if q.collection == collection]
-        conds = [q.item for q in quantifiers]
-        for q in quantifiers:  # whether a summed number is there decides what is missing
-            if isinstance(q, SumItems):
-                found.setdefault(q.field, ([], set()))
-    _literals(conds, found)
+    for cond in conds:
+        for reads, atom in atoms(cond):
+            if reads != collection:
+                continue  # the record's facts, or another collection's: keys of their own
+            literals, ops = found.setdefault(atom.field, ([], set()))
+            if isinstance(atom, Compare):
+                literals += atom.value if isinstance(atom.value, list) else [atom.value]
+                ops.add(atom.op)
     return CellKey([(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
                     for path, (literals, ops) in sorted(found.items())])
 
@@ -139,10 +121,3 @@ def value_at(fact: Any, parts: tuple[str, ...]) -> Any:
             return MISSING
         value = value.get(part, MISSING)
     return value
-
-
-def _quantifiers(cond: Condition) -> Iterable[AnyItem | EveryItem | SumItems]:
-    if isinstance(cond, QUANTIFIERS):
-        yield cond
-    for child in children(cond):
-        yield from _quantifiers(child)

@@ -609,19 +609,21 @@ class _Tally:
 
     def some(self, node_id: str) -> Truth:
         """True if one item holds, false if every one fails (or there is none)."""
-        if node_id in self.some_true:
-            return Truth.TRUE
-        if self.all_false is None or node_id in self.all_false:
-            return Truth.FALSE
-        return Truth.UNKNOWN
+        return _some(node_id, self.some_true, self.all_false)
 
     def every(self, node_id: str) -> Truth:
-        """False if one item fails, true if every one holds (or there is none)."""
-        if node_id in self.some_false:
-            return Truth.FALSE
-        if self.all_true is None or node_id in self.all_true:
-            return Truth.TRUE
-        return Truth.UNKNOWN
+        """"Every item holds" is "no item fails"."""
+        return ~_some(node_id, self.some_false, self.all_true)
+
+
+def _some(node_id: str, one: frozenset[str], none: frozenset[str] | None) -> Truth:
+    """Kleene "some item": true if the node is in `one` (an item's), false if it is in
+    `none` (every item's opposite; None: there are no items), else unknown."""
+    if node_id in one:
+        return Truth.TRUE
+    if none is None or node_id in none:
+        return Truth.FALSE
+    return Truth.UNKNOWN
 
 
 def _truths(names: Iterable[str]) -> Iterator[tuple[str, Truth]]:

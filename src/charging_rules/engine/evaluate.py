@@ -151,7 +151,6 @@ class Evaluator:
         self._rule_guideline = {id(rule): g for g in self.guidelines for rule in g.rules}
         self._scope_positions = [(i, root) for i, root in enumerate(self._root_ids)
                                  if root.endswith(".scope")]
-        self._shown_nodes = list(self._shows.items())
         # Where each guideline's scope and rules sit in a root key (`_root_key`).
         at = {root_id: i for i, root_id in enumerate(self._root_ids)}
         self._guideline_roots = [
@@ -289,17 +288,17 @@ class Evaluator:
         trace, and the facts whose values it shows. The first is a function of the scopes'
         and rules' truths, per count, of the missing facts and of the counts' names, and is
         built once per those; the trace is built per guideline (`_trace_of`)."""
-        views: list[Mapping[str, Truth]] = [ChainMap(own, truths) for own in per_count] \
-            if per_count else [truths]
         whole_key = self._root_key(truths)
         keys = [self._count_key(whole_key, own) for own in per_count] if per_count \
             else [whole_key]
         counted = [self._combine(key) for key in keys]
-        missing = sorted({path for index, (view, combined) in enumerate(zip(views, counted,
-                                                                            strict=True))
+        # A count's own truths over the referral's, read only where the count is undecided.
+        missing = sorted({path for index, combined in enumerate(counted)
                           if len(combined.outcomes) != 1
-                          for path in self._missing_of(combined.visited, view, fact,
-                                                       index if per_count else None)})
+                          for path in self._missing_of(
+                              combined.visited,
+                              ChainMap(per_count[index], truths) if per_count else truths,
+                              fact, index if per_count else None)})
         whole = self._combine(whole_key)
         key = (whole_key, *keys, "|", *missing, "|", labels)
         template = self._templates.get(key)
@@ -313,7 +312,7 @@ class Evaluator:
             self._results.clear()
         if not self.traces:
             return template, (), list(dict.fromkeys(
-                f for node_id, fields in self._shown_nodes if truths[node_id] is Truth.FALSE
+                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
                 for f in fields))
         parts = self._trace_of(whole, truths)
         return (template, tuple(trace for trace, _ in parts),

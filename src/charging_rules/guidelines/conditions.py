@@ -165,6 +165,22 @@ def layout(root_id: str, cond: Condition) -> list[Node]:
     return nodes
 
 
+def atoms(cond: Condition, collection: str | None = None
+          ) -> Iterator[tuple[str | None, Compare | Exists]]:
+    """Every comparison and existence test, with the collection whose items it reads (None:
+    the record itself). A sum reads its number on each item like a comparison with its
+    limit."""
+    if isinstance(cond, SumItems):
+        yield cond.collection, Compare(cond.field, cond.op, cond.value)
+    if isinstance(cond, AnyItem | EveryItem | SumItems):
+        yield from atoms(cond.item, cond.collection)
+        return
+    if isinstance(cond, Compare | Exists):
+        yield collection, cond
+    for child in children(cond):
+        yield from atoms(child, collection)
+
+
 def fields_of(cond: Condition, prefix: str = "") -> set[str]:
     """Every field path the condition reads; item fields as 'charges[].category'."""
     if isinstance(cond, Compare | Exists):

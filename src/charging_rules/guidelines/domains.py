@@ -9,17 +9,14 @@ them as the answers to a question about a missing fact.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from charging_rules.guidelines.conditions import (
-    AnyItem,
     Compare,
     Condition,
-    EveryItem,
-    SumItems,
-    children,
+    atoms,
 )
 from charging_rules.model.facts import MISSING, FieldSpec
 
@@ -68,17 +65,9 @@ def literals(conds: Iterable[Condition]) -> dict[str, list[Any]]:
     """Field path ('charges[].quantity_grams' for an item's) -> the literals compared with."""
     found: dict[str, list[Any]] = {}
     for cond in conds:
-        for path, value in _compared(cond, ""):
-            found.setdefault(path, []).extend(value if isinstance(value, list) else [value])
+        for collection, atom in atoms(cond):
+            if isinstance(atom, Compare):
+                path = atom.field if collection is None else f"{collection}[].{atom.field}"
+                found.setdefault(path, []).extend(
+                    atom.value if isinstance(atom.value, list) else [atom.value])
     return found
-
-
-def _compared(cond: Condition, prefix: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(cond, Compare):
-        yield prefix + cond.field, cond.value
-    if isinstance(cond, SumItems):
-        yield f"{cond.collection}[].{cond.field}", cond.value
-    inner = f"{cond.collection}[]." if isinstance(cond, AnyItem | EveryItem | SumItems) \
-        else prefix
-    for child in children(cond):
-        yield from _compared(child, inner)

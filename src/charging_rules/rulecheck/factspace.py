@@ -25,10 +25,9 @@ from charging_rules.guidelines.conditions import (
     Compare,
     Condition,
     EveryItem,
-    Exists,
     SumItems,
     Truth,
-    children,
+    atoms,
     fields_of,
     kleene,
     walk,
@@ -163,20 +162,6 @@ def _pruned(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v != {}}
 
 
-def _atoms(cond: Condition, collection: str | None = None
-           ) -> Iterator[tuple[str | None, Condition]]:
-    """Every atom with the collection whose items it tests (None: the record itself)."""
-    if isinstance(cond, SumItems):  # the summed number is read like an atom on each item
-        yield cond.collection, Compare(cond.field, cond.op, cond.value)
-    if isinstance(cond, AnyItem | EveryItem | SumItems):
-        yield from _atoms(cond.item, cond.collection)
-        return
-    if not children(cond):
-        yield collection, cond
-    for child in children(cond):
-        yield from _atoms(child, collection)
-
-
 def _valid(kind: str, path: str, values: list[Any]) -> list[Any]:
     spec = _derived(kind, path)
     if spec is not None:
@@ -196,8 +181,7 @@ def build(kind: str, conds: Sequence[Condition]) -> FactSpace:
     vocab = vocabulary(KINDS[kind].model)
     literals: dict[tuple[str | None, str], list[Any]] = {}
     for cond in conds:
-        for collection, atom in _atoms(cond):
-            assert isinstance(atom, Compare | Exists)
+        for collection, atom in atoms(cond):
             found = literals.setdefault((collection, atom.field), [])
             if isinstance(atom, Compare):
                 found += atom.value if isinstance(atom.value, list) else [atom.value]
