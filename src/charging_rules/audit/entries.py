@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from charging_rules import __version__
 from charging_rules.audit.log import FORMAT_VERSION
 from charging_rules.engine.durable import ENGINE_VERSION
+from charging_rules.files import CheckedDict
 from charging_rules.model.facts import to_fact
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.model.referral import Demographics
@@ -24,7 +25,10 @@ def new_decision_id() -> str:
 
 
 def recommendation_entry(recommendation: Recommendation, record: BaseModel,
-                         demographics: Demographics | None, actor: str) -> dict[str, Any]:
+                         demographics: Demographics | None, actor: str,
+                         fact: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`fact`: the record's `to_fact`, where the caller has it. A record model refuses NaN
+    and infinity (`Fact`), so its plain form is marked finite for the log's check."""
     result = recommendation.to_log()  # once: it is the costly part of a batch with the log
     return {
         "format": FORMAT_VERSION,
@@ -33,7 +37,7 @@ def recommendation_entry(recommendation: Recommendation, record: BaseModel,
         "actor": actor,
         "record_kind": recommendation.kind,
         "record_id": recommendation.record_id,
-        "referral": to_fact(record),
+        "referral": CheckedDict(to_fact(record) if fact is None else fact),
         "demographics": None if demographics is None else demographics.model_dump(),
         "guideline_set": {"id": recommendation.guideline_set,
                           "sha256": recommendation.guideline_set_sha256,

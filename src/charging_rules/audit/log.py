@@ -33,7 +33,7 @@ import orjson
 
 from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
-from charging_rules.files import DuplicateKey, NotRegular, kind_of_mode, open_regular
+from charging_rules.files import DuplicateKey, NotRegular, finite, kind_of_mode, open_regular
 from charging_rules.files import loads as strict_loads
 
 FORMAT_VERSION = 1
@@ -60,27 +60,13 @@ def canonical(record: dict[str, Any]) -> bytes:
     so a log may hold both spellings. What orjson refuses (an integer past 64 bits) is
     written by `json`. NaN and infinity are refused, as `json` refuses them (orjson would
     write null)."""
-    if not _finite(record):
+    if not finite(record):
         raise ValueError("Out of range float values are not JSON compliant")
     try:
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode()
-
-
-def _finite(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-        elif kind is float and item - item != 0.0:  # inf - inf and nan - nan are nan
-            return False
-    return True
 
 
 def record_hash(record: dict[str, Any]) -> str:

@@ -60,23 +60,7 @@ class _Place:
             return ("value", repr(value))
 
 
-class CellKey:
-    """The cell key of a fact (or of an item of `collection`) for some conditions: the
-    place of each fact they read, in the order of `fields`."""
-
-    def __init__(self, paths: list[tuple[tuple[str, ...], _Place]]):
-        self.fields = [".".join(parts) for parts, _ in paths]
-        self._paths = paths
-        self._fast = _compiled(paths)
-
-    def __call__(self, fact: Any) -> tuple[Hashable, ...]:
-        try:
-            return self._fast(fact)
-        except TypeError:  # an unhashable value
-            return tuple([place(value_at(fact, parts)) for parts, place in self._paths])
-
-
-def key_of(conds: Iterable[Condition], collection: str | None = None) -> CellKey:
+def key_of(conds: Iterable[Condition], collection: str | None = None) -> Key:
     """The cell key for these conditions: of the top-level facts they read, or of the item
     facts their `any_<item>` parts read."""
     found: dict[str, tuple[list[Any], set[str]]] = {}
@@ -88,26 +72,35 @@ def key_of(conds: Iterable[Condition], collection: str | None = None) -> CellKey
             if isinstance(atom, Compare):
                 literals += atom.value if isinstance(atom.value, list) else [atom.value]
                 ops.add(atom.op)
-    return CellKey([(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
-                    for path, (literals, ops) in sorted(found.items())])
+    return _compiled([(tuple(path.split(".")), _Place(literals, bool(ops & set(ORDERED))))
+                      for path, (literals, ops) in sorted(found.items())])
 
 
 def _compiled(paths: list[tuple[tuple[str, ...], _Place]]) -> Key:
     """The key as one generated function (a key is computed for every referral and every
-    charge): a dictionary lookup per fact compared for equality, a bisection per ordered
-    one. Generated like dataclasses' methods; the facts' names are passed in as values,
-    never spliced into the code."""
-    lines = ["def key(fact):"]
+    charge): a dictionary lookup per fact compared for equality; for an ordered one, the
+    place `_Place` gives, inline for plain JSON values. Generated like dataclasses' methods;
+    the facts' names are passed in as values, never spliced into the code."""
+    lines = ["def key(fact):", "  try:"]
     for i, (parts, place) in enumerate(paths):
         lines.append(f"    v = fact.get(N[{i}][0], M)")
         lines += [f"    v = v.get(N[{i}][{j}], M) if type(v) is dict else M"
                   for j in range(1, len(parts))]
-        lines.append(f"    k{i} = T[{i}].get(v, O)" if place.table is not None
-                     else f"    k{i} = P[{i}](v)")
+        if place.table is not None:
+            lines.append(f"    k{i} = T[{i}].get(v, O)")
+        else:
+            lines += ["    if type(v) in J:",
+                      f"      k{i} = (True, v) if v in E[{i}] else (False, B(S[{i}], v))",
+                      "    else:",
+                      f"      k{i} = P[{i}](v)"]
     lines.append("    return (" + "".join(f"k{i}, " for i in range(len(paths))) + ")")
+    lines += ["  except TypeError:  # unhashable, or not comparable with the literals",
+              "    return tuple([p(value_at(fact, n)) for n, p in zip(N, P)])"]
     namespace: dict[str, Any] = {
-        "N": [parts for parts, _ in paths], "M": MISSING, "O": _OTHER,
-        "T": [place.table for _, place in paths], "P": [place for _, place in paths]}
+        "N": [parts for parts, _ in paths], "M": MISSING, "O": _OTHER, "B": bisect_left,
+        "J": frozenset({str, int, float}), "T": [place.table for _, place in paths],
+        "E": [place.equal for _, place in paths], "S": [place.sorted for _, place in paths],
+        "P": [place for _, place in paths], "value_at": value_at}
     exec("\n".join(lines), namespace)  # generated above from positions, not from input
     key: Key = namespace["key"]
     return key

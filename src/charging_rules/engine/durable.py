@@ -197,13 +197,38 @@ class _Shard:
         return handle
 
 
+Truths = dict[str, Truth]
+Sealed = tuple[int, Truths]  # truths, with a serial naming their content (`_seal`)
+_serials = itertools.count()
+
+
 class Answer(NamedTuple):
-    """durable_rules' answer for one fact: its cell (None without reuse), the truth of every
-    node, and per count the truth of the count roots' nodes on that count's view."""
+    """durable_rules' answer for one fact, as the parts it is made of (shared between the
+    facts whose parts agree): `CompiledRuleset.truths` puts them together.
+
+    `cell` is the fact's cell (None without reuse); `signature` names the truths exactly
+    (the parts' serials; None without reuse): facts in many cells share truths, so what is
+    built from the truths alone is remembered by it.
+    """
 
     cell: Hashable | None
-    truths: dict[str, Truth]
-    per_count: list[dict[str, Truth]]
+    signature: Hashable | None
+    folded: Truths
+    top: list[Truths]
+    per_count: list[Truths] | int  # per count on its own view; an int: that many counts,
+    #                                each seeing the whole record
+
+
+class _Items(NamedTuple):
+    """What a record's items of one collection tell, in their order (shared by the records
+    whose items have the same cells in the same order): each item's answer, the set of their
+    cells (None: unknown), per sum whether each item matches, and for counts each item's
+    truths of the count quantifiers' own conditions."""
+
+    answers: list[Truths]
+    cell: Hashable
+    sums: dict[str, list[Truth]]
+    owns: list[tuple[Truth, ...]]
 
 
 class CompiledRuleset:
@@ -255,12 +280,12 @@ class CompiledRuleset:
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
         self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
-        self._whole_cache: dict[Hashable, Answer] = {}
+        self._whole_cache: dict[Hashable, tuple[Truths, list[Truths]]] = {}
         self._whole_kept = max(256, _TRUTHS_KEPT // max(len(self.nodes), 1))
         self._cells_kept = max(4096, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
-        self._fold_cache: dict[Hashable, tuple[dict[str, Truth], dict[str, bool]]] = {}
-        self._count_cache: dict[Hashable, dict[str, Truth]] = {}
-        self._polarity: dict[int, tuple[dict[str, Truth], frozenset[str], frozenset[str]]] = {}
+        self._fold_cache: dict[Hashable, tuple[Sealed, dict[str, bool]]] = {}
+        self._count_cache: dict[Hashable, Sealed] = {}
+        self._polarity: dict[int, tuple[Truths, frozenset[str], frozenset[str]]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
         # The attributes quantifiers hand back (a sum: its place), in a fixed order.
@@ -268,33 +293,70 @@ class CompiledRuleset:
         # A quantifier's item node and the attribute that hands it back to durable_rules.
         self._folded = {node_id: (f"{node_id}.0", _quantified(node_id))
                         for node_id, _ in self._quantifiers}
-        self._top_cache: dict[Hashable, dict[str, Truth]] = {}
-        self._item_cache: dict[Hashable, dict[str, Truth]] = {}
+        self._top_cache: dict[Hashable, Sealed] = {}
+        self._item_cache: dict[Hashable, Truths] = {}
+        self._items_cache: dict[Hashable, _Items] = {}
+        self._sealed: dict[frozenset[tuple[str, Truth]], int] = {}
 
-    def evaluate(self, fact: dict[str, Any]) -> dict[str, Truth]:
+    def evaluate(self, fact: dict[str, Any]) -> Truths:
         """Truth of every node for this fact; nodes durable_rules did not match are unknown."""
         return self.evaluate_many((fact,))[0]
 
-    def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[dict[str, Truth]]:
-        return [dict(answer.truths) for answer in self.answer_many(facts)]
+    def evaluate_many(self, facts: Iterable[dict[str, Any]]) -> list[Truths]:
+        return [dict(self.truths(answer)[0]) for answer in self.answer_many(facts)]
 
     def answer_many(self, facts: Iterable[dict[str, Any]]) -> list[Answer]:
-        """Per fact: the truth of every node, and per count the truth of the count roots'
-        nodes (`count_nodes`) on that count's view of the record. Facts of one cell share
-        these dictionaries: read them, never change them."""
+        """Per fact, durable_rules' answer (`truths` puts it together)."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [Answer(None, {}, []) for _ in facts]  # heap corruption): no guideline
+            return [Answer(None, None, {}, [], []) for _ in facts]  # heap corruption)
         with _lock:
-            if len(self._whole_cache) > self._whole_kept:  # large entries, many seen once
-                self._whole_cache.clear()
             if len(self._fold_cache) + len(self._count_cache) + len(self._top_cache) + \
-                    len(self._item_cache) + len(self._polarity) > self._cells_kept:
+                    len(self._item_cache) + len(self._items_cache) + len(self._polarity) + \
+                    len(self._sealed) > self._cells_kept:
                 self._fold_cache.clear()
                 self._count_cache.clear()
                 self._top_cache.clear()
                 self._item_cache.clear()
+                self._items_cache.clear()
                 self._polarity.clear()
+                self._sealed.clear()
             return [self._answer(fact) for fact in facts]
+
+    def truths(self, answer: Answer) -> tuple[Truths, list[Truths]]:
+        """The truth of every node, and per count the truth of the count roots' nodes
+        (`count_nodes`) on that count's view of the record. Answers with one signature share
+        these dictionaries: read them, never change them."""
+        with _lock:
+            return self._truths(answer)
+
+    def _truths(self, answer: Answer) -> tuple[Truths, list[Truths]]:
+        signature = answer.signature
+        if signature is not None:
+            known = self._whole_cache.get(signature)
+            if known is not None:
+                return known
+        truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
+        truth.update(answer.folded)
+        for part in answer.top:
+            truth.update(part)
+        per_count = answer.per_count
+        if isinstance(per_count, int):  # each count sees the whole
+            same = {node_id: truth[node_id] for node_id in self.count_nodes}
+            per_count = [same] * per_count
+        if signature is not None:
+            if len(self._whole_cache) > self._whole_kept:  # large entries
+                self._whole_cache.clear()
+            self._whole_cache[signature] = (truth, per_count)
+        return truth, per_count
+
+    def _seal(self, truths: Truths) -> Sealed:
+        """Truths with a serial naming their content: the same content, the same serial
+        (until the caches are cleared; a serial is never given to other content)."""
+        content = frozenset(truths.items())
+        serial = self._sealed.get(content)
+        if serial is None:
+            serial = self._sealed[content] = next(_serials)
+        return serial, truths
 
     def _answer(self, fact: dict[str, Any]) -> Answer:
         """Each item asked once per item cell, the fact once per cell of the fact and of
@@ -303,7 +365,7 @@ class CompiledRuleset:
         reuse = self.reuse
         top = tuple([shard.cell(fact) for shard in self._top_shards]) if reuse else None
         whole: list[Hashable] = [top]
-        answers: dict[str, list[dict[str, Truth]]] = {}
+        parts: dict[str, _Items] = {}
         cells: list[Hashable] = []  # per collection, the set of its items' cells
         for collection in self._collections:
             items = fact.get(collection)
@@ -311,47 +373,48 @@ class CompiledRuleset:
                 whole.append(MISSING)
                 cells.append(MISSING)
                 continue
-            keys = [self._item_keys[collection](item) if reuse and type(item) is dict else None
-                    for item in items]
-            whole.append(tuple(keys))
-            cells.append(frozenset(keys) if reuse and None not in keys else None)
-            answers[collection] = [self._item(collection, item, key)
-                                   for item, key in zip(items, keys, strict=True)]
+            if reuse:
+                key = self._item_keys[collection]
+                keys = tuple([key(item) if type(item) is dict else None for item in items])
+                record = self._items_cache.get((collection, keys))
+                if record is None:
+                    record = self._items_cache[collection, keys] = self._items(collection,
+                                                                                items, keys)
+            else:
+                keys, record = None, self._items(collection, items, None)
+            whole.append(keys)
+            cells.append(record.cell)
+            parts[collection] = record
         derived: dict[str, Any] = {}
         for node_id, cond in self._sums:
-            items = fact.get(cond.collection)
-            matches = [a.get(f"{node_id}.0", Truth.UNKNOWN)
-                       for a in answers.get(cond.collection, ())]
-            place, ends = _sum(node_id, cond, items, matches)
+            record = parts.get(cond.collection)
+            place, ends = _sum(node_id, cond, fact.get(cond.collection),
+                               record.sums[node_id] if record is not None else [])
             derived.update(ends)
             derived[_quantified(node_id)] = place  # the cache key's; durable reads the ends
             whole.append(place)
-        cell = tuple(whole) if reuse else None
-        if cell is not None:
-            known = self._whole_cache.get(cell)
-            if known is not None:
-                return known
-        truth = dict.fromkeys(self.nodes, Truth.UNKNOWN)
         fold_key = tuple(cells) if reuse and None not in cells else None
         folded = self._fold_cache.get(fold_key) if fold_key is not None else None
         if folded is None:
-            folded = self._fold(answers)
+            folded = self._fold({c: record.answers for c, record in parts.items()})
             if fold_key is not None:
                 self._fold_cache[fold_key] = folded
-        truth.update(folded[0])
         derived.update(folded[1])
-        truth.update(self._top(fact, derived, top))
-        answer = Answer(cell, truth, self._per_count(fact, derived, answers, truth, top))
-        if cell is not None:
-            self._whole_cache[cell] = answer
-        return answer
+        tops = self._top(fact, derived, top)
+        counts = self._per_count(fact, derived, parts.get(self._counts or ""), top)
+        if not reuse:
+            return Answer(None, None, folded[0][1], [t for _, t in tops],
+                          counts if isinstance(counts, int) else [c for _, c in counts])
+        signature = (folded[0][0], *[serial for serial, _ in tops], "|",
+                     *([counts] if isinstance(counts, int) else [c for c, _ in counts]))
+        return Answer(tuple(whole), signature, folded[0][1], [t for _, t in tops],
+                      counts if isinstance(counts, int) else [c for _, c in counts])
 
-    def _fold(self, answers: dict[str, list[dict[str, Truth]]]
-              ) -> tuple[dict[str, Truth], dict[str, bool]]:
+    def _fold(self, answers: dict[str, list[Truths]]) -> tuple[Sealed, dict[str, bool]]:
         """The truths "some item" / "every item" give, from the items' answers, and the
         attributes that hand the quantifiers back to durable_rules. Duplicates and order of
         items change neither, so this is remembered per set of item cells."""
-        truth: dict[str, Truth] = {}
+        truth: Truths = {}
         derived: dict[str, bool] = {}
         tallies = {collection: _Tally([self._polarities(answer) for answer in items])
                    for collection, items in answers.items()}
@@ -368,9 +431,9 @@ class CompiledRuleset:
         for node_id, collection in self._item_nodes.items() if self._item_truths else ():
             tally = tallies.get(collection)
             truth[node_id] = Truth.UNKNOWN if tally is None else tally.some(node_id)
-        return truth, derived
+        return self._seal(truth), derived
 
-    def _polarities(self, answer: dict[str, Truth]) -> tuple[frozenset[str], frozenset[str]]:
+    def _polarities(self, answer: Truths) -> tuple[frozenset[str], frozenset[str]]:
         """The nodes an item's answer holds true and false; answers are shared per item
         cell, so this is worked out once per answer."""
         known = self._polarity.get(id(answer))
@@ -381,7 +444,19 @@ class CompiledRuleset:
         self._polarity[id(answer)] = (answer, true, false)
         return true, false
 
-    def _item(self, collection: str, item: Any, key: Any) -> dict[str, Truth]:
+    def _items(self, collection: str, items: list[Any], keys: tuple[Hashable, ...] | None
+               ) -> _Items:
+        answers = [self._item(collection, item, None if keys is None else keys[i])
+                   for i, item in enumerate(items)]
+        return _Items(
+            answers, frozenset(keys) if keys is not None and None not in keys else None,
+            {node_id: [answer.get(item_node, Truth.UNKNOWN) for answer in answers]
+             for node_id, cond in self._sums if cond.collection == collection
+             for item_node in [f"{node_id}.0"]},
+            [tuple([answer.get(item_node, Truth.UNKNOWN) for item_node in self._count_items])
+             for answer in answers] if collection == self._counts else [])
+
+    def _item(self, collection: str, item: Any, key: Any) -> Truths:
         """An item's nodes' truths, asked of each ruleset once per cell of what it reads
         (of this collection's item facts: its rules for other collections never match)."""
         if not isinstance(item, dict):
@@ -401,39 +476,36 @@ class CompiledRuleset:
             self._item_cache[(collection, key)] = answer
         return answer
 
-    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any
-             ) -> dict[str, Truth]:
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any) -> list[Sealed]:
         """The top-level nodes' truths, each ruleset asked once per cell of what it reads
         (a manual's rulesets each read a few guidelines' facts; a count's view changes only
         the quantifiers' attributes). A sum's ends vary from fact to fact; its place, under
         its own name, keys it."""
         if top is None:
-            return _ask(self._top_shards, {**fact, **derived, _MARKER: 1})
-        answer: dict[str, Truth] = {}
+            return [(0, _ask(self._top_shards, {**fact, **derived, _MARKER: 1}))]
+        answer: list[Sealed] = []
         for shard, cell in zip(self._top_shards, top, strict=True):
             key = (shard.name, cell, *[derived.get(name, MISSING) for name in shard.derived])
             known = self._top_cache.get(key)
             if known is None:
-                known = self._top_cache[key] = _ask([shard], {**fact, **derived, _MARKER: 1})
-            answer.update(known)
+                known = self._top_cache[key] = self._seal(
+                    _ask([shard], {**fact, **derived, _MARKER: 1}))
+            answer.append(known)
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
-                   answers: dict[str, list[dict[str, Truth]]], truth: dict[str, Truth],
-                   top: Hashable) -> list[dict[str, Truth]]:
-        items = answers.get(self._counts) if self._counts else None
-        if items is None or not self.count_nodes:
-            return [] if items is None else [{} for _ in items]
-        if len(items) == 1 or not self._count_quantifiers:  # each count sees the whole
-            same = {node_id: truth[node_id] for node_id in self.count_nodes}
-            return [same for _ in items]
-        # A count's view differs from the referral only in its quantifiers' own truths.
+                   counts: _Items | None, top: Hashable) -> list[Sealed] | int:
+        """Per count, the count roots' truths on its view (an int: that many counts, each
+        seeing the whole record, so their truths are the whole record's)."""
+        if counts is None:
+            return 0
+        if len(counts.owns) < 2 or not self.count_nodes:
+            return len(counts.answers)
+        # A count's view differs from the record only in its quantifiers' own truths.
         base = None if top is None else (top, *[derived.get(name, MISSING)
                                                 for name in self._derived_names])
-        out: list[dict[str, Truth]] = []
-        for own_answer in items:
-            owns = tuple([own_answer.get(item_node, Truth.UNKNOWN)
-                          for item_node in self._count_items])
+        out: list[Sealed] = []
+        for owns in counts.owns:
             key = None if base is None else (base, owns)
             count_truth = self._count_cache.get(key) if key is not None else None
             if count_truth is None:
@@ -444,7 +516,7 @@ class CompiledRuleset:
         return out
 
     def _count_truth(self, fact: dict[str, Any], derived: dict[str, Any],
-                     owns: tuple[Truth, ...], top: Hashable) -> dict[str, Truth]:
+                     owns: tuple[Truth, ...], top: Hashable) -> Sealed:
         view = dict(derived)
         count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
         for node_id, name, own in zip(self._count_quantifiers, self._count_names, owns,
@@ -453,12 +525,12 @@ class CompiledRuleset:
             if own is not Truth.UNKNOWN:
                 view[name] = own is Truth.TRUE
             count_truth[node_id] = own
-        answer = self._top(fact, view, top)
-        for node_id in self.count_nodes:
-            value = answer.get(node_id)
-            if value is not None:
-                count_truth[node_id] = value
-        return count_truth
+        for _, part in self._top(fact, view, top):
+            for node_id in self.count_nodes:
+                value = part.get(node_id)
+                if value is not None:
+                    count_truth[node_id] = value
+        return self._seal(count_truth)
 
 
 def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]

@@ -29,7 +29,7 @@ from collections import ChainMap
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -51,7 +51,14 @@ from charging_rules.guidelines.conditions import (
     layout,
 )
 from charging_rules.guidelines.schema import Guideline, GuidelineSet, Otherwise, Rule
-from charging_rules.model.facts import MISSING, FieldSpec, engine_fact, lookup, vocabulary
+from charging_rules.model.facts import (
+    MISSING,
+    FieldSpec,
+    engine_fact,
+    lookup,
+    to_fact,
+    vocabulary,
+)
 from charging_rules.model.kinds import KINDS, RecordKind
 from charging_rules.model.recommendation import (
     Citation,
@@ -72,7 +79,33 @@ MAX_QUESTION_WORLDS = 512  # answer combinations evaluated before the search giv
 _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
 
+_PLANS_KEPT = 16384  # plans, and recommendations, remembered (each cleared when full)
 Outcomes = dict[str, list[Rule]]  # outcome -> the rules deciding it in some world
+_serials = itertools.count()
+
+
+class _Decision(NamedTuple):
+    """What a plan decides, before the counts' names: per count its outcome, deciding
+    guideline and rules."""
+
+    outcome: str
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    citations: tuple[Citation, ...]
+    counts: tuple[tuple[str, str | None, tuple[str, ...]], ...]
+
+
+class _Plan(NamedTuple):
+    """A recommendation for some truths, before the counts' names: `serial` names the
+    combination (per count) and the missing facts, which the recommendation depends on."""
+
+    serial: int
+    counted: list[_Combined]
+    missing: list[str]
+    per_count: bool
+    open: bool  # some count is undecided: the missing facts name the record's items
+    trace: tuple[GuidelineTrace, ...]
+    shows: list[str]  # the facts whose values explain the failed comparisons
 
 
 @dataclass(frozen=True)
@@ -145,8 +178,10 @@ class Evaluator:
         self._questions: dict[Hashable, list[Question]] = {}
         self._combined: dict[tuple[Truth, ...], _Combined] = {}
         self._templates: dict[tuple[Any, ...], Recommendation] = {}
-        self._by_cell: dict[Hashable, tuple[Recommendation, tuple[GuidelineTrace, ...],
-                                            list[str]]] = {}
+        self._plans: dict[Hashable, _Plan | dict[Hashable, _Plan]] = {}
+        self._kept = 0  # plans in `_plans`
+        self._plan_serials: dict[tuple[Any, ...], int] = {}
+        self._decisions: dict[int, _Decision] = {}
         self._root_ids = list(roots)
         self._rule_guideline = {id(rule): g for g in self.guidelines for rule in g.rules}
         self._scope_positions = [(i, root) for i, root in enumerate(self._root_ids)
@@ -173,9 +208,14 @@ class Evaluator:
         """Streams: records are evaluated in chunks, so memory stays flat on any input size."""
         iterator = iter(records)
         while batch := list(itertools.islice(iterator, chunk)):
-            facts = [engine_fact(r) for r in batch]
-            ids = [str(getattr(r, self.kind.id_field)) for r in batch]
-            yield from self._evaluate(ids, facts, self.ask)
+            yield from self.evaluate_plain(batch, [to_fact(r) for r in batch])
+
+    def evaluate_plain(self, records: Sequence[BaseModel], plain: Sequence[dict[str, Any]]
+                       ) -> Iterator[Recommendation]:
+        """`evaluate_many` for records whose `to_fact` the caller has (and logs)."""
+        facts = [engine_fact(r, p) for r, p in zip(records, plain, strict=True)]
+        ids = [str(getattr(r, self.kind.id_field)) for r in records]
+        return self._evaluate(ids, facts, self.ask)
 
     def evaluate_facts(self, ids: list[str], facts: list[dict[str, Any]]
                        ) -> list[Recommendation]:
@@ -184,27 +224,52 @@ class Evaluator:
 
     def _evaluate(self, ids: list[str], facts: list[dict[str, Any]], ask: bool
                   ) -> Iterator[Recommendation]:
-        """Everything in a recommendation but the record's id and the values it shows
-        beside failed comparisons is a function of the record's cell (cells.py) and its
-        counts' names: it is built once per cell and copied for each record."""
-        for record_id, fact, answer in zip(ids, facts, self._ruleset.answer_many(facts),
+        """A recommendation is built in two steps, each remembered. Its plan (what each
+        count may come to, the missing facts, the trace) is a function of the truths
+        durable_rules gives (their signature) and, where facts are missing, of the record's
+        items (the missing facts name them). The recommendation is a function of its plan
+        and the counts' names; it is copied for each record with the record's id and the
+        values it shows beside failed comparisons."""
+        ruleset = self._ruleset
+        for record_id, fact, answer in zip(ids, facts, ruleset.answer_many(facts),
                                            strict=True):
+            signature = answer.signature
+            items = None if answer.cell is None else answer.cell[1:]  # type: ignore[index]
+            plan = self._plans.get(signature) if signature is not None else None
+            if type(plan) is dict:  # undecided: the missing facts depend on the items
+                plan = plan.get(items)
+            if plan is None:
+                truths, per_count = ruleset.truths(answer)
+                plan = self._plan(fact, truths, per_count)
+                if signature is not None:
+                    self._remember(signature, items, plan)
+            assert isinstance(plan, _Plan)
             labels = self._count_labels(fact)
-            key = None if answer.cell is None else (answer.cell, labels)
-            built = self._by_cell.get(key) if key is not None else None
-            if built is None:
-                built = self._recommend(fact, answer.truths, answer.per_count, labels)
-                if key is not None:
-                    if len(self._by_cell) > _CACHE_SIZE:
-                        self._by_cell.clear()
-                    self._by_cell[key] = built
-            template, trace, shows = built
+            template = self._templates.get((plan.serial, labels))
+            if template is None:
+                if len(self._templates) > _PLANS_KEPT:
+                    self._templates.clear()
+                template = self._templates[plan.serial, labels] = self._template(plan, labels)
             questions: Sequence[Question] = ()
             if ask and template.outcome == NEEDS_INFORMATION and template.missing:
-                questions = self.questions(record_id, fact, template.missing, key)
+                questions = self.questions(
+                    record_id, fact, template.missing,
+                    None if answer.cell is None else (answer.cell, labels))
             yield template.filled(
-                record_id, trace, questions,
-                {f: v for f in shows if (v := lookup(fact, f)) is not MISSING})
+                record_id, plan.trace, questions,
+                {f: v for f in plan.shows if (v := lookup(fact, f)) is not MISSING})
+
+    def _remember(self, signature: Hashable, items: Hashable, plan: _Plan) -> None:
+        if self._kept > _PLANS_KEPT:
+            self._plans.clear()
+            self._kept = 0
+        self._kept += 1
+        if not plan.open:
+            self._plans[signature] = plan
+        else:
+            per_items = self._plans.setdefault(signature, {})
+            assert isinstance(per_items, dict)
+            per_items[items] = plan
 
     # --- combination ---------------------------------------------------------------------
 
@@ -281,13 +346,11 @@ class Evaluator:
         combined = self._combined[key] = _Combined(results, visited, outcomes)
         return combined
 
-    def _recommend(self, fact: dict[str, Any], truths: dict[str, Truth],
-                   per_count: list[dict[str, Truth]], labels: tuple[Any, ...]
-                   ) -> tuple[Recommendation, tuple[GuidelineTrace, ...], list[str]]:
-        """The recommendation (no record id, no values, no trace) for these truths, its
-        trace, and the facts whose values it shows. The first is a function of the scopes'
-        and rules' truths, per count, of the missing facts and of the counts' names, and is
-        built once per those; the trace is built per guideline (`_trace_of`)."""
+    def _plan(self, fact: dict[str, Any], truths: dict[str, Truth],
+              per_count: list[dict[str, Truth]]) -> _Plan:
+        """What the recommendation for these truths is made of. Combination is a function
+        of the scopes' and rules' truths (per count) and is remembered by those; the trace
+        is built per guideline (`_trace_of`)."""
         whole_key = self._root_key(truths)
         keys = [self._count_key(whole_key, own) for own in per_count] if per_count \
             else [whole_key]
@@ -299,30 +362,30 @@ class Evaluator:
                               combined.visited,
                               ChainMap(per_count[index], truths) if per_count else truths,
                               fact, index if per_count else None)})
-        whole = self._combine(whole_key)
-        key = (whole_key, *keys, "|", *missing, "|", labels)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self._template(counted, missing, fact,
-                                                             bool(per_count))
-        if len(self._templates) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE or \
-                len(self._results) > _CACHE_SIZE:
-            self._templates.clear()
-            self._combined.clear()
-            self._results.clear()
+        key = (*keys, "|", *missing)
+        serial = self._plan_serials.get(key)
+        if serial is None:
+            if len(self._plan_serials) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE or \
+                    len(self._results) > _CACHE_SIZE:
+                self._plan_serials.clear()
+                self._combined.clear()
+                self._results.clear()
+            serial = self._plan_serials[key] = next(_serials)
+        open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
-            return template, (), list(dict.fromkeys(
-                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
-                for f in fields))
-        parts = self._trace_of(whole, truths)
-        return (template, tuple(trace for trace, _ in parts),
-                list(dict.fromkeys(f for _, shows in parts for f in shows)))
+            return _Plan(serial, counted, missing, bool(per_count), open_, (), list(
+                dict.fromkeys(f for node_id, fields in self._shows.items()
+                              if truths[node_id] is Truth.FALSE for f in fields)))
+        parts = self._trace_of(self._combine(whole_key), truths)
+        return _Plan(serial, counted, missing, bool(per_count), open_,
+                     tuple(trace for trace, _ in parts),
+                     list(dict.fromkeys(f for _, shows in parts for f in shows)))
 
     def _count_labels(self, fact: dict[str, Any]) -> tuple[Any, ...]:
         """What names each count (its statute and category): part of a recommendation."""
         items = fact.get(self.kind.counts) if self.kind.counts else None
-        return tuple([(item.get("statute"), item.get("category")) if type(item) is dict
-                      else None for item in (items if isinstance(items, list) else ())])
+        return tuple([(item.get("statute"), item.get("category", "")) if type(item) is dict
+                      else (None, "") for item in (items if isinstance(items, list) else ())])
 
     def _decided(self, combined: _Combined) -> tuple[str, list[Rule], list[str]]:
         """A decided count's outcome, deciding rules and reasons."""
@@ -332,20 +395,41 @@ class Evaluator:
         assert self.otherwise is not None  # only the set's fallback decides without a rule
         return outcome, deciding, [self.otherwise.reason]
 
-    def _template(self, counted: list[_Combined], missing: list[str], fact: dict[str, Any],
-                  per_count: bool) -> Recommendation:
+    def _template(self, plan: _Plan, labels: tuple[Any, ...]) -> Recommendation:
         """The recommendation; its record id, trace and values are filled in per record."""
-        counts = self._counts(counted, fact) if per_count else []
+        decision = self._decisions.get(plan.serial)
+        if decision is None:
+            if len(self._decisions) > _CACHE_SIZE:
+                self._decisions.clear()
+            decision = self._decisions[plan.serial] = self._decision(plan)
+        counts = [CountOutcome(index, statute, category, *part) for index, ((statute, category),
+                                                                            part)
+                  in enumerate(zip(labels, decision.counts, strict=True))
+                  ] if plan.per_count else []
+        reasons = list(decision.reasons)
+        if len({c.outcome for c in counts}) > 1:
+            reasons += [f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
+                        + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
+                           else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION
+                           else "") for c in counts]
+        return Recommendation(
+            record_id="", kind=self.kind.name, outcome=decision.outcome, rules=decision.rules,
+            reasons=reasons, citations=decision.citations, missing=plan.missing,
+            guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
+            guidelines=self._refs, trace=(), counts=counts)
+
+    def _decision(self, plan: _Plan) -> _Decision:
+        """What a plan decides, before the counts' names."""
+        counted, missing = plan.counted, plan.missing
         open_counts = [c for c in counted if len(c.outcomes) != 1]
         if any(not c.outcomes for c in counted):
             # no guideline decided and the set has no fallback for this kind
-            outcome, deciding, rule_ids = NEEDS_INFORMATION, [], []
+            outcome, deciding = NEEDS_INFORMATION, []
             reasons = [f"No guideline decides {self.kind.name} records like this one and the "
                        f"guideline set names no fallback for them."]
         elif open_counts:
             outcome = NEEDS_INFORMATION
             deciding = _unique(rule for c in open_counts for rule in _undecided_rules(c))
-            rule_ids = [rule.id for rule in deciding]
             reasons = [f"The outcome depends on facts missing from the referral: "
                        f"{', '.join(missing)}."]
             reasons += [f"If {rule.id} holds ({rule.outcome}): {rule.reason}"
@@ -354,43 +438,23 @@ class Evaluator:
             decided = [self._decided(c) for c in counted]
             outcome = min((o for o, _, _ in decided), key=self._rank)
             deciding = _unique(r for o, rules, _ in decided if o == outcome for r in rules)
-            rule_ids = [r.id for r in deciding]
             reasons = list(dict.fromkeys(reason for o, _, why in decided if o == outcome
                                          for reason in why))
-        if len({c.outcome for c in counts}) > 1:
-            reasons += [f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
-                        + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
-                           else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION
-                           else "") for c in counts]
-        return Recommendation(
-            record_id="", kind=self.kind.name, outcome=outcome, rules=rule_ids,
-            reasons=reasons, citations=[self._citation(r) for r in deciding], missing=missing,
-            guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
-            guidelines=self._refs,
-            trace=(),
-            counts=counts,
-        )
+        return _Decision(outcome, tuple(r.id for r in deciding), tuple(reasons),
+                         tuple(self._citation(r) for r in deciding),
+                         tuple(self._count(c) for c in counted))
 
     def _rank(self, outcome: str) -> int:
         order = self.kind.precedence
         return order.index(outcome) if outcome in order else len(order)
 
-    def _counts(self, counted: list[_Combined], fact: dict[str, Any]) -> list[CountOutcome]:
-        assert self.kind.counts is not None
-        out = []
-        for index, (item, combined) in enumerate(zip(lookup(fact, self.kind.counts), counted,
-                                                     strict=True)):
-            if len(combined.outcomes) == 1:
-                outcome, deciding, _ = self._decided(combined)
-                guideline = self._guideline_of(deciding[0]).id if deciding else None
-                rules = [r.id for r in deciding]
-            else:
-                outcome, guideline = NEEDS_INFORMATION, None
-                rules = [r.id for r in _unique(_undecided_rules(combined))]
-            out.append(CountOutcome(charge=index, statute=item.get("statute"),
-                                    category=item.get("category", ""), outcome=outcome,
-                                    guideline=guideline, rules=rules))
-        return out
+    def _count(self, combined: _Combined) -> tuple[str, str | None, tuple[str, ...]]:
+        """A count's outcome, deciding guideline and rules."""
+        if len(combined.outcomes) == 1:
+            outcome, deciding, _ = self._decided(combined)
+            return (outcome, self._guideline_of(deciding[0]).id if deciding else None,
+                    tuple(r.id for r in deciding))
+        return NEEDS_INFORMATION, None, tuple(r.id for r in _unique(_undecided_rules(combined)))
 
     def _guideline_of(self, rule: Rule) -> Guideline:
         return self._rule_guideline[id(rule)]

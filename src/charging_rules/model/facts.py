@@ -115,10 +115,11 @@ def to_fact(record: BaseModel) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude_none=True)
 
 
-def engine_fact(record: BaseModel) -> dict[str, Any]:
-    """`to_fact` plus the facts the record derives (a model's `derived_facts()`), which
-    guidelines may compare but which are never input and never logged."""
-    fact = to_fact(record)
+def engine_fact(record: BaseModel, plain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`to_fact` (`plain`, where the caller has it) plus the facts the record derives (a
+    model's `derived_facts()`), which guidelines may compare but which are never input and
+    never logged. `plain` is not changed."""
+    fact = to_fact(record) if plain is None else plain
     derive = getattr(record, "derived_facts", None)
     return fact if derive is None else merged(fact, derive())
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from charging_rules.files import checked
+
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
@@ -201,7 +203,7 @@ _LOGGED = ("kind", "outcome", "rules", "reasons", "citations", "missing", "guide
            "guideline_set_sha256", "guidelines", "counts", "questions")
 _TEMPLATE_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation)
                          if f.name not in ("record_id", "trace", "questions", "compared"))
-_SHARED_KEPT = 4096
+_SHARED_KEPT = 65536  # a batch's recommendations share a few thousand templates
 _shared: dict[int, tuple[object, Any]] = {}  # id -> (the object, kept alive; its plain form)
 
 
@@ -234,5 +236,6 @@ def _plain_shared(value: Any) -> Any:
     plain = _plain(value)
     if type(value) is tuple and value and type(value[0]) is Citation:
         plain = [{k: v for k, v in c.items() if k != "text"} for c in plain]
+    plain = checked(plain)  # the log checks each record for NaN: this part once
     _shared[id(value)] = (value, plain)
     return plain

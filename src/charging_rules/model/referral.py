@@ -57,7 +57,7 @@ POLICE_SOURCE = re.compile(
 class Fact(BaseModel):
     """Strict by default: a typo'd key or a "yes" for a boolean is an error, never "unknown"."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def asked(question: str, ask: str) -> dict[str, Any]:

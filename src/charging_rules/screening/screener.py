@@ -20,6 +20,7 @@ from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
+from charging_rules.model.facts import to_fact
 from charging_rules.model.kinds import KINDS, kind_of
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.model.referral import Demographics
@@ -98,14 +99,16 @@ class Screener:
         evaluator = self.evaluator(kind)
         iterator = iter(items)
         while batch := list(itertools.islice(iterator, chunk)):
-            recommendations = list(evaluator.evaluate_many((r for r, _ in batch), chunk))
+            records = [r for r, _ in batch]
+            plain = [to_fact(r) for r in records]  # evaluated, and logged
+            recommendations = list(evaluator.evaluate_plain(records, plain))
             if self.store is None:
                 yield from (Screened(rec, None) for rec in recommendations)
                 continue
             self._archive_once(self.store)
-            entries = [recommendation_entry(rec, record, demographics, actor)
-                       for rec, (record, demographics) in zip(recommendations, batch,
-                                                              strict=True)]
+            entries = [recommendation_entry(rec, record, demographics, actor, fact)
+                       for rec, (record, demographics), fact in zip(recommendations, batch,
+                                                                    plain, strict=True)]
             written = self.store.append_many(entries)
             for rec, logged in zip(recommendations, written, strict=True):
                 yield Screened(rec, str(logged["decision_id"]), logged)
