@@ -14,10 +14,13 @@ Rows (see benchmarks/README.md):
                    -- THE BASELINE the ratios are taken against
   durable-lang     the same ruleset written with durable.lang (@when_all, assert_fact)
   zen              zen-engine, the policy as a JDM first-hit decision table (benchmarks/zen_kc.py)
-  batch-nolog      charging-rules batch FILE --no-log --json (the shipped set, rules/)
+  batch-nolog      charging-rules batch FILE --no-log --json (the shipped set, rules/), as a
+                   user runs it: one worker process per CPU core
+  batch-nolog-1    the same in one process (--jobs 1), like the baselines
   batch-nolog-kc   the same with --guidelines rules/kc-drug-policy.yaml: exactly the policy
                    the baselines encode, whatever else is added to the shipped set
   batch-log        charging-rules batch FILE --json --audit-dir FRESH_DIR
+  batch-log-1      the same in one process (--jobs 1)
   batch-pg         charging-rules batch FILE --json --audit-db URL (PostgreSQL 15 started here)
                    when `batch --help` offers --audit-db; skipped with a note otherwise
   startup          charging-rules screen ONE.json --no-log --json vs bare imports
@@ -55,8 +58,8 @@ sys.path.insert(0, str(HERE))
 import manual  # noqa: E402
 from batch_throughput import generate  # noqa: E402  (the shared referral generator)
 
-THROUGHPUT = ("durable-engine", "durable-lang", "zen", "batch-nolog", "batch-nolog-kc",
-              "batch-log", "batch-pg")
+THROUGHPUT = ("durable-engine", "durable-lang", "zen", "batch-nolog", "batch-nolog-1",
+              "batch-nolog-kc", "batch-log", "batch-log-1", "batch-pg")
 SECTIONS = (*THROUGHPUT, "startup", "manual")
 BASELINE = "durable-engine"
 KC_FILE = ROOT / "rules" / "kc-drug-policy.yaml"
@@ -268,6 +271,10 @@ def throughput(args: argparse.Namespace, referrals: Path, env: dict[str, str],
             rows.append(measure(Row(name, "charging-rules batch --no-log", args.n),
                                 lambda _: [*batch, "--no-log", *shipped], args.repeat,
                                 timeout, env))
+        elif name == "batch-nolog-1":
+            rows.append(measure(Row(name, "batch --no-log, one process (--jobs 1)", args.n),
+                                lambda _: [*batch, "--no-log", *shipped, "--jobs", "1"],
+                                args.repeat, timeout, env))
         elif name == "batch-nolog-kc":
             rows.append(measure(Row(name, "batch --no-log, KC guideline file only", args.n),
                                 lambda _: [*batch, "--no-log", "--guidelines", str(KC_FILE)],
@@ -276,6 +283,13 @@ def throughput(args: argparse.Namespace, referrals: Path, env: dict[str, str],
             dirs = [work / f"audit-{i}" for i in range(args.repeat)]
             rows.append(measure(Row(name, "charging-rules batch, file audit log", args.n),
                                 lambda i, d=dirs: [*batch, *shipped, "--audit-dir", str(d[i])],
+                                args.repeat, timeout, env,
+                                after=lambda i, d=dirs: shutil.rmtree(d[i], ignore_errors=True)))
+        elif name == "batch-log-1":
+            dirs = [work / f"audit1-{i}" for i in range(args.repeat)]
+            rows.append(measure(Row(name, "batch, file audit log, one process", args.n),
+                                lambda i, d=dirs: [*batch, *shipped, "--audit-dir", str(d[i]),
+                                                   "--jobs", "1"],
                                 args.repeat, timeout, env,
                                 after=lambda i, d=dirs: shutil.rmtree(d[i], ignore_errors=True)))
         elif name == "batch-pg":
@@ -415,15 +429,19 @@ def checks(rows: list[Row]) -> tuple[list[str], bool]:
 # --- output ---------------------------------------------------------------------------------
 
 def table(rows: list[Row]) -> list[str]:
+    """Each rate against the C-API baseline and against the `durable.lang` one (the issue's
+    "parse, flatten, post" ruleset)."""
     base = next((r for r in rows if r.name == BASELINE and r.rate), None)
-    lines = [f"{'row':16} {'what':42} {'rate/s':>9} {'vs base':>8} {'median s':>9} "
-             f"{'peak RSS':>9}", "-" * 98]
+    lang = next((r for r in rows if r.name == "durable-lang" and r.rate), None)
+    lines = [f"{'row':16} {'what':42} {'rate/s':>9} {'vs base':>8} {'vs lang':>8} "
+             f"{'median s':>9} {'peak RSS':>9}", "-" * 107]
     for row in rows:
         if row.rate is None or row.status != "ok":
             lines.append(f"{row.name:16} {row.what:42} {row.status}")
             continue
         ratio = f"{row.rate / base.rate:.2f}x" if base else "-"
-        lines.append(f"{row.name:16} {row.what:42} {row.rate:9,.0f} {ratio:>8} "
+        to_lang = f"{row.rate / lang.rate:.2f}x" if lang else "-"
+        lines.append(f"{row.name:16} {row.what:42} {row.rate:9,.0f} {ratio:>8} {to_lang:>8} "
                      f"{row.median:9.2f} {max(row.maxrss_kib) / 1024:6.0f} MiB")
     return lines
 

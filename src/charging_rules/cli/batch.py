@@ -63,6 +63,10 @@ def batch(
         "--out", metavar="RESULTS.jsonl", help="One line per screened referral, as "
         "`screen --json` prints it (referral_id, outcome, decision_id, ...).")] = None,
     as_json: JsonOpt = False,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, metavar="N",
+        help="Processes screening at once (default: one per available CPU core). The log "
+        "and the results are in the input's order either way.")] = None,
 ) -> None:
     """Screen every referral in a file; invalid rows are reported and skipped (exit 1).
 
@@ -76,6 +80,7 @@ def batch(
     from charging_rules.ingest.readers import stdin_as_file
     from charging_rules.screening.batch import results_file, run_batch
     from charging_rules.screening.screener import Screener
+    from charging_rules.screening.workers import available_cores
     from charging_rules.text import literal, printable
 
     loaded = None if mapping is None else load_mapping(mapping)
@@ -84,8 +89,10 @@ def batch(
     screener = Screener.open(config.guidelines(guidelines), store, questions=out is not None,
                              trace=False)
     err = Console(stderr=True, highlight=False)
+    # Refreshed as chunks are screened, not by a thread of its own: worker processes are
+    # forked during the batch, and a process is forked safely only while it has one thread.
     progress = Progress(TextColumn("screening"), BarColumn(), DownloadColumn(),
-                        TimeElapsedColumn(), console=err, transient=True,
+                        TimeElapsedColumn(), console=err, transient=True, auto_refresh=False,
                         disable=not err.is_terminal)
 
     def report(skip: Skipped) -> None:
@@ -102,7 +109,9 @@ def batch(
         task = progress.add_task("screening", total=None)
         summary = run_batch(path, screener, actor, loaded, report,
                             lambda done, total: progress.update(task, completed=done,
-                                                                total=total), results)
+                                                                total=total, refresh=True),
+                            results,
+                            jobs or available_cores())
     emit(as_json, summary.to_json(), _summary_table(summary))
     if summary.skipped:
         raise typer.Exit(1)

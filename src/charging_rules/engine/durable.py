@@ -278,7 +278,9 @@ class CompiledRuleset:
         self._item_truths = item_truths
         conds = list(roots.values())
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
-        self._sums = [(node_id, cond) for node_id, cond in self._quantifiers
+        # A sum's node, condition, and the attributes handing its place and ends back.
+        self._sums = [(node_id, cond, _quantified(node_id), _quantified(node_id) + _LOW,
+                       _quantified(node_id) + _HIGH) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, tuple[Truths, list[Truths]]] = {}
         self._whole_kept = max(256, _TRUTHS_KEPT // max(len(self.nodes), 1))
@@ -288,8 +290,6 @@ class CompiledRuleset:
         self._polarity: dict[int, tuple[Truths, frozenset[str], frozenset[str]]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
-        # The attributes quantifiers hand back (a sum: its place), in a fixed order.
-        self._derived_names = sorted(_quantified(node_id) for node_id, _ in self._quantifiers)
         # A quantifier's item node and the attribute that hands it back to durable_rules.
         self._folded = {node_id: (f"{node_id}.0", _quantified(node_id))
                         for node_id, _ in self._quantifiers}
@@ -386,13 +386,14 @@ class CompiledRuleset:
             cells.append(record.cell)
             parts[collection] = record
         derived: dict[str, Any] = {}
-        for node_id, cond in self._sums:
+        places: list[str] = []
+        for node_id, cond, name, low, high in self._sums:
             record = parts.get(cond.collection)
-            place, ends = _sum(node_id, cond, fact.get(cond.collection),
-                               record.sums[node_id] if record is not None else [])
-            derived.update(ends)
-            derived[_quantified(node_id)] = place  # the cache key's; durable reads the ends
-            whole.append(place)
+            place = _sum(cond, fact.get(cond.collection),
+                         record.sums[node_id] if record is not None else [], derived, low, high)
+            derived[name] = place  # the cache key's; durable_rules reads the ends
+            places.append(place)
+        whole += places
         fold_key = tuple(cells) if reuse and None not in cells else None
         folded = self._fold_cache.get(fold_key) if fold_key is not None else None
         if folded is None:
@@ -401,7 +402,8 @@ class CompiledRuleset:
                 self._fold_cache[fold_key] = folded
         derived.update(folded[1])
         tops = self._top(fact, derived, top)
-        counts = self._per_count(fact, derived, parts.get(self._counts or ""), top)
+        counts = self._per_count(fact, derived, parts.get(self._counts or ""), top,
+                                 None if top is None else (top, folded[0][0], *places))
         if not reuse:
             return Answer(None, None, folded[0][1], [t for _, t in tops],
                           counts if isinstance(counts, int) else [c for _, c in counts])
@@ -451,7 +453,7 @@ class CompiledRuleset:
         return _Items(
             answers, frozenset(keys) if keys is not None and None not in keys else None,
             {node_id: [answer.get(item_node, Truth.UNKNOWN) for answer in answers]
-             for node_id, cond in self._sums if cond.collection == collection
+             for node_id, cond, *_ in self._sums if cond.collection == collection
              for item_node in [f"{node_id}.0"]},
             [tuple([answer.get(item_node, Truth.UNKNOWN) for item_node in self._count_items])
              for answer in answers] if collection == self._counts else [])
@@ -494,16 +496,17 @@ class CompiledRuleset:
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
-                   counts: _Items | None, top: Hashable) -> list[Sealed] | int:
+                   counts: _Items | None, top: Hashable, base: Hashable
+                   ) -> list[Sealed] | int:
         """Per count, the count roots' truths on its view (an int: that many counts, each
-        seeing the whole record, so their truths are the whole record's)."""
+        seeing the whole record, so their truths are the whole record's). A count's view
+        differs from the record's only in its quantifiers' own truths: the record's part is
+        `base`, its cell, what the quantifiers hand back and the sums' places (None without
+        reuse)."""
         if counts is None:
             return 0
         if len(counts.owns) < 2 or not self.count_nodes:
             return len(counts.answers)
-        # A count's view differs from the record only in its quantifiers' own truths.
-        base = None if top is None else (top, *[derived.get(name, MISSING)
-                                                for name in self._derived_names])
         out: list[Sealed] = []
         for owns in counts.owns:
             key = None if base is None else (base, owns)
@@ -533,18 +536,19 @@ class CompiledRuleset:
         return self._seal(count_truth)
 
 
-def _sum(node_id: str, cond: SumItems, items: Any, matches: list[Truth]
-         ) -> tuple[str, dict[str, float]]:
-    """A sum's place (the truth of its comparison) and the ends of the interval it lies in,
-    as the attributes durable_rules matches (`_SUM_MATCH`), given whether each item matches."""
+def _sum(cond: SumItems, items: Any, matches: list[Truth], derived: dict[str, Any], low: str,
+         high: str) -> str:
+    """A sum's place (the truth of its comparison), given whether each item matches; the
+    ends of the interval it lies in go into `derived` under the names durable_rules matches
+    (`_SUM_MATCH`; the high end absent when unbounded)."""
     if not isinstance(items, list):
-        return Truth.UNKNOWN.value, {}
+        return Truth.UNKNOWN.value
     bounds = sum_bounds(matches, [item.get(cond.field, MISSING) if type(item) is dict
                                   else MISSING for item in items])
-    ends = {_quantified(node_id) + _LOW: bounds[0]}
+    derived[low] = bounds[0]
     if bounds[1] is not None:
-        ends[_quantified(node_id) + _HIGH] = bounds[1]
-    return sum_truth(cond, bounds).value, ends
+        derived[high] = bounds[1]
+    return sum_truth(cond, bounds).value
 
 
 def _pack(placed: list[tuple[str, Node]], ids: dict[int, str], where: Where) -> list[_Shard]:

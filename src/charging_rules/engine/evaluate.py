@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from charging_rules.engine.cells import value_at
 from charging_rules.engine.durable import CompiledRuleset
 from charging_rules.guidelines import domains
 from charging_rules.guidelines.conditions import (
@@ -105,7 +106,8 @@ class _Plan(NamedTuple):
     per_count: bool
     open: bool  # some count is undecided: the missing facts name the record's items
     trace: tuple[GuidelineTrace, ...]
-    shows: list[str]  # the facts whose values explain the failed comparisons
+    shows: list[tuple[str, tuple[str, ...]]]  # the facts whose values explain the failed
+    #                                           comparisons (and their paths, split)
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ class Evaluator:
                     None if answer.cell is None else (answer.cell, labels))
             yield template.filled(
                 record_id, plan.trace, questions,
-                {f: v for f in plan.shows if (v := lookup(fact, f)) is not MISSING})
+                {f: v for f, parts in plan.shows if (v := value_at(fact, parts)) is not MISSING})
 
     def _remember(self, signature: Hashable, items: Hashable, plan: _Plan) -> None:
         if self._kept > _PLANS_KEPT:
@@ -373,13 +375,13 @@ class Evaluator:
             serial = self._plan_serials[key] = next(_serials)
         open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
-            return _Plan(serial, counted, missing, bool(per_count), open_, (), list(
-                dict.fromkeys(f for node_id, fields in self._shows.items()
-                              if truths[node_id] is Truth.FALSE for f in fields)))
+            return _Plan(serial, counted, missing, bool(per_count), open_, (), _paths(
+                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
+                for f in fields))
         parts = self._trace_of(self._combine(whole_key), truths)
         return _Plan(serial, counted, missing, bool(per_count), open_,
                      tuple(trace for trace, _ in parts),
-                     list(dict.fromkeys(f for _, shows in parts for f in shows)))
+                     _paths(f for _, shows in parts for f in shows))
 
     def _count_labels(self, fact: dict[str, Any]) -> tuple[Any, ...]:
         """What names each count (its statute and category): part of a recommendation."""
@@ -612,6 +614,10 @@ def _conditions(trace: GuidelineTrace) -> Iterator[ConditionTrace]:
     yield from trace.scope_conditions
     for rule in trace.rules:
         yield from rule.conditions
+
+
+def _paths(fields: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+    return [(f, tuple(f.split("."))) for f in dict.fromkeys(fields)]
 
 
 def _shows(field: str, fields: dict[str, FieldSpec]) -> tuple[str, ...]:

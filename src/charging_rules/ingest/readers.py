@@ -35,6 +35,14 @@ class Unreadable:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class JsonLine:
+    """A .jsonl row not yet parsed (`RowSource(lazy=True)`): `json_value` parses it where
+    it is screened, in a worker process for a parallel batch."""
+
+    text: str
+
+
 Row = tuple[int, Any]
 TOO_DEEP = "invalid JSON: nested too deeply"
 FORMATS = (".jsonl", ".json", ".csv")
@@ -43,8 +51,10 @@ FORMATS = (".jsonl", ".json", ".csv")
 class RowSource:
     """An open input file: its rows, and how far into the file reading has got (progress)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, lazy: bool = False):
+        """`lazy`: .jsonl rows come as `JsonLine`, for the caller to parse."""
         self.path = path
+        self._lazy = lazy
         self.format = path.suffix.lower()
         if self.format not in FORMATS:
             raise InputError(f"unsupported input format '{path.suffix}' (use "
@@ -59,7 +69,7 @@ class RowSource:
     def _open_rows(self) -> Iterator[Row]:
         try:
             if self.format == ".jsonl":
-                return _jsonl_rows(self._file)
+                return _jsonl_rows(self._file, self._lazy)
             if self.format == ".json":
                 return _json_array_rows(self._file, str(self.path))
             reader = csv.reader(self._file, strict=True)
@@ -94,14 +104,14 @@ class RowSource:
         self.close()
 
 
-def _jsonl_rows(lines: IO[str]) -> Iterator[Row]:
+def _jsonl_rows(lines: IO[str], lazy: bool) -> Iterator[Row]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        yield number, _json_value(line)
+        yield number, JsonLine(line) if lazy else json_value(line)
 
 
-def _json_value(text: str) -> Any:
+def json_value(text: str) -> Any:
     """One JSONL line's value, or why it is unreadable."""
     if has_bad_bytes(text):
         return Unreadable(BAD_BYTES)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import Mapping, MappingError, header_mapping
-from charging_rules.ingest.readers import RowSource, Unreadable
+from charging_rules.ingest.readers import JsonLine, RowSource, Unreadable, json_value
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.referral import Demographics
 
@@ -54,12 +55,18 @@ def referral_rows(source: RowSource, mapping: Mapping | None
     """(line, record and demographics) for each row, or (line, Skipped) saying why not."""
     label = str(source.path)
     for line, raw in source:
-        try:
-            if isinstance(raw, Unreadable):
-                raise MappingError("(row)", raw.reason)
-            yield line, parse_record(raw if mapping is None else mapping.apply(raw),
-                                     "referral", label)
-        except MappingError as error:
-            yield line, Skipped(line, error.field, error.message)
-        except InputError as error:
-            yield line, _skipped(line, error.message)
+        yield line, referral_row(line, raw, mapping, label)
+
+
+def referral_row(line: int, raw: Any, mapping: Mapping | None, label: str) -> Parsed | Skipped:
+    """One row read by a `RowSource`: the record and demographics, or why not."""
+    if isinstance(raw, JsonLine):
+        raw = json_value(raw.text)
+    try:
+        if isinstance(raw, Unreadable):
+            raise MappingError("(row)", raw.reason)
+        return parse_record(raw if mapping is None else mapping.apply(raw), "referral", label)
+    except MappingError as error:
+        return Skipped(line, error.field, error.message)
+    except InputError as error:
+        return _skipped(line, error.message)

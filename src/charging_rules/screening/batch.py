@@ -8,6 +8,7 @@ skipped, never guessed at. Memory does not grow with the input: rows are never c
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,13 +18,13 @@ from pathlib import Path
 
 from charging_rules.errors import InputError
 from charging_rules.ingest.mapping import Mapping
-from charging_rules.ingest.readers import RowSource
-from charging_rules.ingest.records import Parsed, Skipped, mapping_for, referral_rows
+from charging_rules.ingest.readers import Row, RowSource
+from charging_rules.ingest.records import Skipped, mapping_for
 from charging_rules.model.facts import generic_path
-from charging_rules.model.recommendation import Recommendation
-from charging_rules.screening.screener import Screened, Screener
+from charging_rules.screening.screener import Screener
+from charging_rules.screening.workers import Job, Result, chunk_runner
 
-PROGRESS_EVERY = 512
+CHUNK = 256  # rows screened, and logged as one group (one write, one fsync), at a time
 
 
 @dataclass
@@ -46,26 +47,15 @@ class BatchSummary:
 
 OnSkip = Callable[[Skipped], None]
 OnProgress = Callable[[int, int], None]
-OnScreened = Callable[[Screened], None]
+OnScreened = Callable[[dict[str, object]], None]  # a referral's `screen --json` object
 
 
-def out_of_scope(recommendation: Recommendation) -> bool:
-    """No guideline applied to the record: no rule decided it and nothing is missing, so
-    the set's fallback did (every scope failed, or the guidelines in scope abstained)."""
-    return not recommendation.rules and recommendation.outcome != "needs_information"
-
-
-def _records(source: RowSource, mapping: Mapping | None, summary: BatchSummary,
-             on_skip: OnSkip, on_progress: OnProgress | None
-             ) -> Iterator[Parsed]:
-    for count, (_, item) in enumerate(referral_rows(source, mapping), 1):
-        if on_progress is not None and count % PROGRESS_EVERY == 0:
+def _chunks(source: RowSource, on_progress: OnProgress | None) -> Iterator[list[Row]]:
+    rows = iter(source)
+    while chunk := list(itertools.islice(rows, CHUNK)):
+        yield chunk
+        if on_progress is not None:
             on_progress(source.position(), source.size)
-        if isinstance(item, Skipped):
-            summary.skip_reasons[generic_path(item.field)] += 1
-            on_skip(item)
-        else:
-            yield item
 
 
 @contextmanager
@@ -88,22 +78,38 @@ def _collector_for_a_batch() -> Iterator[None]:
 
 def run_batch(path: Path, screener: Screener, actor: str, mapping: Mapping | None,
               on_skip: OnSkip, on_progress: OnProgress | None = None,
-              on_screened: OnScreened | None = None) -> BatchSummary:
-    """Screen every row of `path`; skipped rows go to `on_skip` as they are found, and each
-    screened one (once logged) to `on_screened`."""
+              on_screened: OnScreened | None = None, jobs: int = 1) -> BatchSummary:
+    """Screen every row of `path` (in `jobs` processes); skipped rows go to `on_skip` as
+    they are found, and each screened one (once logged) to `on_screened`, in input order."""
     summary = BatchSummary()
-    with RowSource(path) as source, _collector_for_a_batch():
-        records = _records(source, mapping_for(source, mapping), summary, on_skip,
-                           on_progress)
-        for screened in screener.screen_many(records, actor):
-            summary.screened += 1
-            summary.outcomes[screened.recommendation.outcome] += 1
-            summary.out_of_scope += out_of_scope(screened.recommendation)
-            if on_screened is not None:
-                on_screened(screened)
+    # Rows are parsed where they are screened: in the workers, when there are any.
+    with RowSource(path, lazy=jobs > 1) as source, _collector_for_a_batch():
+        job = Job(screener, mapping_for(source, mapping), str(path), actor,
+                  on_screened is not None)
+        with chunk_runner(job, jobs) as run:
+            for results in run(_chunks(source, on_progress)):
+                _account(results, screener, summary, on_skip, on_screened)
         if on_progress is not None:
             on_progress(source.size, source.size)
     return summary
+
+
+def _account(results: list[Result | Skipped], screener: Screener, summary: BatchSummary,
+             on_skip: OnSkip, on_screened: OnScreened | None) -> None:
+    """A chunk's rows, in order: logged as one group, then counted and reported."""
+    entries = [r.entry for r in results if isinstance(r, Result) and r.entry is not None]
+    logged = iter(screener.log_many(entries)) if entries else None
+    for item in results:
+        if isinstance(item, Skipped):
+            summary.skip_reasons[generic_path(item.field)] += 1
+            on_skip(item)
+            continue
+        summary.screened += 1
+        summary.outcomes[item.outcome] += 1
+        summary.out_of_scope += item.fallback
+        if on_screened is not None and item.shown is not None:
+            item.shown["decision_id"] = None if logged is None else next(logged)["decision_id"]
+            on_screened(item.shown)
 
 
 @contextmanager
@@ -115,8 +121,7 @@ def results_file(path: Path) -> Iterator[OnScreened]:
     except OSError as error:
         raise InputError(f"cannot write: {error.strerror or error}", source=str(path)) from None
     with handle:
-        def write(screened: Screened) -> None:
-            handle.write(json.dumps(screened.recommendation.to_json(screened.decision_id),
-                                    ensure_ascii=False) + "\n")
+        def write(shown: dict[str, object]) -> None:
+            handle.write(json.dumps(shown, ensure_ascii=False) + "\n")
 
         yield write

@@ -6,8 +6,6 @@ everywhere: validate, evaluate, log, and only then report.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ from charging_rules.engine.evaluate import Evaluator
 from charging_rules.errors import InputError
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
-from charging_rules.model.facts import to_fact
 from charging_rules.model.kinds import KINDS, kind_of
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.model.referral import Demographics
@@ -92,26 +89,12 @@ class Screener:
             store.store_guidelines(self.guidelines)
             self._archived = True
 
-    def screen_many(self, items: Iterable[tuple[BaseModel, Demographics | None]], actor: str,
-                    kind: str = "referral", chunk: int = 256) -> Iterator[Screened]:
-        """`screen` for a stream: evaluated in chunks, and each chunk's recommendations
-        appended to the log as one group (one write, one fsync) before any is reported."""
-        evaluator = self.evaluator(kind)
-        iterator = iter(items)
-        while batch := list(itertools.islice(iterator, chunk)):
-            records = [r for r, _ in batch]
-            plain = [to_fact(r) for r in records]  # evaluated, and logged
-            recommendations = list(evaluator.evaluate_plain(records, plain))
-            if self.store is None:
-                yield from (Screened(rec, None) for rec in recommendations)
-                continue
-            self._archive_once(self.store)
-            entries = [recommendation_entry(rec, record, demographics, actor, fact)
-                       for rec, (record, demographics), fact in zip(recommendations, batch,
-                                                                    plain, strict=True)]
-            written = self.store.append_many(entries)
-            for rec, logged in zip(recommendations, written, strict=True):
-                yield Screened(rec, str(logged["decision_id"]), logged)
+    def log_many(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append recommendation records (`recommendation_entry`) as one group: one write,
+        one fsync, before any is reported."""
+        assert self.store is not None
+        self._archive_once(self.store)
+        return self.store.append_many(entries)
 
     def decide(self, screened: Screened, actor: str, override: str | None = None,
                reason: str | None = None) -> dict[str, Any]:
