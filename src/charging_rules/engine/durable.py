@@ -289,6 +289,12 @@ class CompiledRuleset:
         self._count_cache: dict[Hashable, Sealed] = {}
         self._polarity: dict[int, tuple[Truths, frozenset[str], frozenset[str]]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
+        # The rulesets holding count roots' nodes, and those nodes: a count's view is asked
+        # of them alone.
+        held = [[n for n in self.count_nodes if f"{n}|t" in shard.definition]
+                for shard in self._top_shards]
+        self._count_shards = [i for i, nodes in enumerate(held) if nodes]
+        self._count_held = [held[i] for i in self._count_shards]
         self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
         # A quantifier's item node and the attribute that hands it back to durable_rules.
         self._folded = {node_id: (f"{node_id}.0", _quantified(node_id))
@@ -478,16 +484,19 @@ class CompiledRuleset:
             self._item_cache[(collection, key)] = answer
         return answer
 
-    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any) -> list[Sealed]:
-        """The top-level nodes' truths, each ruleset asked once per cell of what it reads
-        (a manual's rulesets each read a few guidelines' facts; a count's view changes only
-        the quantifiers' attributes). A sum's ends vary from fact to fact; its place, under
-        its own name, keys it."""
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any,
+             shards: list[int] | None = None) -> list[Sealed]:
+        """The top-level nodes' truths (of the `shards` given, else all), each ruleset asked
+        once per cell of what it reads (a manual's rulesets each read a few guidelines'
+        facts; a count's view changes only the quantifiers' attributes). A sum's ends vary
+        from fact to fact; its place, under its own name, keys it."""
+        chosen = self._top_shards if shards is None else [self._top_shards[i] for i in shards]
         if top is None:
-            return [(0, _ask(self._top_shards, {**fact, **derived, _MARKER: 1}))]
+            return [(0, _ask(chosen, {**fact, **derived, _MARKER: 1}))]
+        cells = top if shards is None else [top[i] for i in shards]
         answer: list[Sealed] = []
-        for shard, cell in zip(self._top_shards, top, strict=True):
-            key = (shard.name, cell, *[derived.get(name, MISSING) for name in shard.derived])
+        for shard, cell in zip(chosen, cells, strict=True):
+            key = (shard.name, cell, *map(derived.get, shard.derived))  # absent: None
             known = self._top_cache.get(key)
             if known is None:
                 known = self._top_cache[key] = self._seal(
@@ -528,8 +537,9 @@ class CompiledRuleset:
             if own is not Truth.UNKNOWN:
                 view[name] = own is Truth.TRUE
             count_truth[node_id] = own
-        for _, part in self._top(fact, view, top):
-            for node_id in self.count_nodes:
+        for (_, part), held in zip(self._top(fact, view, top, self._count_shards),
+                                   self._count_held, strict=True):
+            for node_id in held:
                 value = part.get(node_id)
                 if value is not None:
                     count_truth[node_id] = value

@@ -286,6 +286,8 @@ class Evaluator:
         key = (g_index, scope, truth_of_rules)
         known = self._results.get(key)
         if known is None:
+            if len(self._results) > _PLANS_KEPT:
+                self._results.clear()
             known = self._results[key] = self._result(guideline, scope, truth_of_rules)
         return known
 
@@ -345,6 +347,8 @@ class Evaluator:
                 outcomes.setdefault(self.otherwise.outcome, [])
         for outcome, rules in deferred:
             outcomes.setdefault(outcome, rules)
+        if len(self._combined) > _PLANS_KEPT:
+            self._combined.clear()
         combined = self._combined[key] = _Combined(results, visited, outcomes)
         return combined
 
@@ -367,11 +371,8 @@ class Evaluator:
         key = (*keys, "|", *missing)
         serial = self._plan_serials.get(key)
         if serial is None:
-            if len(self._plan_serials) > _CACHE_SIZE or len(self._combined) > _CACHE_SIZE or \
-                    len(self._results) > _CACHE_SIZE:
+            if len(self._plan_serials) > _PLANS_KEPT:
                 self._plan_serials.clear()
-                self._combined.clear()
-                self._results.clear()
             serial = self._plan_serials[key] = next(_serials)
         open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
