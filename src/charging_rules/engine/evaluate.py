@@ -183,7 +183,8 @@ class Evaluator:
         self._plans: dict[Hashable, _Plan | dict[Hashable, _Plan]] = {}
         self._kept = 0  # plans in `_plans`
         self._plan_serials: dict[tuple[Any, ...], int] = {}
-        self._decisions: dict[int, _Decision] = {}
+        self._bases: dict[int, tuple[_Decision, Recommendation]] = {}
+        self._count_outcomes: dict[tuple[Any, ...], tuple[CountOutcome, str]] = {}
         self._root_ids = list(roots)
         self._rule_guideline = {id(rule): g for g in self.guidelines for rule in g.rules}
         self._scope_positions = [(i, root) for i, root in enumerate(self._root_ids)
@@ -399,27 +400,45 @@ class Evaluator:
         return outcome, deciding, [self.otherwise.reason]
 
     def _template(self, plan: _Plan, labels: tuple[Any, ...]) -> Recommendation:
-        """The recommendation; its record id, trace and values are filled in per record."""
-        decision = self._decisions.get(plan.serial)
-        if decision is None:
-            if len(self._decisions) > _CACHE_SIZE:
-                self._decisions.clear()
-            decision = self._decisions[plan.serial] = self._decision(plan)
-        counts = [CountOutcome(index, statute, category, *part) for index, ((statute, category),
-                                                                            part)
-                  in enumerate(zip(labels, decision.counts, strict=True))
-                  ] if plan.per_count else []
-        reasons = list(decision.reasons)
-        if len({c.outcome for c in counts}) > 1:
-            reasons += [f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
-                        + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
-                           else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION
-                           else "") for c in counts]
-        return Recommendation(
-            record_id="", kind=self.kind.name, outcome=decision.outcome, rules=decision.rules,
-            reasons=reasons, citations=decision.citations, missing=plan.missing,
-            guideline_set=self.set.id, guideline_set_sha256=self.set.sha256,
-            guidelines=self._refs, trace=(), counts=counts)
+        """The recommendation; its record id, trace and values are filled in per record.
+        Made from the plan's (built once per plan) and its counts, each remembered by its
+        place, name and decision (counts' names vary more than anything else)."""
+        based = self._bases.get(plan.serial)
+        if based is None:
+            if len(self._bases) > _CACHE_SIZE:
+                self._bases.clear()
+            decision = self._decision(plan)
+            based = self._bases[plan.serial] = (decision, Recommendation(
+                record_id="", kind=self.kind.name, outcome=decision.outcome,
+                rules=decision.rules, reasons=decision.reasons, citations=decision.citations,
+                missing=plan.missing, guideline_set=self.set.id,
+                guideline_set_sha256=self.set.sha256, guidelines=self._refs))
+        decision, base = based
+        if not plan.per_count:
+            return base
+        counts = [self._count_outcome(index, label, part)
+                  for index, (label, part) in enumerate(zip(labels, decision.counts,
+                                                            strict=True))]
+        mixed = len({part[0] for part in decision.counts}) > 1
+        return base.labelled(tuple(count for count, _ in counts),
+                             (*decision.reasons, *(line for _, line in counts)) if mixed
+                             else decision.reasons)
+
+    def _count_outcome(self, index: int, label: tuple[Any, ...],
+                       part: tuple[str, str | None, tuple[str, ...]]
+                       ) -> tuple[CountOutcome, str]:
+        """A count's outcome, and the line that explains it where counts differ."""
+        key = (index, label, part)
+        known = self._count_outcomes.get(key)
+        if known is None:
+            if len(self._count_outcomes) > _PLANS_KEPT:
+                self._count_outcomes.clear()
+            c = CountOutcome(index, label[0], label[1], *part)
+            known = self._count_outcomes[key] = (c, (
+                f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
+                + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
+                   else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION else "")))
+        return known
 
     def _decision(self, plan: _Plan) -> _Decision:
         """What a plan decides, before the counts' names."""

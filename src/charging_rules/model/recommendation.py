@@ -137,16 +137,28 @@ class Recommendation:
 
     def filled(self, record_id: str, trace: Sequence[GuidelineTrace],
                questions: Sequence[Question], compared: dict[str, Any]) -> Recommendation:
-        """This recommendation, built once for many records, for one of them. Its fields are
-        taken as they are (already frozen), which `dataclasses.replace` would check again:
-        one is filled per referral on the batch hot path."""
-        new = object.__new__(Recommendation)
-        for name in _TEMPLATE_FIELDS:
-            object.__setattr__(new, name, getattr(self, name))
+        """This recommendation, built once for many records, for one of them."""
+        new = self._copy()
         object.__setattr__(new, "record_id", record_id)
         object.__setattr__(new, "trace", tuple(trace))
         object.__setattr__(new, "questions", tuple(questions))
         object.__setattr__(new, "compared", compared)
+        return new
+
+    def labelled(self, counts: tuple[CountOutcome, ...], reasons: tuple[str, ...]
+                 ) -> Recommendation:
+        """This recommendation with its counts named (and the reasons naming them)."""
+        new = self._copy()
+        object.__setattr__(new, "counts", counts)
+        object.__setattr__(new, "reasons", reasons)
+        return new
+
+    def _copy(self) -> Recommendation:
+        """A copy sharing the (frozen) values, which `dataclasses.replace` would check
+        again: one is made per referral on the batch hot path."""
+        new = object.__new__(Recommendation)
+        for name in _ALL_FIELDS:
+            object.__setattr__(new, name, getattr(self, name))
         return new
 
     def shown(self, cond: ConditionTrace) -> str:
@@ -201,8 +213,7 @@ _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 _LEAVES = {str, int, float, bool, type(None)}
 _LOGGED = ("kind", "outcome", "rules", "reasons", "citations", "missing", "guideline_set",
            "guideline_set_sha256", "guidelines", "counts", "questions")
-_TEMPLATE_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation)
-                         if f.name not in ("record_id", "trace", "questions", "compared"))
+_ALL_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation))
 _SHARED_KEPT = 65536  # a batch's recommendations share a few thousand templates
 _shared: dict[int, tuple[object, Any]] = {}  # id -> (the object, kept alive; its plain form)
 
