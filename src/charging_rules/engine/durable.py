@@ -316,16 +316,13 @@ class CompiledRuleset:
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
             return [Answer(None, None, {}, [], []) for _ in facts]  # heap corruption)
         with _lock:
-            if len(self._fold_cache) + len(self._count_cache) + len(self._top_cache) + \
-                    len(self._item_cache) + len(self._items_cache) + len(self._polarity) + \
-                    len(self._sealed) > self._cells_kept:
-                self._fold_cache.clear()
-                self._count_cache.clear()
-                self._top_cache.clear()
-                self._item_cache.clear()
-                self._items_cache.clear()
-                self._polarity.clear()
-                self._sealed.clear()
+            caches: tuple[dict[Any, Any], ...] = (
+                self._fold_cache, self._count_cache, self._top_cache, self._item_cache,
+                self._items_cache, self._polarity, self._sealed)
+            # Cleared together: the serials one cache holds are named in the others.
+            if sum(map(len, caches)) > self._cells_kept:
+                for cache in caches:
+                    cache.clear()
             return [self._answer(fact) for fact in facts]
 
     def truths(self, answer: Answer) -> tuple[Truths, list[Truths]]:
@@ -410,13 +407,15 @@ class CompiledRuleset:
         tops = self._top(fact, derived, top)
         counts = self._per_count(fact, derived, parts.get(self._counts or ""), top,
                                  None if top is None else (top, folded[0][0], *places))
-        if not reuse:
-            return Answer(None, None, folded[0][1], [t for _, t in tops],
-                          counts if isinstance(counts, int) else [c for _, c in counts])
-        signature = (folded[0][0], *[serial for serial, _ in tops], "|",
-                     *([counts] if isinstance(counts, int) else [c for c, _ in counts]))
-        return Answer(tuple(whole), signature, folded[0][1], [t for _, t in tops],
-                      counts if isinstance(counts, int) else [c for _, c in counts])
+        if isinstance(counts, int):
+            own: list[Truths] | int = counts
+            serials: list[int] = [counts]
+        else:
+            own, serials = [truths for _, truths in counts], [serial for serial, _ in counts]
+        signature = (folded[0][0], *[serial for serial, _ in tops], "|", *serials) \
+            if reuse else None
+        return Answer(tuple(whole) if reuse else None, signature, folded[0][1],
+                      [truths for _, truths in tops], own)
 
     def _fold(self, answers: dict[str, list[Truths]]) -> tuple[Sealed, dict[str, bool]]:
         """The truths "some item" / "every item" give, from the items' answers, and the

@@ -29,7 +29,7 @@ from collections import ChainMap
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -75,7 +75,7 @@ from charging_rules.model.recommendation import (
 NEEDS_INFORMATION = "needs_information"
 REUSE_ENV = "CHARGING_RULES_REUSE_CELLS"
 _ABSTAIN = "(abstain)"
-_CACHE_SIZE = 4096  # truth vectors remembered (a few kB each); cleared when full
+_CACHE_SIZE = 4096  # questions, traces and decisions remembered; cleared when full
 MAX_QUESTION_WORLDS = 512  # answer combinations evaluated before the search gives up
 _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
@@ -83,6 +83,8 @@ _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact
 _PLANS_KEPT = 16384  # plans, and recommendations, remembered (each cleared when full)
 Outcomes = dict[str, list[Rule]]  # outcome -> the rules deciding it in some world
 _serials = itertools.count()
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _Decision(NamedTuple):
@@ -250,9 +252,8 @@ class Evaluator:
             labels = self._count_labels(fact)
             template = self._templates.get((plan.serial, labels))
             if template is None:
-                if len(self._templates) > _PLANS_KEPT:
-                    self._templates.clear()
-                template = self._templates[plan.serial, labels] = self._template(plan, labels)
+                template = _kept(self._templates, (plan.serial, labels),
+                                 self._template(plan, labels))
             questions: Sequence[Question] = ()
             if ask and template.outcome == NEEDS_INFORMATION and template.missing:
                 questions = self.questions(
@@ -287,9 +288,7 @@ class Evaluator:
         key = (g_index, scope, truth_of_rules)
         known = self._results.get(key)
         if known is None:
-            if len(self._results) > _PLANS_KEPT:
-                self._results.clear()
-            known = self._results[key] = self._result(guideline, scope, truth_of_rules)
+            known = _kept(self._results, key, self._result(guideline, scope, truth_of_rules))
         return known
 
     def _result(self, guideline: Guideline, scope: Truth, truth_of_rules: tuple[Truth, ...]
@@ -348,10 +347,7 @@ class Evaluator:
                 outcomes.setdefault(self.otherwise.outcome, [])
         for outcome, rules in deferred:
             outcomes.setdefault(outcome, rules)
-        if len(self._combined) > _PLANS_KEPT:
-            self._combined.clear()
-        combined = self._combined[key] = _Combined(results, visited, outcomes)
-        return combined
+        return _kept(self._combined, key, _Combined(results, visited, outcomes))
 
     def _plan(self, fact: dict[str, Any], truths: dict[str, Truth],
               per_count: list[dict[str, Truth]]) -> _Plan:
@@ -372,9 +368,7 @@ class Evaluator:
         key = (*keys, "|", *missing)
         serial = self._plan_serials.get(key)
         if serial is None:
-            if len(self._plan_serials) > _PLANS_KEPT:
-                self._plan_serials.clear()
-            serial = self._plan_serials[key] = next(_serials)
+            serial = _kept(self._plan_serials, key, next(_serials))
         open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
             return _Plan(serial, counted, missing, bool(per_count), open_, (), _paths(
@@ -405,14 +399,12 @@ class Evaluator:
         place, name and decision (counts' names vary more than anything else)."""
         based = self._bases.get(plan.serial)
         if based is None:
-            if len(self._bases) > _CACHE_SIZE:
-                self._bases.clear()
             decision = self._decision(plan)
-            based = self._bases[plan.serial] = (decision, Recommendation(
+            based = _kept(self._bases, plan.serial, (decision, Recommendation(
                 record_id="", kind=self.kind.name, outcome=decision.outcome,
                 rules=decision.rules, reasons=decision.reasons, citations=decision.citations,
                 missing=plan.missing, guideline_set=self.set.id,
-                guideline_set_sha256=self.set.sha256, guidelines=self._refs))
+                guideline_set_sha256=self.set.sha256, guidelines=self._refs)), _CACHE_SIZE)
         decision, base = based
         if not plan.per_count:
             return base
@@ -431,13 +423,11 @@ class Evaluator:
         key = (index, label, part)
         known = self._count_outcomes.get(key)
         if known is None:
-            if len(self._count_outcomes) > _PLANS_KEPT:
-                self._count_outcomes.clear()
             c = CountOutcome(index, label[0], label[1], *part)
-            known = self._count_outcomes[key] = (c, (
+            known = _kept(self._count_outcomes, key, (c, (
                 f"Count {c.charge + 1} ({_count_name(c)}): {c.outcome}"
                 + (f" under {c.guideline} ({', '.join(c.rules)})" if c.guideline
-                   else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION else "")))
+                   else " (the set's fallback)" if c.outcome != NEEDS_INFORMATION else ""))))
         return known
 
     def _decision(self, plan: _Plan) -> _Decision:
@@ -501,9 +491,8 @@ class Evaluator:
               for c, names in self._read_items.items()}], default=str)
         found = self._questions.get(key)
         if found is None:
-            if len(self._questions) > _CACHE_SIZE:
-                self._questions.clear()
-            found = self._questions[key] = self._search(record_id, fact, missing)
+            found = _kept(self._questions, key, self._search(record_id, fact, missing),
+                          _CACHE_SIZE)
         return found
 
     def _search(self, record_id: str, fact: dict[str, Any], missing: Sequence[str]
@@ -596,16 +585,14 @@ class Evaluator:
         explain the failed comparisons. A guideline's part depends on the truths of its own
         conditions alone, so it is built once per those (and shared by the recommendations,
         and their logged forms)."""
-        if len(self._traces) > _CACHE_SIZE:
-            self._traces.clear()
         out = []
         for g_index, result in enumerate(whole.results):
             key = (g_index, *[truths[node] for node in self._guideline_nodes[g_index]])
             part = self._traces.get(key)
             if part is None:
                 trace = self._trace(g_index, result, truths)
-                part = self._traces[key] = (trace, tuple(dict.fromkeys(
-                    f for c in _conditions(trace) for f in c.shows)))
+                part = _kept(self._traces, key, (trace, tuple(dict.fromkeys(
+                    f for c in _conditions(trace) for f in c.shows))), _CACHE_SIZE)
             out.append(part)
         return out
 
@@ -634,6 +621,15 @@ def _conditions(trace: GuidelineTrace) -> Iterator[ConditionTrace]:
     yield from trace.scope_conditions
     for rule in trace.rules:
         yield from rule.conditions
+
+
+def _kept(cache: dict[K, V], key: K, value: V, cap: int = _PLANS_KEPT) -> V:
+    """`value`, remembered under `key`; a full cache is cleared first, so memory stays flat
+    however long the batch."""
+    if len(cache) > cap:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _paths(fields: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:

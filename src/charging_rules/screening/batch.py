@@ -22,7 +22,7 @@ from charging_rules.ingest.readers import Row, RowSource
 from charging_rules.ingest.records import Skipped, mapping_for
 from charging_rules.model.facts import generic_path
 from charging_rules.screening.screener import Screener
-from charging_rules.screening.workers import Job, Result, chunk_runner
+from charging_rules.screening.workers import Job, Result, screen_chunks
 
 CHUNK = 256  # rows screened, and logged as one group (one write, one fsync), at a time
 
@@ -86,9 +86,8 @@ def run_batch(path: Path, screener: Screener, actor: str, mapping: Mapping | Non
     with RowSource(path, lazy=jobs > 1) as source, _collector_for_a_batch():
         job = Job(screener, mapping_for(source, mapping), str(path), actor,
                   on_screened is not None)
-        with chunk_runner(job, jobs) as run:
-            for results in run(_chunks(source, on_progress)):
-                _account(results, screener, summary, on_skip, on_screened)
+        for results in screen_chunks(job, jobs, _chunks(source, on_progress)):
+            _account(results, screener, summary, on_skip, on_screened)
         if on_progress is not None:
             on_progress(source.size, source.size)
     return summary

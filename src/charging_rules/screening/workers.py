@@ -17,10 +17,9 @@ import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +89,6 @@ def screen_chunk(job: Job, rows: list[Row]) -> list[Result | Skipped]:
     return out
 
 
-ChunkRunner = Callable[[Iterable[list[Row]]], Iterator[list[Result | Skipped]]]
 _job: Job | None = None  # a worker's, inherited when it is forked
 
 
@@ -104,20 +102,17 @@ def available_cores() -> int:
         else os.cpu_count() or 1
 
 
-@contextmanager
-def chunk_runner(job: Job, jobs: int) -> Iterator[ChunkRunner]:
-    """Screen chunks in order: here (`jobs` 1), or in `jobs` forked worker processes."""
+def screen_chunks(job: Job, jobs: int, chunks: Iterable[list[Row]]
+                  ) -> Iterator[list[Result | Skipped]]:
+    """Screen chunks in order: here (`jobs` 1), or in `jobs` forked worker processes.
+
+    The first chunks are screened here either way: the workers, forked after them, start
+    with the engine's caches holding the answers most referrals need (each would otherwise
+    work them out again)."""
+    chunks = iter(chunks)
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield lambda chunks: (screen_chunk(job, chunk) for chunk in chunks)
+        yield from (screen_chunk(job, chunk) for chunk in chunks)
         return
-    yield lambda chunks: _forked(job, jobs, iter(chunks))
-
-
-def _forked(job: Job, jobs: int, chunks: Iterator[list[Row]]
-            ) -> Iterator[list[Result | Skipped]]:
-    """The first chunks are screened here: the workers, forked after them, start with the
-    engine's caches holding the answers most referrals need (each would otherwise work them
-    out again)."""
     for chunk in itertools.islice(chunks, WARM_CHUNKS):
         yield screen_chunk(job, chunk)
     global _job
