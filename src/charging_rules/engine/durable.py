@@ -258,14 +258,19 @@ class CompiledRuleset:
         nodes = [node for _, node in placed]
         ids = {id(node.condition): node.id for node in nodes}
         self._item_shards = _pack([p for p in placed if p[1].collection], ids, where or {})
-        self._top_shards = _pack([p for p in placed if not p[1].collection], ids, where or {})
+        # Count roots' nodes are packed apart: a count's view is asked of their rulesets
+        # alone, whose cells read only what the count roots read.
+        wanted = set(count_roots)
+        self._top_shards = [*_pack([p for p in placed if not p[1].collection and p[0] in wanted],
+                                   ids, where or {}),
+                            *_pack([p for p in placed if not p[1].collection
+                                    and p[0] not in wanted], ids, where or {})]
         self.definitions = [s.definition for s in (*self._item_shards, *self._top_shards)]
         self.nodes = tuple(node.id for node in nodes)
         self._item_nodes = {node.id: node.collection for node in nodes if node.collection}
         self._quantifiers = [(node.id, node.condition) for node in nodes
                              if isinstance(node.condition, QUANTIFIERS)]
         self._collections = sorted({c.collection for _, c in self._quantifiers})
-        wanted = set(count_roots)
         self._counts = counts
         self.count_nodes = tuple(node.id for root_id in wanted & set(laid)
                                  for node in laid[root_id] if node.collection is None)
@@ -274,8 +279,6 @@ class CompiledRuleset:
             if isinstance(node.condition, AnyItem | EveryItem)
             and node.condition.collection == counts and node.collection is None]
         self.reuse = reuse
-        # "Some item" for every node inside a quantifier: only a trace shows them.
-        self._item_truths = item_truths
         conds = list(roots.values())
         self._item_keys = {c: key_of(conds, c) for c in self._collections}
         # A sum's node, condition, and the attributes handing its place and ends back.
@@ -288,18 +291,27 @@ class CompiledRuleset:
         self._fold_cache: dict[Hashable, tuple[Sealed, dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, Sealed] = {}
         self._polarity: dict[int, tuple[Truths, frozenset[str], frozenset[str]]] = {}
+        self._own_views: dict[tuple[Truth, ...], tuple[list[str], dict[str, bool], Truths]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         # The rulesets holding count roots' nodes, and those nodes: a count's view is asked
         # of them alone.
-        held = [[n for n in self.count_nodes if f"{n}|t" in shard.definition]
+        held = [frozenset(n for n in self.count_nodes if f"{n}|t" in shard.definition)
                 for shard in self._top_shards]
         self._count_shards = [i for i, nodes in enumerate(held) if nodes]
         self._count_held = [held[i] for i in self._count_shards]
         self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
-        # A quantifier's item node and the attribute that hands it back to durable_rules.
-        self._folded = {node_id: (f"{node_id}.0", _quantified(node_id))
-                        for node_id, _ in self._quantifiers}
+        # What folding reads: per quantifier its collection, its item node, the attribute
+        # that hands it back to durable_rules and whether it is "every" (not "some"); for a
+        # trace, "some item" for each node inside a quantifier (handed back to nobody).
+        self._folds: list[tuple[str, str, str, str | None, bool]] = [
+            (node_id, q.collection, f"{node_id}.0", _quantified(node_id),
+             isinstance(q, EveryItem)) for node_id, q in self._quantifiers
+            if not isinstance(q, SumItems)]
+        self._folds += [(node_id, collection, node_id, None, False)
+                        for node_id, collection in self._item_nodes.items() if item_truths]
         self._top_cache: dict[Hashable, Sealed] = {}
+        self._reads: dict[tuple[int, Hashable], int] = {}
+        self._interned: dict[tuple[Any, ...], int] = {}
         self._item_cache: dict[Hashable, Truths] = {}
         self._items_cache: dict[Hashable, _Items] = {}
         self._sealed: dict[frozenset[tuple[str, Truth]], int] = {}
@@ -318,10 +330,11 @@ class CompiledRuleset:
         with _lock:
             caches: tuple[dict[Any, Any], ...] = (
                 self._fold_cache, self._count_cache, self._top_cache, self._item_cache,
-                self._items_cache, self._polarity, self._sealed)
-            # Cleared together: the serials one cache holds are named in the others.
+                self._items_cache, self._polarity, self._sealed, self._own_views)
+            # Cleared together: the serials one cache holds are named in the others. The
+            # small entries of the last two grow with those counted, a few per entry.
             if sum(map(len, caches)) > self._cells_kept:
-                for cache in caches:
+                for cache in (*caches, self._reads, self._interned):
                     cache.clear()
             return [self._answer(fact) for fact in facts]
 
@@ -404,9 +417,9 @@ class CompiledRuleset:
             if fold_key is not None:
                 self._fold_cache[fold_key] = folded
         derived.update(folded[1])
-        tops = self._top(fact, derived, top)
-        counts = self._per_count(fact, derived, parts.get(self._counts or ""), top,
-                                 None if top is None else (top, folded[0][0], *places))
+        about = (folded[0][0], *places)  # names what `derived` holds
+        tops = self._top(fact, derived, top, about)
+        counts = self._per_count(fact, derived, parts.get(self._counts or ""), top, about)
         if isinstance(counts, int):
             own: list[Truths] | int = counts
             serials: list[int] = [counts]
@@ -423,21 +436,20 @@ class CompiledRuleset:
         items change neither, so this is remembered per set of item cells."""
         truth: Truths = {}
         derived: dict[str, bool] = {}
-        tallies = {collection: _Tally([self._polarities(answer) for answer in items])
-                   for collection, items in answers.items()}
-        for node_id, quantifier in self._quantifiers:
-            if isinstance(quantifier, SumItems):
+        sides = {collection: _sides([self._polarities(answer) for answer in items])
+                 for collection, items in answers.items()}
+        unknown = Truth.UNKNOWN
+        for node_id, collection, probe, name, every in self._folds:
+            side = sides.get(collection)
+            if side is None:
+                truth[node_id] = unknown
                 continue
-            tally = tallies.get(quantifier.collection)
-            item_node, name = self._folded[node_id]
-            folded = Truth.UNKNOWN if tally is None else tally.every(item_node) \
-                if isinstance(quantifier, EveryItem) else tally.some(item_node)
+            hit, miss, on_hit, on_miss = side[every]
+            folded = on_hit if probe in hit else on_miss if miss is None or probe in miss \
+                else unknown
             truth[node_id] = folded
-            if folded is not Truth.UNKNOWN:  # handed back to durable_rules
+            if name is not None and folded is not unknown:  # handed back to durable_rules
                 derived[name] = folded is Truth.TRUE
-        for node_id, collection in self._item_nodes.items() if self._item_truths else ():
-            tally = tallies.get(collection)
-            truth[node_id] = Truth.UNKNOWN if tally is None else tally.some(node_id)
         return self._seal(truth), derived
 
     def _polarities(self, answer: Truths) -> tuple[frozenset[str], frozenset[str]]:
@@ -446,8 +458,8 @@ class CompiledRuleset:
         known = self._polarity.get(id(answer))
         if known is not None and known[0] is answer:
             return known[1], known[2]
-        true = frozenset(n for n, v in answer.items() if v is Truth.TRUE)
-        false = frozenset(n for n, v in answer.items() if v is Truth.FALSE)
+        true = frozenset([n for n, v in answer.items() if v is Truth.TRUE])
+        false = frozenset([n for n, v in answer.items() if v is Truth.FALSE])
         self._polarity[id(answer)] = (answer, true, false)
         return true, false
 
@@ -483,19 +495,28 @@ class CompiledRuleset:
             self._item_cache[(collection, key)] = answer
         return answer
 
-    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any,
+    def _top(self, fact: dict[str, Any], derived: dict[str, Any], top: Any, about: Hashable,
              shards: list[int] | None = None) -> list[Sealed]:
         """The top-level nodes' truths (of the `shards` given, else all), each ruleset asked
         once per cell of what it reads (a manual's rulesets each read a few guidelines'
         facts; a count's view changes only the quantifiers' attributes). A sum's ends vary
-        from fact to fact; its place, under its own name, keys it."""
-        chosen = self._top_shards if shards is None else [self._top_shards[i] for i in shards]
+        from fact to fact; its place, under its own name, keys it. `about` names what
+        `derived` holds, so each ruleset's part of it is looked up once per content."""
+        indices = range(len(self._top_shards)) if shards is None else shards
         if top is None:
-            return [(0, _ask(chosen, {**fact, **derived, _MARKER: 1}))]
-        cells = top if shards is None else [top[i] for i in shards]
+            return [(0, _ask([self._top_shards[i] for i in indices],
+                             {**fact, **derived, _MARKER: 1}))]
         answer: list[Sealed] = []
-        for shard, cell in zip(chosen, cells, strict=True):
-            key = (shard.name, cell, *map(derived.get, shard.derived))  # absent: None
+        for index in indices:
+            shard = self._top_shards[index]
+            reads = self._reads.get((index, about))
+            if reads is None:  # this ruleset's attributes of `derived` (absent: None)
+                projected = tuple(map(derived.get, shard.derived))
+                reads = self._interned.get(projected)
+                if reads is None:
+                    reads = self._interned[projected] = next(_serials)
+                self._reads[index, about] = reads
+            key = (index, top[index], reads)
             known = self._top_cache.get(key)
             if known is None:
                 known = self._top_cache[key] = self._seal(
@@ -504,45 +525,54 @@ class CompiledRuleset:
         return answer
 
     def _per_count(self, fact: dict[str, Any], derived: dict[str, Any],
-                   counts: _Items | None, top: Hashable, base: Hashable
+                   counts: _Items | None, top: Hashable, about: Hashable
                    ) -> list[Sealed] | int:
         """Per count, the count roots' truths on its view (an int: that many counts, each
         seeing the whole record, so their truths are the whole record's). A count's view
         differs from the record's only in its quantifiers' own truths: the record's part is
-        `base`, its cell, what the quantifiers hand back and the sums' places (None without
-        reuse)."""
+        its cell (`top`, None without reuse) and `about`, what the quantifiers hand back
+        and the sums' places."""
         if counts is None:
             return 0
         if len(counts.owns) < 2 or not self.count_nodes:
             return len(counts.answers)
         out: list[Sealed] = []
         for owns in counts.owns:
-            key = None if base is None else (base, owns)
+            key = None if top is None else (top, about, owns)
             count_truth = self._count_cache.get(key) if key is not None else None
             if count_truth is None:
-                count_truth = self._count_truth(fact, derived, owns, top)
+                count_truth = self._count_truth(fact, derived, owns, top, (about, owns))
                 if key is not None:
                     self._count_cache[key] = count_truth
             out.append(count_truth)
         return out
 
     def _count_truth(self, fact: dict[str, Any], derived: dict[str, Any],
-                     owns: tuple[Truth, ...], top: Hashable) -> Sealed:
-        view = dict(derived)
-        count_truth = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
-        for node_id, name, own in zip(self._count_quantifiers, self._count_names, owns,
-                                      strict=True):
+                     owns: tuple[Truth, ...], top: Hashable, about: Hashable) -> Sealed:
+        hidden, shown, base = self._own_view(owns)
+        view = {**derived, **shown}
+        for name in hidden:
             view.pop(name, None)
-            if own is not Truth.UNKNOWN:
-                view[name] = own is Truth.TRUE
-            count_truth[node_id] = own
-        for (_, part), held in zip(self._top(fact, view, top, self._count_shards),
+        count_truth = dict(base)
+        for (_, part), held in zip(self._top(fact, view, top, about, self._count_shards),
                                    self._count_held, strict=True):
-            for node_id in held:
-                value = part.get(node_id)
-                if value is not None:
-                    count_truth[node_id] = value
+            count_truth.update({node_id: part[node_id] for node_id in part.keys() & held})
         return self._seal(count_truth)
+
+    def _own_view(self, owns: tuple[Truth, ...]
+                  ) -> tuple[list[str], dict[str, bool], Truths]:
+        """What a count's own truths change in the record's view (the attributes hidden and
+        those handed to durable_rules instead), and its count-root truths before asking."""
+        known = self._own_views.get(owns)
+        if known is None:
+            pairs = list(zip(self._count_quantifiers, self._count_names, owns, strict=True))
+            base = dict.fromkeys(self.count_nodes, Truth.UNKNOWN)
+            base.update({node_id: own for node_id, _, own in pairs})
+            known = self._own_views[owns] = (
+                [name for _, name, own in pairs if own is Truth.UNKNOWN],
+                {name: own is Truth.TRUE for _, name, own in pairs if own is not Truth.UNKNOWN},
+                base)
+        return known
 
 
 def _sum(cond: SumItems, items: Any, matches: list[Truth], derived: dict[str, Any], low: str,
@@ -682,33 +712,21 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class _Tally:
-    """Kleene "some item" and "every item" for every node at once, from the items' answers
-    by set operations: the nodes some item holds / every item fails, and the converse."""
-
-    def __init__(self, sets: list[tuple[frozenset[str], frozenset[str]]]):
-        self.some_true = frozenset().union(*(true for true, _ in sets))
-        self.some_false = frozenset().union(*(false for _, false in sets))
-        self.all_true = frozenset.intersection(*(true for true, _ in sets)) if sets else None
-        self.all_false = frozenset.intersection(*(false for _, false in sets)) if sets else None
-
-    def some(self, node_id: str) -> Truth:
-        """True if one item holds, false if every one fails (or there is none)."""
-        return _some(node_id, self.some_true, self.all_false)
-
-    def every(self, node_id: str) -> Truth:
-        """"Every item holds" is "no item fails"."""
-        return ~_some(node_id, self.some_false, self.all_true)
+Side = tuple[frozenset[str], frozenset[str] | None, Truth, Truth]
 
 
-def _some(node_id: str, one: frozenset[str], none: frozenset[str] | None) -> Truth:
-    """Kleene "some item": true if the node is in `one` (an item's), false if it is in
-    `none` (every item's opposite; None: there are no items), else unknown."""
-    if node_id in one:
-        return Truth.TRUE
-    if none is None or node_id in none:
-        return Truth.FALSE
-    return Truth.UNKNOWN
+def _sides(sets: list[tuple[frozenset[str], frozenset[str]]]) -> tuple[Side, Side]:
+    """Kleene "some item" and "every item" for every node at once, from the nodes each item
+    holds true and false: a node is `on_hit` if it is in `hit`, `on_miss` if it is in `miss`
+    (None: there are no items, so for every node), else unknown. "Some item holds" is true
+    if one item holds it and false if every item fails it; "every item holds" is false if
+    one item fails it and true if every item holds it."""
+    trues = [true for true, _ in sets]
+    falses = [false for _, false in sets]
+    return ((frozenset().union(*trues), frozenset.intersection(*falses) if sets else None,
+             Truth.TRUE, Truth.FALSE),
+            (frozenset().union(*falses), frozenset.intersection(*trues) if sets else None,
+             Truth.FALSE, Truth.TRUE))
 
 
 def _truths(names: Iterable[str]) -> Iterator[tuple[str, Truth]]:

@@ -114,6 +114,7 @@ class _Plan(NamedTuple):
 
 @dataclass(frozen=True)
 class _GuidelineResult:
+    index: int  # the guideline's place in the set
     guideline: Guideline
     scope: Truth
     rules: dict[str, Truth]
@@ -288,11 +289,12 @@ class Evaluator:
         key = (g_index, scope, truth_of_rules)
         known = self._results.get(key)
         if known is None:
-            known = _kept(self._results, key, self._result(guideline, scope, truth_of_rules))
+            known = _kept(self._results, key, self._result(g_index, guideline, scope,
+                                                           truth_of_rules))
         return known
 
-    def _result(self, guideline: Guideline, scope: Truth, truth_of_rules: tuple[Truth, ...]
-                ) -> _GuidelineResult:
+    def _result(self, g_index: int, guideline: Guideline, scope: Truth,
+                truth_of_rules: tuple[Truth, ...]) -> _GuidelineResult:
         rules = {rule.id: truth for rule, truth in zip(guideline.rules, truth_of_rules,
                                                        strict=True)}
         possible: Outcomes = {}
@@ -303,7 +305,7 @@ class Evaluator:
                 possible.setdefault(outcome, chosen)
         if scope is not Truth.TRUE:
             possible.setdefault(_ABSTAIN, [])
-        return _GuidelineResult(guideline, scope, rules, possible)
+        return _GuidelineResult(g_index, guideline, scope, rules, possible)
 
     def _root_key(self, truths: Mapping[str, Truth]) -> tuple[Truth, ...]:
         """What combination reads of a truth vector: its scopes' and rules' truths."""
@@ -404,7 +406,7 @@ class Evaluator:
                 record_id="", kind=self.kind.name, outcome=decision.outcome,
                 rules=decision.rules, reasons=decision.reasons, citations=decision.citations,
                 missing=plan.missing, guideline_set=self.set.id,
-                guideline_set_sha256=self.set.sha256, guidelines=self._refs)), _CACHE_SIZE)
+                guideline_set_sha256=self.set.sha256, guidelines=self._refs)))
         decision, base = based
         if not plan.per_count:
             return base
@@ -569,7 +571,7 @@ class Evaluator:
     def _missing_of(self, visited: list[_GuidelineResult], truths: Mapping[str, Truth],
                     fact: dict[str, Any], count: int | None) -> Iterator[str]:
         for res in visited:
-            g_index = self.guidelines.index(res.guideline)
+            g_index = res.index
             # An unknown scope matters only where some rule may decide under it.
             decides = any(outcome != _ABSTAIN for outcome in res.possible)
             scope = [f"g{g_index}.scope"] if res.scope is Truth.UNKNOWN and decides else []
