@@ -11,6 +11,7 @@ group that was asked for (the full app answers `--help` and unknown commands).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -89,5 +90,8 @@ app = build(list(COMMANDS.values()))
 
 
 def main() -> None:
+    # pydantic scans every installed package's entry points for plugins when it builds its
+    # first model: start-up time on every command. Set the variable (even empty) to scan.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     requested = COMMANDS.get(sys.argv[1]) if len(sys.argv) > 1 else None
     (build([requested]) if requested else app)()

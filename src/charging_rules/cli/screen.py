@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,11 @@ from charging_rules.cli.options import (
 )
 from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from charging_rules.screening.screener import Screened
 
 
 def screen(
@@ -60,11 +65,17 @@ def screen(
     screened = screener.screen(record, demographics, actor, override=override, reason=reason)
     decided = screener.decide(screened, actor, override, reason) if accept or override \
         else None
+    emit(as_json, screened.recommendation.to_json(screened.decision_id),
+         *() if as_json else _views(screened, decided, trace))
+
+
+def _views(screened: Screened, decided: dict[str, Any] | None, trace: bool
+           ) -> list[RenderableType]:
+    # rich's tables load only when drawn: `--json` is what scripts call, many times over.
     from charging_rules.engine.views import recommendation_view, recorded_decision
 
-    emit(as_json, screened.recommendation.to_json(screened.decision_id),
-         recommendation_view(screened.recommendation, screened.decision_id, trace),
-         *([recorded_decision(decided)] if decided else []))
+    return [recommendation_view(screened.recommendation, screened.decision_id, trace),
+            *([recorded_decision(decided)] if decided else [])]
 
 
 def register(app: typer.Typer) -> None:
