@@ -1,5 +1,6 @@
 """The batch fast paths change nothing: evaluation cached per truth vector gives what a fresh
-evaluator gives, and `to_log` is `dataclasses.asdict` without what the log does not keep."""
+evaluator gives, evaluation without a trace (a batch) recommends what `screen` does, and
+`to_log` is `dataclasses.asdict` without what the log does not keep."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.model.kinds import parse_record
-from tests.helpers import RULES, referral
+from charging_rules.model.recommendation import Recommendation
+from tests.helpers import RULES, manual_referrals, referral, write_manual
 
 GUIDELINES = load_guidelines(RULES)
 SHARED = Evaluator(GUIDELINES)
@@ -52,6 +54,44 @@ def test_cached_evaluation_equals_a_fresh_evaluator(batch: list[dict[str, Any]])
         lean["citations"] = [{k: v for k, v in c.items() if k != "text"}
                              for c in full["citations"]]
         assert json.dumps(got.to_log(), sort_keys=True) == json.dumps(lean, sort_keys=True)
+
+
+def _untraced(recommendations: Any) -> list[dict[str, Any]]:
+    return [{k: v for k, v in dataclasses.asdict(r).items() if k != "trace"}
+            for r in recommendations]
+
+
+@pytest.fixture(scope="module")
+def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluator]:
+    """The 30-guideline manual, with a trace (screen) and without (batch)."""
+    guidelines = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
+    return Evaluator(guidelines), Evaluator(guidelines, trace=False)
+
+
+UNTRACED = Evaluator(GUIDELINES, trace=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(referrals(), min_size=1, max_size=12))
+def test_evaluation_without_a_trace_recommends_what_screen_does(
+        batch: list[dict[str, Any]]) -> None:
+    """Without a trace, the rules of a guideline whose scope is false are not told apart
+    (nothing shows them): outcomes, rules, reasons, missing facts, questions and the values
+    shown are still those a traced evaluation gives."""
+    records = [parse_record(r)[0] for r in batch]
+    assert _untraced(UNTRACED.evaluate_many(records)) == \
+        _untraced(SHARED.evaluate_many(records))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(manual_referrals(complete=False), min_size=1, max_size=6))
+def test_the_manual_without_a_trace_recommends_what_screen_does(
+        manual: tuple[Evaluator, Evaluator], batch: list[dict[str, Any]]) -> None:
+    records = [parse_record(r)[0] for r in batch]
+    traced, untraced = manual
+    got: list[Recommendation] = list(untraced.evaluate_many(records))
+    assert _untraced(got) == _untraced(traced.evaluate_many(records))
+    assert all(r.trace == () for r in got)
 
 
 def test_results_sharing_a_truth_vector_share_nothing_mutable() -> None:

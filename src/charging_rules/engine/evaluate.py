@@ -199,6 +199,13 @@ class Evaluator:
              slice(at[f"g{g}.r0"], at[f"g{g}.r0"] + len(guideline.rules))
              if guideline.rules else slice(0, 0))
             for g, guideline in enumerate(self.guidelines)]
+        # A guideline whose scope is false decides nothing, whatever its rules' truths: a
+        # key read without a trace (which shows them) holds them as false, so records
+        # differing only there share one combination, plan and recommendation.
+        self._gated = [(scope_at, rules_at, (Truth.FALSE,) * (rules_at.stop - rules_at.start))
+                       for scope_at, rules_at in self._guideline_roots
+                       if scope_at is not None and rules_at.stop > rules_at.start
+                       and not trace]
         self._results: dict[tuple[Any, ...], _GuidelineResult] = {}
         self._traces: dict[tuple[Any, ...], tuple[GuidelineTrace, tuple[str, ...]]] = {}
         self._guideline_nodes = [
@@ -319,6 +326,13 @@ class Evaluator:
             truth = own.get(root)
             if truth is not None:
                 key[position] = truth
+        return self._gate(key)
+
+    def _gate(self, key: list[Truth]) -> tuple[Truth, ...]:
+        """The key with the rules of each guideline out of scope held as false (`_gated`)."""
+        for scope_at, rules_at, falses in self._gated:
+            if key[scope_at] is Truth.FALSE:
+                key[rules_at] = falses
         return tuple(key)
 
     def _combine(self, key: tuple[Truth, ...]) -> _Combined:
@@ -358,7 +372,7 @@ class Evaluator:
         is built per guideline (`_trace_of`)."""
         whole_key = self._root_key(truths)
         keys = [self._count_key(whole_key, own) for own in per_count] if per_count \
-            else [whole_key]
+            else [self._gate(list(whole_key))]
         counted = [self._combine(key) for key in keys]
         # A count's own truths over the referral's, read only where the count is undecided.
         missing = sorted({path for index, combined in enumerate(counted)
