@@ -219,6 +219,15 @@ class Answer(NamedTuple):
     #                                each seeing the whole record
 
 
+class _Traits(NamedTuple):
+    """An item's answer as folding reads it (the nodes it holds true, and false) and as a
+    count reads it (its truth of each count quantifier's own condition)."""
+
+    true: frozenset[str]
+    false: frozenset[str]
+    owns: tuple[Truth, ...]
+
+
 class _Items(NamedTuple):
     """What a record's items of one collection tell, in their order (shared by the records
     whose items have the same cells in the same order): each item's answer, the set of their
@@ -290,7 +299,7 @@ class CompiledRuleset:
         self._cells_kept = max(4096, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
         self._fold_cache: dict[Hashable, tuple[Sealed, dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, Sealed] = {}
-        self._polarity: dict[int, tuple[Truths, frozenset[str], frozenset[str]]] = {}
+        self._traits: dict[int, tuple[Truths, _Traits]] = {}
         self._own_views: dict[tuple[Truth, ...], tuple[list[str], dict[str, bool], Truths]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
         # The rulesets holding count roots' nodes, and those nodes: a count's view is asked
@@ -330,7 +339,7 @@ class CompiledRuleset:
         with _lock:
             caches: tuple[dict[Any, Any], ...] = (
                 self._fold_cache, self._count_cache, self._top_cache, self._item_cache,
-                self._items_cache, self._polarity, self._sealed, self._own_views)
+                self._items_cache, self._traits, self._sealed, self._own_views)
             # Cleared together: the serials one cache holds are named in the others. The
             # small entries of the last two grow with those counted, a few per entry.
             if sum(map(len, caches)) > self._cells_kept:
@@ -436,7 +445,7 @@ class CompiledRuleset:
         items change neither, so this is remembered per set of item cells."""
         truth: Truths = {}
         derived: dict[str, bool] = {}
-        sides = {collection: _sides([self._polarities(answer) for answer in items])
+        sides = {collection: _sides([self._traits_of(answer)[:2] for answer in items])
                  for collection, items in answers.items()}
         unknown = Truth.UNKNOWN
         for node_id, collection, probe, name, every in self._folds:
@@ -452,16 +461,17 @@ class CompiledRuleset:
                 derived[name] = folded is Truth.TRUE
         return self._seal(truth), derived
 
-    def _polarities(self, answer: Truths) -> tuple[frozenset[str], frozenset[str]]:
-        """The nodes an item's answer holds true and false; answers are shared per item
+    def _traits_of(self, answer: Truths) -> _Traits:
+        """What folding and counts read of an item's answer; answers are shared per item
         cell, so this is worked out once per answer."""
-        known = self._polarity.get(id(answer))
+        known = self._traits.get(id(answer))
         if known is not None and known[0] is answer:
-            return known[1], known[2]
-        true = frozenset([n for n, v in answer.items() if v is Truth.TRUE])
-        false = frozenset([n for n, v in answer.items() if v is Truth.FALSE])
-        self._polarity[id(answer)] = (answer, true, false)
-        return true, false
+            return known[1]
+        traits = _Traits(frozenset([n for n, v in answer.items() if v is Truth.TRUE]),
+                         frozenset([n for n, v in answer.items() if v is Truth.FALSE]),
+                         tuple([answer.get(node, Truth.UNKNOWN) for node in self._count_items]))
+        self._traits[id(answer)] = (answer, traits)
+        return traits
 
     def _items(self, collection: str, items: list[Any], keys: tuple[Hashable, ...] | None
                ) -> _Items:
@@ -472,8 +482,8 @@ class CompiledRuleset:
             {node_id: [answer.get(item_node, Truth.UNKNOWN) for answer in answers]
              for node_id, cond, *_ in self._sums if cond.collection == collection
              for item_node in [f"{node_id}.0"]},
-            [tuple([answer.get(item_node, Truth.UNKNOWN) for item_node in self._count_items])
-             for answer in answers] if collection == self._counts else [])
+            [self._traits_of(answer).owns for answer in answers]
+            if collection == self._counts else [])
 
     def _item(self, collection: str, item: Any, key: Any) -> Truths:
         """An item's nodes' truths, asked of each ruleset once per cell of what it reads

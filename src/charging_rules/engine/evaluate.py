@@ -164,6 +164,8 @@ class Evaluator:
         self._shows = {node.id: _shows(node.condition.field, self.vocabulary.fields)
                        for nodes in self._layout.values() for node in nodes
                        if node.collection is None and isinstance(node.condition, Compare)}
+        self._show_rank = {node_id: i for i, node_id in enumerate(self._shows)}
+        self._part_fails: dict[int, tuple[dict[str, Truth], list[str]]] = {}
         scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
         if reuse is None:
             reuse = os.environ.get(REUSE_ENV, "1") != "0"
@@ -253,7 +255,7 @@ class Evaluator:
                 plan = plan.get(items)
             if plan is None:
                 truths, per_count = ruleset.truths(answer)
-                plan = self._plan(fact, truths, per_count)
+                plan = self._plan(fact, truths, per_count, answer.top)
                 if signature is not None:
                     self._remember(signature, items, plan)
             assert isinstance(plan, _Plan)
@@ -366,7 +368,7 @@ class Evaluator:
         return _kept(self._combined, key, _Combined(results, visited, outcomes))
 
     def _plan(self, fact: dict[str, Any], truths: dict[str, Truth],
-              per_count: list[dict[str, Truth]]) -> _Plan:
+              per_count: list[dict[str, Truth]], parts: list[dict[str, Truth]]) -> _Plan:
         """What the recommendation for these truths is made of. Combination is a function
         of the scopes' and rules' truths (per count) and is remembered by those; the trace
         is built per guideline (`_trace_of`)."""
@@ -387,13 +389,27 @@ class Evaluator:
             serial = _kept(self._plan_serials, key, next(_serials))
         open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
-            return _Plan(serial, counted, missing, bool(per_count), open_, (), _paths(
-                f for node_id, fields in self._shows.items() if truths[node_id] is Truth.FALSE
-                for f in fields))
-        parts = self._trace_of(self._combine(whole_key), truths)
+            return _Plan(serial, counted, missing, bool(per_count), open_, (),
+                         self._shown(parts))
+        traced = self._trace_of(self._combine(whole_key), truths)
         return _Plan(serial, counted, missing, bool(per_count), open_,
-                     tuple(trace for trace, _ in parts),
-                     _paths(f for _, shows in parts for f in shows))
+                     tuple(trace for trace, _ in traced),
+                     _paths(f for _, shows in traced for f in shows))
+
+    def _shown(self, parts: list[dict[str, Truth]]) -> list[tuple[str, tuple[str, ...]]]:
+        """The facts whose values explain the failed referral-level comparisons, in the
+        conditions' order. Those comparisons sit in durable_rules' top-level answer parts,
+        each shared by many records: what a part fails is remembered by it."""
+        failed: list[str] = []
+        for part in parts:
+            known = self._part_fails.get(id(part))
+            if known is None or known[0] is not part:
+                known = _kept(self._part_fails, id(part), (part, [
+                    node_id for node_id, truth in part.items()
+                    if truth is Truth.FALSE and node_id in self._shows]))
+            failed += known[1]
+        failed.sort(key=self._show_rank.__getitem__)
+        return _paths(f for node_id in failed for f in self._shows[node_id])
 
     def _count_labels(self, fact: dict[str, Any]) -> tuple[Any, ...]:
         """What names each count (its statute and category): part of a recommendation."""
