@@ -722,10 +722,10 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-Side = tuple[frozenset[str], frozenset[str] | None, Truth, Truth]
+_Side = tuple[frozenset[str], frozenset[str] | None, Truth, Truth]
 
 
-def _sides(sets: list[tuple[frozenset[str], frozenset[str]]]) -> tuple[Side, Side]:
+def _sides(sets: list[tuple[frozenset[str], frozenset[str]]]) -> tuple[_Side, _Side]:
     """Kleene "some item" and "every item" for every node at once, from the nodes each item
     holds true and false: a node is `on_hit` if it is in `hit`, `on_miss` if it is in `miss`
     (None: there are no items, so for every node), else unknown. "Some item holds" is true

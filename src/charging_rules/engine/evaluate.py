@@ -399,14 +399,16 @@ class Evaluator:
     def _shown(self, parts: list[dict[str, Truth]]) -> list[tuple[str, tuple[str, ...]]]:
         """The facts whose values explain the failed referral-level comparisons, in the
         conditions' order. Those comparisons sit in durable_rules' top-level answer parts,
-        each shared by many records: what a part fails is remembered by it."""
+        each shared by many records when cells are reused: what a part fails is remembered
+        by it (a part is not kept otherwise)."""
         failed: list[str] = []
         for part in parts:
-            known = self._part_fails.get(id(part))
+            known = self._part_fails.get(id(part)) if self.reuses_cells else None
             if known is None or known[0] is not part:
-                known = _kept(self._part_fails, id(part), (part, [
-                    node_id for node_id, truth in part.items()
-                    if truth is Truth.FALSE and node_id in self._shows]))
+                known = (part, [node_id for node_id, truth in part.items()
+                                if truth is Truth.FALSE and node_id in self._shows])
+                if self.reuses_cells:
+                    _kept(self._part_fails, id(part), known, _CACHE_SIZE)
             failed += known[1]
         failed.sort(key=self._show_rank.__getitem__)
         return _paths(f for node_id in failed for f in self._shows[node_id])
