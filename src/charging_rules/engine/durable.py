@@ -320,10 +320,9 @@ class CompiledRuleset:
                         for node_id, collection in self._item_nodes.items() if item_truths]
         self._top_cache: dict[Hashable, Sealed] = {}
         self._reads: dict[tuple[int, Hashable], int] = {}
-        self._interned: dict[tuple[Any, ...], int] = {}
         self._item_cache: dict[Hashable, Truths] = {}
         self._items_cache: dict[Hashable, _Items] = {}
-        self._sealed: dict[frozenset[tuple[str, Truth]], int] = {}
+        self._sealed: dict[Hashable, int] = {}  # content -> serial (`_serial`)
 
     def evaluate(self, fact: dict[str, Any]) -> Truths:
         """Truth of every node for this fact; nodes durable_rules did not match are unknown."""
@@ -341,9 +340,9 @@ class CompiledRuleset:
                 self._fold_cache, self._count_cache, self._top_cache, self._item_cache,
                 self._items_cache, self._traits, self._sealed, self._own_views)
             # Cleared together: the serials one cache holds are named in the others. The
-            # small entries of the last two grow with those counted, a few per entry.
+            # small entries of `_reads` grow with those counted, a few per entry.
             if sum(map(len, caches)) > self._cells_kept:
-                for cache in (*caches, self._reads, self._interned):
+                for cache in (*caches, self._reads):
                     cache.clear()
             return [self._answer(fact) for fact in facts]
 
@@ -375,13 +374,16 @@ class CompiledRuleset:
         return truth, per_count
 
     def _seal(self, truths: Truths) -> Sealed:
-        """Truths with a serial naming their content: the same content, the same serial
-        (until the caches are cleared; a serial is never given to other content)."""
-        content = frozenset(truths.items())
+        """Truths with a serial naming their content (`_serial`)."""
+        return self._serial(frozenset(truths.items())), truths
+
+    def _serial(self, content: Hashable) -> int:
+        """A serial naming `content`: the same content, the same serial (until the caches
+        are cleared; a serial is never given to other content)."""
         serial = self._sealed.get(content)
         if serial is None:
             serial = self._sealed[content] = next(_serials)
-        return serial, truths
+        return serial
 
     def _answer(self, fact: dict[str, Any]) -> Answer:
         """Each item asked once per item cell, the fact once per cell of the fact and of
@@ -521,11 +523,8 @@ class CompiledRuleset:
             shard = self._top_shards[index]
             reads = self._reads.get((index, about))
             if reads is None:  # this ruleset's attributes of `derived` (absent: None)
-                projected = tuple(map(derived.get, shard.derived))
-                reads = self._interned.get(projected)
-                if reads is None:
-                    reads = self._interned[projected] = next(_serials)
-                self._reads[index, about] = reads
+                reads = self._reads[index, about] = self._serial(
+                    tuple(map(derived.get, shard.derived)))
             key = (index, top[index], reads)
             known = self._top_cache.get(key)
             if known is None:

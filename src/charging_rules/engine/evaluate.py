@@ -204,10 +204,10 @@ class Evaluator:
         # A guideline whose scope is false decides nothing, whatever its rules' truths: a
         # key read without a trace (which shows them) holds them as false, so records
         # differing only there share one combination, plan and recommendation.
-        self._gated = [(scope_at, rules_at, (Truth.FALSE,) * (rules_at.stop - rules_at.start))
-                       for scope_at, rules_at in self._guideline_roots
-                       if scope_at is not None and rules_at.stop > rules_at.start
-                       and not trace]
+        self._gated = [] if trace else [
+            (scope_at, rules_at, (Truth.FALSE,) * (rules_at.stop - rules_at.start))
+            for scope_at, rules_at in self._guideline_roots
+            if scope_at is not None and rules_at.stop > rules_at.start]
         self._results: dict[tuple[Any, ...], _GuidelineResult] = {}
         self._traces: dict[tuple[Any, ...], tuple[GuidelineTrace, tuple[str, ...]]] = {}
         self._guideline_nodes = [

@@ -70,22 +70,20 @@ def screen_chunk(job: Job, rows: list[Row]) -> list[Result | Skipped]:
     parsed = [item for item in read if not isinstance(item, Skipped)]
     records = [record for record, _ in parsed]
     plain = [to_fact(record) for record in records]  # evaluated, and logged
-    recommendations = iter(job.screener.evaluator("referral").evaluate_plain(records, plain))
+    screened = zip(parsed, plain, job.screener.evaluator("referral").evaluate_plain(
+        records, plain), strict=True)
     logged = job.screener.store is not None
     out: list[Result | Skipped] = []
-    at = 0
     for item in read:
         if isinstance(item, Skipped):
             out.append(item)
             continue
-        rec = next(recommendations)
-        record, demographics = parsed[at]
+        (record, demographics), fact, rec = next(screened)
         out.append(Result(
             rec.outcome, out_of_scope(rec),
-            recommendation_entry(rec, record, demographics, job.actor, plain[at])
-            if logged else None,
+            recommendation_entry(rec, record, demographics, job.actor, fact) if logged
+            else None,
             rec.to_json(None) if job.shown else None))
-        at += 1
     return out
 
 
