@@ -63,12 +63,22 @@ def _untraced(recommendations: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluator]:
-    """The 30-guideline manual, with a trace (screen) and without (batch)."""
+    """The 30-guideline manual, with a trace (screen) and without (batch: scope first)."""
     guidelines = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
     return Evaluator(guidelines), Evaluator(guidelines, trace=False)
 
 
+@pytest.fixture(scope="module")
+def manual_at_once(tmp_path_factory: pytest.TempPathFactory) -> list[Evaluator]:
+    """The manual without a trace, all of it asked at once, and scope first without
+    reusing cells."""
+    guidelines = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
+    return [Evaluator(guidelines, trace=False, scope_first=False),
+            Evaluator(guidelines, trace=False, reuse=False)]
+
+
 UNTRACED = Evaluator(GUIDELINES, trace=False)
+SCOPE_FIRST = Evaluator(GUIDELINES, trace=False, scope_first=True)
 
 
 @settings(max_examples=40, deadline=None)
@@ -76,11 +86,12 @@ UNTRACED = Evaluator(GUIDELINES, trace=False)
 def test_evaluation_without_a_trace_recommends_what_screen_does(
         batch: list[dict[str, Any]]) -> None:
     """Without a trace, the rules of a guideline whose scope is false are not told apart
-    (nothing shows them): outcomes, rules, reasons, missing facts, questions and the values
-    shown are still those a traced evaluation gives."""
+    (nothing shows them), or not even asked (scope first): outcomes, rules, reasons, missing
+    facts, questions and the values shown are still those a traced evaluation gives."""
     records = [parse_record(r)[0] for r in batch]
-    assert _untraced(UNTRACED.evaluate_many(records)) == \
-        _untraced(SHARED.evaluate_many(records))
+    screened = _untraced(SHARED.evaluate_many(records))
+    assert _untraced(UNTRACED.evaluate_many(records)) == screened
+    assert _untraced(SCOPE_FIRST.evaluate_many(records)) == screened
 
 
 @settings(max_examples=40, deadline=None)
@@ -92,6 +103,17 @@ def test_the_manual_without_a_trace_recommends_what_screen_does(
     got: list[Recommendation] = list(untraced.evaluate_many(records))
     assert _untraced(got) == _untraced(traced.evaluate_many(records))
     assert all(r.trace == () for r in got)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(manual_referrals(complete=False), min_size=1, max_size=6))
+def test_the_manual_asked_scope_first_or_at_once_recommends_alike(
+        manual: tuple[Evaluator, Evaluator], manual_at_once: list[Evaluator],
+        batch: list[dict[str, Any]]) -> None:
+    records = [parse_record(r)[0] for r in batch]
+    scope_first = list(manual[1].evaluate_many(records))
+    for other in manual_at_once:
+        assert list(other.evaluate_many(records)) == scope_first
 
 
 def test_results_sharing_a_truth_vector_share_nothing_mutable() -> None:

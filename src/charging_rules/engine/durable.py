@@ -97,6 +97,11 @@ def _compare(field: str, op: str, value: Any) -> dict[str, Any]:
     return {_OPERATOR[op]: {field: value}}
 
 
+def kept(nodes: int) -> int:
+    """Whole-fact answers of `nodes` truths each remembered before the cache is cleared."""
+    return max(256, _TRUTHS_KEPT // max(nodes, 1))
+
+
 def _quantified(node_id: str) -> str:
     return _QUANTIFIED + node_id.replace(".", "_")
 
@@ -208,7 +213,8 @@ class Answer(NamedTuple):
 
     `cell` is the fact's cell (None without reuse); `signature` names the truths exactly
     (the parts' serials; None without reuse): facts in many cells share truths, so what is
-    built from the truths alone is remembered by it.
+    built from the truths alone is remembered by it; `shown` names the top-level parts,
+    which hold the referral-level comparisons.
     """
 
     cell: Hashable | None
@@ -217,6 +223,13 @@ class Answer(NamedTuple):
     top: list[Truths]
     per_count: list[Truths] | int  # per count on its own view; an int: that many counts,
     #                                each seeing the whole record
+    shown: Hashable | None  # names the top-level parts (`top`; None without reuse)
+
+    @property
+    def items(self) -> Hashable | None:
+        """What the record's items (and sums) add to its cell: the missing facts of an
+        undecided record name its items, so what is built from them is told apart by this."""
+        return None if self.cell is None else self.cell[1:]  # type: ignore[index]
 
 
 class _Traits(NamedTuple):
@@ -261,7 +274,7 @@ class CompiledRuleset:
 
     def __init__(self, roots: dict[str, Condition], count_roots: Iterable[str] = (),
                  counts: str | None = None, where: Where | None = None, reuse: bool = True,
-                 item_truths: bool = True):
+                 item_truths: bool = True, sized_for: int | None = None):
         laid = {root_id: layout(root_id, cond) for root_id, cond in roots.items()}
         placed = [(root_id, node) for root_id, root_nodes in laid.items() for node in root_nodes]
         nodes = [node for _, node in placed]
@@ -295,19 +308,21 @@ class CompiledRuleset:
                        _quantified(node_id) + _HIGH) for node_id, cond in self._quantifiers
                       if isinstance(cond, SumItems)]
         self._whole_cache: dict[Hashable, tuple[Truths, list[Truths]]] = {}
-        self._whole_kept = max(256, _TRUTHS_KEPT // max(len(self.nodes), 1))
-        self._cells_kept = max(4096, _CELL_TRUTHS_KEPT // max(len(self.nodes), 1))
+        # Part of a larger set (`sized_for` its nodes): each part keeps as many entries as
+        # one ruleset for the whole set would, entries of fewer nodes, so the parts together
+        # stay within one ruleset's budget.
+        size = max(sized_for or len(self.nodes), 1)
+        self._whole_kept = kept(size)
+        self._cells_kept = max(4096, _CELL_TRUTHS_KEPT // size)
         self._fold_cache: dict[Hashable, tuple[Sealed, dict[str, bool]]] = {}
         self._count_cache: dict[Hashable, Sealed] = {}
         self._traits: dict[int, tuple[Truths, _Traits]] = {}
         self._own_views: dict[tuple[Truth, ...], tuple[list[str], dict[str, bool], Truths]] = {}
         self._count_items = [f"{node_id}.0" for node_id in self._count_quantifiers]
-        # The rulesets holding count roots' nodes, and those nodes: a count's view is asked
-        # of them alone.
-        held = [frozenset(n for n in self.count_nodes if f"{n}|t" in shard.definition)
-                for shard in self._top_shards]
-        self._count_shards = [i for i, nodes in enumerate(held) if nodes]
-        self._count_held = [held[i] for i in self._count_shards]
+        # The rulesets holding count roots' nodes (packed first, apart from the others): a
+        # count's view is asked of them alone.
+        self._count_shards = [i for i, shard in enumerate(self._top_shards)
+                              if any(f"{n}|t" in shard.definition for n in self.count_nodes)]
         self._count_names = [_quantified(node_id) for node_id in self._count_quantifiers]
         # What folding reads: per quantifier its collection, its item node, the attribute
         # that hands it back to durable_rules and whether it is "every" (not "some"); for a
@@ -334,7 +349,7 @@ class CompiledRuleset:
     def answer_many(self, facts: Iterable[dict[str, Any]]) -> list[Answer]:
         """Per fact, durable_rules' answer (`truths` puts it together)."""
         if not self.nodes:  # durable_rules cannot create an empty ruleset (error 102, or
-            return [Answer(None, None, {}, [], []) for _ in facts]  # heap corruption)
+            return [Answer(None, None, {}, [], [], None) for _ in facts]  # heap corruption)
         with _lock:
             caches: tuple[dict[Any, Any], ...] = (
                 self._fold_cache, self._count_cache, self._top_cache, self._item_cache,
@@ -436,10 +451,10 @@ class CompiledRuleset:
             serials: list[int] = [counts]
         else:
             own, serials = [truths for _, truths in counts], [serial for serial, _ in counts]
-        signature = (folded[0][0], *[serial for serial, _ in tops], "|", *serials) \
-            if reuse else None
-        return Answer(tuple(whole) if reuse else None, signature, folded[0][1],
-                      [truths for _, truths in tops], own)
+        shown = tuple([serial for serial, _ in tops])
+        return Answer(tuple(whole) if reuse else None,
+                      (folded[0][0], *shown, "|", *serials) if reuse else None, folded[0][1],
+                      [truths for _, truths in tops], own, shown if reuse else None)
 
     def _fold(self, answers: dict[str, list[Truths]]) -> tuple[Sealed, dict[str, bool]]:
         """The truths "some item" / "every item" give, from the items' answers, and the
@@ -563,9 +578,8 @@ class CompiledRuleset:
         for name in hidden:
             view.pop(name, None)
         count_truth = dict(base)
-        for (_, part), held in zip(self._top(fact, view, top, about, self._count_shards),
-                                   self._count_held, strict=True):
-            count_truth.update({node_id: part[node_id] for node_id in part.keys() & held})
+        for _, part in self._top(fact, view, top, about, self._count_shards):
+            count_truth.update(part)  # their rulesets hold count roots' nodes alone
         return self._seal(count_truth)
 
     def _own_view(self, owns: tuple[Truth, ...]

@@ -29,12 +29,13 @@ from collections import ChainMap
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from charging_rules.engine.cells import value_at
-from charging_rules.engine.durable import CompiledRuleset
+from charging_rules.engine.durable import CompiledRuleset, Truths
+from charging_rules.engine.scoped import ScopedRuleset
 from charging_rules.guidelines import domains
 from charging_rules.guidelines.conditions import (
     AnyItem,
@@ -81,10 +82,33 @@ _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
 
 _PLANS_KEPT = 16384  # plans, and recommendations, remembered (each cleared when full)
+SCOPE_FIRST_FROM = 8  # scoped guidelines from which a batch asks scope first (measured:
+#                       benchmarks/README.md)
 Outcomes = dict[str, list[Rule]]  # outcome -> the rules deciding it in some world
 _serials = itertools.count()
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class _Answered(Protocol):
+    """What evaluation reads of a ruleset's answer for one fact (`durable.Answer`,
+    `scoped.ScopedAnswer`)."""
+
+    @property
+    def cell(self) -> Hashable | None: ...
+    @property
+    def signature(self) -> Hashable | None: ...
+    @property
+    def items(self) -> Hashable | None: ...
+    @property
+    def top(self) -> list[Truths]: ...
+    @property
+    def shown(self) -> Hashable | None: ...
+
+
+class _Rulesets(Protocol):
+    def answer_many(self, facts: list[dict[str, Any]]) -> Sequence[_Answered]: ...
+    def truths(self, answer: Any) -> tuple[Truths, list[Truths]]: ...
 
 
 class _Decision(NamedTuple):
@@ -108,8 +132,8 @@ class _Plan(NamedTuple):
     per_count: bool
     open: bool  # some count is undecided: the missing facts name the record's items
     trace: tuple[GuidelineTrace, ...]
-    shows: list[tuple[str, tuple[str, ...]]]  # the facts whose values explain the failed
-    #                                           comparisons (and their paths, split)
+    shows: list[tuple[str, tuple[str, ...]]]  # with a trace, the facts whose values
+    #                                   explain the failed comparisons (paths split)
 
 
 @dataclass(frozen=True)
@@ -132,12 +156,15 @@ class Evaluator:
     """Compiled once per guideline set and record kind; evaluates many records."""
 
     def __init__(self, guidelines: GuidelineSet, kind: str = "referral",
-                 questions: bool = True, reuse: bool | None = None, trace: bool = True):
+                 questions: bool = True, reuse: bool | None = None, trace: bool = True,
+                 scope_first: bool | None = None):
         """`questions=False` for analyses that read outcomes only (the search for the
         questions evaluates each needs_information record again per answer). `trace=False`
         where no trace is read (a batch: its log records are lean); the values shown beside
         failed comparisons are still kept. `reuse`: ask durable_rules once per cell of the
-        fact space (engine/cells.py); default on, off with CHARGING_RULES_REUSE_CELLS=0."""
+        fact space (engine/cells.py); default on, off with CHARGING_RULES_REUSE_CELLS=0.
+        `scope_first` (without a trace): ask the rules of the guidelines in scope only
+        (engine/scoped.py); by default for sets of `SCOPE_FIRST_FROM` scoped guidelines."""
         self.ask = questions
         self.traces = trace
         self.set = guidelines
@@ -165,13 +192,21 @@ class Evaluator:
                        for nodes in self._layout.values() for node in nodes
                        if node.collection is None and isinstance(node.condition, Compare)}
         self._show_rank = {node_id: i for i, node_id in enumerate(self._shows)}
-        self._part_fails: dict[int, tuple[dict[str, Truth], list[str]]] = {}
+        self._shown_by: dict[Hashable, list[tuple[str, tuple[str, ...]]]] = {}
         scopes = [root_id for root_id in roots if root_id.endswith(".scope")]
         if reuse is None:
             reuse = os.environ.get(REUSE_ENV, "1") != "0"
         self.reuses_cells = reuse
-        self._ruleset = CompiledRuleset(roots, scopes, self.kind.counts, where, reuse,
-                                        item_truths=trace)
+        # Without a trace, a manual is asked scope first (engine/scoped.py); one ruleset
+        # answers a small set faster, and a trace shows every guideline's rules.
+        guarded = {f"g{g}.r{r}": f"g{g}.scope" for g, guideline in enumerate(self.guidelines)
+                   if guideline.scope for r in range(len(guideline.rules))}
+        if scope_first is None:
+            scope_first = len(scopes) >= SCOPE_FIRST_FROM
+        self._ruleset: _Rulesets = (
+            ScopedRuleset(roots, guarded, self.kind.counts, where, reuse)
+            if scope_first and guarded and not trace else
+            CompiledRuleset(roots, scopes, self.kind.counts, where, reuse, item_truths=trace))
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]
         self._literals = domains.literals(roots.values())
@@ -249,13 +284,13 @@ class Evaluator:
         for record_id, fact, answer in zip(ids, facts, ruleset.answer_many(facts),
                                            strict=True):
             signature = answer.signature
-            items = None if answer.cell is None else answer.cell[1:]  # type: ignore[index]
+            items = answer.items
             plan = self._plans.get(signature) if signature is not None else None
             if type(plan) is dict:  # undecided: the missing facts depend on the items
                 plan = plan.get(items)
             if plan is None:
                 truths, per_count = ruleset.truths(answer)
-                plan = self._plan(fact, truths, per_count, answer.top)
+                plan = self._plan(fact, truths, per_count)
                 if signature is not None:
                     self._remember(signature, items, plan)
             assert isinstance(plan, _Plan)
@@ -269,9 +304,10 @@ class Evaluator:
                 questions = self.questions(
                     record_id, fact, template.missing,
                     None if answer.cell is None else (answer.cell, labels))
+            shows = plan.shows if self.traces else self._shown(answer)
             yield template.filled(
                 record_id, plan.trace, questions,
-                {f: v for f, parts in plan.shows if (v := value_at(fact, parts)) is not MISSING})
+                {f: v for f, parts in shows if (v := value_at(fact, parts)) is not MISSING})
 
     def _remember(self, signature: Hashable, items: Hashable, plan: _Plan) -> None:
         if self._kept > _PLANS_KEPT:
@@ -368,10 +404,11 @@ class Evaluator:
         return _kept(self._combined, key, _Combined(results, visited, outcomes))
 
     def _plan(self, fact: dict[str, Any], truths: dict[str, Truth],
-              per_count: list[dict[str, Truth]], parts: list[dict[str, Truth]]) -> _Plan:
+              per_count: list[dict[str, Truth]]) -> _Plan:
         """What the recommendation for these truths is made of. Combination is a function
         of the scopes' and rules' truths (per count) and is remembered by those; the trace
-        is built per guideline (`_trace_of`)."""
+        is built per guideline (`_trace_of`); without one, the values shown are the
+        answer's (`_shown`)."""
         whole_key = self._root_key(truths)
         keys = [self._count_key(whole_key, own) for own in per_count] if per_count \
             else [self._gate(list(whole_key))]
@@ -389,29 +426,25 @@ class Evaluator:
             serial = _kept(self._plan_serials, key, next(_serials))
         open_ = any(len(combined.outcomes) != 1 for combined in counted)
         if not self.traces:
-            return _Plan(serial, counted, missing, bool(per_count), open_, (),
-                         self._shown(parts))
+            return _Plan(serial, counted, missing, bool(per_count), open_, (), [])
         traced = self._trace_of(self._combine(whole_key), truths)
         return _Plan(serial, counted, missing, bool(per_count), open_,
                      tuple(trace for trace, _ in traced),
                      _paths(f for _, shows in traced for f in shows))
 
-    def _shown(self, parts: list[dict[str, Truth]]) -> list[tuple[str, tuple[str, ...]]]:
+    def _shown(self, answer: _Answered) -> list[tuple[str, tuple[str, ...]]]:
         """The facts whose values explain the failed referral-level comparisons, in the
         conditions' order. Those comparisons sit in durable_rules' top-level answer parts,
-        each shared by many records when cells are reused: what a part fails is remembered
-        by it (a part is not kept otherwise)."""
-        failed: list[str] = []
-        for part in parts:
-            known = self._part_fails.get(id(part)) if self.reuses_cells else None
-            if known is None or known[0] is not part:
-                known = (part, [node_id for node_id, truth in part.items()
-                                if truth is Truth.FALSE and node_id in self._shows])
-                if self.reuses_cells:
-                    _kept(self._part_fails, id(part), known, _CACHE_SIZE)
-            failed += known[1]
-        failed.sort(key=self._show_rank.__getitem__)
-        return _paths(f for node_id in failed for f in self._shows[node_id])
+        which many records share when cells are reused: remembered by the parts' names."""
+        known = self._shown_by.get(answer.shown) if answer.shown is not None else None
+        if known is None:
+            failed = [node_id for part in answer.top for node_id, truth in part.items()
+                      if truth is Truth.FALSE and node_id in self._shows]
+            failed.sort(key=self._show_rank.__getitem__)
+            known = _paths(f for node_id in failed for f in self._shows[node_id])
+            if answer.shown is not None:
+                _kept(self._shown_by, answer.shown, known, _CACHE_SIZE)
+        return known
 
     def _count_labels(self, fact: dict[str, Any]) -> tuple[Any, ...]:
         """What names each count (its statute and category): part of a recommendation."""
