@@ -82,7 +82,7 @@ _INDEX = re.compile(r"\[(\d+)\]")
 _ANY_DAY = date(2000, 1, 1)  # a date answer when no guideline compares the fact with a date
 
 _PLANS_KEPT = 16384  # plans, and recommendations, remembered (each cleared when full)
-SCOPE_FIRST_FROM = 8  # scoped guidelines from which a batch asks scope first (measured:
+SCOPE_FIRST_FROM = 10  # scoped guidelines from which a batch asks scope first (measured:
 #                       benchmarks/README.md)
 Outcomes = dict[str, list[Rule]]  # outcome -> the rules deciding it in some world
 _serials = itertools.count()

@@ -29,8 +29,10 @@ from charging_rules.guidelines.conditions import Compare, Condition, Truth, layo
 class ScopedAnswer(NamedTuple):
     """durable_rules' answer for one fact, as its parts: the scopes', the comparisons' and,
     per group of rules asked (by its place), that group's. `cell`, `signature` and `shown`
-    are as in `Answer` (None without reuse); the values shown depend on the comparisons
-    alone, so the signature leaves them out."""
+    are as in `Answer` (None without reuse). The outcome, the missing facts and the
+    questions depend on the scopes and the groups asked alone (a false scope stays false
+    whatever is answered), so cell and signature are theirs; the values shown depend on the
+    comparisons alone."""
 
     cell: Hashable | None
     signature: Hashable | None
@@ -81,21 +83,24 @@ class ScopedRuleset:
     def answer_many(self, facts: Sequence[dict[str, Any]]) -> list[ScopedAnswer]:
         scopes = self._scopes.answer_many(facts)
         compared = self._compares.answer_many(facts)
-        asked = [self._to_ask(answer) for answer in scopes]
+        at: list[list[int]] = [[] for _ in self._groups]  # per group, the facts asking it
+        for i, scope in enumerate(scopes):
+            for group in self._to_ask(scope):
+                at[group].append(i)
         answers: list[dict[int, Answer]] = [{} for _ in facts]
         for group, (_, ruleset) in enumerate(self._groups):
-            at = [i for i, groups in enumerate(asked) if group in groups]
-            for i, answer in zip(at, ruleset.answer_many([facts[i] for i in at]), strict=True):
+            asking = at[group]
+            for i, answer in zip(asking, ruleset.answer_many([facts[i] for i in asking]),
+                                 strict=True):
                 answers[i][group] = answer
         out = []
         for scope, compare, parts in zip(scopes, compared, answers, strict=True):
-            kept_parts = tuple(parts.items())
+            asked = tuple(sorted(parts.items()))
             out.append(ScopedAnswer(
-                (scope.cell, compare.cell, *[(g, a.cell) for g, a in kept_parts])
+                (scope.cell, *[(g, a.cell) for g, a in asked]) if self.reuse else None,
+                (scope.signature, *[(g, a.signature) for g, a in asked])
                 if self.reuse else None,
-                (scope.signature, *[(g, a.signature) for g, a in kept_parts])
-                if self.reuse else None,
-                compare.top, compare.shown, scope, kept_parts))
+                compare.top, compare.shown, scope, asked))
         return out
 
     def _to_ask(self, scope: Answer) -> tuple[int, ...]:
