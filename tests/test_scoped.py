@@ -98,6 +98,50 @@ def test_a_guideline_false_on_the_referral_but_governing_a_count_is_asked(
         assert _untraced(got) == _untraced(screened)
 
 
+FIREARMS = """id: firearms
+title: Firearms, whatever the charge
+version: "1"
+effective: 2020-01-01
+applies_to: referral
+source: {citation: test, text: test}
+hit_policy: first
+rules:
+  - id: armed
+    when: {field: firearm_recovered, eq: true}
+    outcome: file
+    reason: armed
+"""
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_guideline_governing_every_record_is_always_asked(tmp_path: Path,
+                                                            dated: bool) -> None:
+    """A guideline whose scope is only its effective date, or that has no scope at all (an
+    evaluator's guideline built in code, not loaded), governs every record: scope first
+    asks its rules for every referral, beside those of the guidelines in scope."""
+    (tmp_path / "f.yaml").write_text(FIREARMS)
+    (tmp_path / "g.yaml").write_text(NEGATED_SCOPE)
+    (tmp_path / "set.yaml").write_text(
+        "id: s\ntitle: s\ncombine: first-applicable\nguidelines: [f.yaml, g.yaml]\n"
+        "otherwise:\n  referral: {outcome: review, reason: no guideline applies}\n")
+    guidelines = load_guidelines(tmp_path)
+    if not dated:
+        firearms, rest = guidelines.guidelines[0], guidelines.guidelines[1:]
+        guidelines = dataclasses.replace(
+            guidelines, guidelines=(dataclasses.replace(firearms, scope=None), *rest))
+    weapon = {"category": "weapon", "statute": "571.030"}
+    drugs = {"category": "drug_possession", "statute": "579.015", "quantity_grams": 12.0}
+    records = [parse_record(referral(charges=charges, firearm_recovered=armed,
+                                     **{"defendant.age": age}))[0]
+               for charges in ([weapon], [drugs], [weapon, drugs])
+               for armed in (True, False, None) for age in (19, 40, None)]
+    screened = [_untraced(r) for r in Evaluator(guidelines).evaluate_many(records)]
+    scope_first = Evaluator(guidelines, trace=False, scope_first=True)
+    assert [_untraced(r) for r in scope_first.evaluate_many(records)] == screened
+    assert {r.outcome for r in scope_first.evaluate_many(records)} == \
+        {"file", "divert", "review", "needs_information"}
+
+
 def test_a_small_set_is_one_ruleset_unless_asked(tmp_path: Path) -> None:
     """Scope first pays from `SCOPE_FIRST_FROM` scoped guidelines (benchmarks/README.md);
     a trace shows every guideline's rules, so it never skips them."""
