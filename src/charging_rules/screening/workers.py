@@ -9,6 +9,11 @@ hash chain and "logged before reported" are the same with one worker or many.
 Workers are forked with the compiled guidelines already in memory (durable_rules' rulesets
 included), before any thread of ours starts; a chunk is sent to them only as plain data, and
 at most two chunks per worker are in flight, so memory stays flat on any input size.
+
+A chunk's results come back through a file in a private spool directory, and only its name
+through the pool. The pool reads each result whole with no timeout (CPython 3.11): a worker
+killed while sending a large result would leave half a message that it waits on forever, so
+the batch would hang instead of stopping. A name is a single pipe write, never half sent.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import pickle
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from charging_rules.audit.entries import recommendation_entry
@@ -88,11 +97,27 @@ def screen_chunk(job: Job, rows: list[Row]) -> list[Result | Skipped]:
 
 
 _job: Job | None = None  # a worker's, inherited when it is forked
+_spool: Path | None = None  # where a worker leaves its chunks' results (inherited too)
+_written = itertools.count()
 
 
-def _worker_chunk(rows: list[Row]) -> list[Result | Skipped]:
-    assert _job is not None
-    return screen_chunk(_job, rows)
+def _worker_chunk(rows: list[Row]) -> str:
+    """Screens a chunk in a worker; returns the name of the file holding its results."""
+    assert _job is not None and _spool is not None
+    path = _spool / f"{os.getpid()}-{next(_written)}"
+    with path.open("wb") as out:
+        pickle.dump(screen_chunk(_job, rows), out, protocol=pickle.HIGHEST_PROTOCOL)
+    return path.name
+
+
+def _collected(name: str) -> list[Result | Skipped]:
+    """A chunk's results, from the file a worker wrote in our private spool directory."""
+    assert _spool is not None
+    path = _spool / name
+    with path.open("rb") as data:
+        results: list[Result | Skipped] = pickle.load(data)
+    path.unlink()
+    return results
 
 
 def available_cores() -> int:
@@ -113,8 +138,9 @@ def screen_chunks(job: Job, jobs: int, chunks: Iterable[list[Row]]
         return
     for chunk in itertools.islice(chunks, WARM_CHUNKS):
         yield screen_chunk(job, chunk)
-    global _job
+    global _job, _spool
     _job = job
+    _spool = Path(tempfile.mkdtemp(prefix="charging-rules-batch-"))  # ours alone (0700)
     executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
     try:
         yield from _in_order(executor, chunks, jobs * IN_FLIGHT)
@@ -123,16 +149,17 @@ def screen_chunks(job: Job, jobs: int, chunks: Iterable[list[Row]]
                           "killed?); the audit log holds every referral reported before it") \
             from None
     finally:
-        _job = None
         executor.shutdown(cancel_futures=True)
+        shutil.rmtree(_spool, ignore_errors=True)
+        _job = _spool = None
 
 
 def _in_order(executor: ProcessPoolExecutor, chunks: Iterable[list[Row]], limit: int
               ) -> Iterator[list[Result | Skipped]]:
-    pending: deque[Future[list[Result | Skipped]]] = deque()
+    pending: deque[Future[str]] = deque()
     for chunk in chunks:
         pending.append(executor.submit(_worker_chunk, chunk))
         if len(pending) >= limit:
-            yield pending.popleft().result()
+            yield _collected(pending.popleft().result())
     while pending:
-        yield pending.popleft().result()
+        yield _collected(pending.popleft().result())
