@@ -8,10 +8,11 @@ must fail the tests that use it, not the collection of the whole suite.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from charging_rules.audit.verify import VerifyReport
 
 if TYPE_CHECKING:
     from charging_rules.errors import InputError
+    from charging_rules.model.recommendation import Recommendation
     from charging_rules.screening.screener import Screened
 
 REPO = Path(__file__).resolve().parents[1]
@@ -372,6 +374,12 @@ rules:
     outcome: decline
     reason: under {grams} g
 """
+
+
+def untraced(recommendations: Iterable[Recommendation]) -> list[dict[str, Any]]:
+    """Recommendations as plain data without their traces (a batch computes none)."""
+    return [{k: v for k, v in dataclasses.asdict(r).items() if k != "trace"}
+            for r in recommendations]
 
 
 def write_manual(dest: Path, count: int = 30) -> Path:

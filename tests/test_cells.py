@@ -14,7 +14,7 @@ from charging_rules.engine.evaluate import REUSE_ENV, Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.kinds import parse_record
-from tests.helpers import RULES, facts, manual_referrals, referral, write_manual
+from tests.helpers import RULES, facts, manual_referrals, referral
 
 SHIPPED = load_guidelines(RULES)
 REUSING = Evaluator(SHIPPED, reuse=True)
@@ -22,10 +22,9 @@ ASKING = Evaluator(SHIPPED, reuse=False)
 
 
 @pytest.fixture(scope="session")
-def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluator]:
+def manual(manual_set: GuidelineSet) -> tuple[Evaluator, Evaluator]:
     """The 30-guideline manual, reusing and asking every time."""
-    guidelines: GuidelineSet = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
-    return Evaluator(guidelines, reuse=True), Evaluator(guidelines, reuse=False)
+    return Evaluator(manual_set, reuse=True), Evaluator(manual_set, reuse=False)
 
 
 @settings(max_examples=80, deadline=None)

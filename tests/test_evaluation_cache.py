@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.recommendation import Recommendation
-from tests.helpers import RULES, manual_referrals, referral, write_manual
+from tests.helpers import RULES, manual_referrals, referral, untraced
 
 GUIDELINES = load_guidelines(RULES)
 SHARED = Evaluator(GUIDELINES)
@@ -56,25 +57,18 @@ def test_cached_evaluation_equals_a_fresh_evaluator(batch: list[dict[str, Any]])
         assert json.dumps(got.to_log(), sort_keys=True) == json.dumps(lean, sort_keys=True)
 
 
-def _untraced(recommendations: Any) -> list[dict[str, Any]]:
-    return [{k: v for k, v in dataclasses.asdict(r).items() if k != "trace"}
-            for r in recommendations]
-
-
 @pytest.fixture(scope="module")
-def manual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Evaluator, Evaluator]:
+def manual(manual_set: GuidelineSet) -> tuple[Evaluator, Evaluator]:
     """The 30-guideline manual, with a trace (screen) and without (batch: scope first)."""
-    guidelines = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
-    return Evaluator(guidelines), Evaluator(guidelines, trace=False)
+    return Evaluator(manual_set), Evaluator(manual_set, trace=False)
 
 
 @pytest.fixture(scope="module")
-def manual_at_once(tmp_path_factory: pytest.TempPathFactory) -> list[Evaluator]:
+def manual_at_once(manual_set: GuidelineSet) -> list[Evaluator]:
     """The manual without a trace, all of it asked at once, and scope first without
     reusing cells."""
-    guidelines = load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m"))
-    return [Evaluator(guidelines, trace=False, scope_first=False),
-            Evaluator(guidelines, trace=False, reuse=False)]
+    return [Evaluator(manual_set, trace=False, scope_first=False),
+            Evaluator(manual_set, trace=False, reuse=False)]
 
 
 UNTRACED = Evaluator(GUIDELINES, trace=False)
@@ -89,9 +83,9 @@ def test_evaluation_without_a_trace_recommends_what_screen_does(
     (nothing shows them), or not even asked (scope first): outcomes, rules, reasons, missing
     facts, questions and the values shown are still those a traced evaluation gives."""
     records = [parse_record(r)[0] for r in batch]
-    screened = _untraced(SHARED.evaluate_many(records))
-    assert _untraced(UNTRACED.evaluate_many(records)) == screened
-    assert _untraced(SCOPE_FIRST.evaluate_many(records)) == screened
+    screened = untraced(SHARED.evaluate_many(records))
+    assert untraced(UNTRACED.evaluate_many(records)) == screened
+    assert untraced(SCOPE_FIRST.evaluate_many(records)) == screened
 
 
 @settings(max_examples=40, deadline=None)
@@ -99,9 +93,9 @@ def test_evaluation_without_a_trace_recommends_what_screen_does(
 def test_the_manual_without_a_trace_recommends_what_screen_does(
         manual: tuple[Evaluator, Evaluator], batch: list[dict[str, Any]]) -> None:
     records = [parse_record(r)[0] for r in batch]
-    traced, untraced = manual
-    got: list[Recommendation] = list(untraced.evaluate_many(records))
-    assert _untraced(got) == _untraced(traced.evaluate_many(records))
+    traced, batch_like = manual
+    got: list[Recommendation] = list(batch_like.evaluate_many(records))
+    assert untraced(got) == untraced(traced.evaluate_many(records))
     assert all(r.trace == () for r in got)
 
 

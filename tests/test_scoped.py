@@ -14,9 +14,10 @@ import pytest
 from charging_rules.engine.evaluate import SCOPE_FIRST_FROM, Evaluator
 from charging_rules.engine.scoped import ScopedRuleset
 from charging_rules.guidelines.loader import load_guidelines
+from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.facts import engine_fact
 from charging_rules.model.kinds import parse_record
-from tests.helpers import manual_statute, referral, write_manual
+from tests.helpers import manual_statute, referral, untraced, write_manual
 
 NEGATED_SCOPE = """id: not-weapons
 title: Everything but weapons
@@ -39,14 +40,9 @@ rules:
 """
 
 
-def _untraced(recommendation: Any) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(recommendation).items() if k != "trace"}
-
-
 @pytest.fixture(scope="module")
-def manual(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
-    evaluator = Evaluator(load_guidelines(write_manual(tmp_path_factory.mktemp("m") / "m")),
-                          trace=False)
+def manual(manual_set: GuidelineSet) -> Evaluator:
+    evaluator = Evaluator(manual_set, trace=False)
     assert isinstance(evaluator._ruleset, ScopedRuleset)  # a manual's batch: scope first
     return evaluator
 
@@ -57,8 +53,8 @@ def _asked(evaluator: Evaluator, charges: list[dict[str, Any]]) -> list[str]:
     assert isinstance(ruleset, ScopedRuleset)
     record = parse_record(referral(charges=charges))[0]
     answer = ruleset.answer_many([engine_fact(record)])[0]
-    return [evaluator.guidelines[int(ruleset._groups[group][0].split(".")[0][1:])].id
-            for group, _ in answer.asked]
+    scope_of = {f"g{g}.scope": guideline.id for g, guideline in enumerate(evaluator.guidelines)}
+    return [scope_of[str(ruleset._groups[group][0])] for group, _ in answer.asked]
 
 
 def test_only_the_guidelines_in_scope_are_asked(manual: Evaluator) -> None:
@@ -95,7 +91,7 @@ def test_a_guideline_false_on_the_referral_but_governing_a_count_is_asked(
     assert [c.outcome for c in screened.counts] == ["review", "divert"]
     for scope_first in (True, False):
         got = Evaluator(guidelines, trace=False, scope_first=scope_first).evaluate(record)
-        assert _untraced(got) == _untraced(screened)
+        assert untraced([got]) == untraced([screened])
 
 
 FIREARMS = """id: firearms
@@ -135,9 +131,9 @@ def test_a_guideline_governing_every_record_is_always_asked(tmp_path: Path,
                                      **{"defendant.age": age}))[0]
                for charges in ([weapon], [drugs], [weapon, drugs])
                for armed in (True, False, None) for age in (19, 40, None)]
-    screened = [_untraced(r) for r in Evaluator(guidelines).evaluate_many(records)]
+    screened = untraced(Evaluator(guidelines).evaluate_many(records))
     scope_first = Evaluator(guidelines, trace=False, scope_first=True)
-    assert [_untraced(r) for r in scope_first.evaluate_many(records)] == screened
+    assert untraced(scope_first.evaluate_many(records)) == screened
     assert {r.outcome for r in scope_first.evaluate_many(records)} == \
         {"file", "divert", "review", "needs_information"}
 

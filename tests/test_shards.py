@@ -21,14 +21,9 @@ from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.model.facts import engine_fact, to_fact
 from charging_rules.model.kinds import parse_record
-from tests.helpers import EXAMPLES, RULES, manual_referrals, referral, write_manual
+from tests.helpers import EXAMPLES, RULES, manual_referrals, referral
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def manual(tmp_path_factory: pytest.TempPathFactory) -> GuidelineSet:
-    return load_guidelines(write_manual(tmp_path_factory.mktemp("manual") / "manual"))
 
 
 def _roots(guidelines: GuidelineSet) -> dict[str, Any]:
@@ -54,9 +49,10 @@ def first_applicable(guidelines: GuidelineSet, fact: dict[str, Any]) -> str:
 
 
 def test_the_30_guideline_manual_is_packed_into_rulesets_within_the_measured_limits(
-        manual: GuidelineSet) -> None:
-    ruleset = CompiledRuleset(_roots(manual))
-    assert len(manual.guidelines) == 30 and sum(len(g.rules) for g in manual.guidelines) == 120
+        manual_set: GuidelineSet) -> None:
+    ruleset = CompiledRuleset(_roots(manual_set))
+    assert len(manual_set.guidelines) == 30
+    assert sum(len(g.rules) for g in manual_set.guidelines) == 120
     assert len(ruleset.definitions) > 1
     for definition in ruleset.definitions:
         assert len(definition) <= durable.MAX_ENGINE_RULES
@@ -66,19 +62,19 @@ def test_the_30_guideline_manual_is_packed_into_rulesets_within_the_measured_lim
 @settings(max_examples=200, deadline=None)
 @given(manual_referrals(complete=True))
 def test_the_manual_screens_with_the_outcome_first_applicable_gives(
-        manual: GuidelineSet, data: dict[str, Any]) -> None:
+        manual_set: GuidelineSet, data: dict[str, Any]) -> None:
     record, _ = parse_record(data)
-    outcome = Evaluator(manual).evaluate(record).outcome
-    assert outcome == first_applicable(manual, engine_fact(record))
+    outcome = Evaluator(manual_set).evaluate(record).outcome
+    assert outcome == first_applicable(manual_set, engine_fact(record))
 
 
 @settings(max_examples=80, deadline=None)
 @given(manual_referrals(complete=False))
 def test_truths_merged_from_the_manuals_rulesets_are_the_kleene_truths(
-        manual: GuidelineSet, data: dict[str, Any]) -> None:
+        manual_set: GuidelineSet, data: dict[str, Any]) -> None:
     fact = to_fact(parse_record(data)[0])
-    truths = CompiledRuleset(_roots(manual), reuse=False).evaluate(fact)
-    for root_id, cond in _roots(manual).items():
+    truths = CompiledRuleset(_roots(manual_set), reuse=False).evaluate(fact)
+    for root_id, cond in _roots(manual_set).items():
         for node in layout(root_id, cond):
             expected = kleene(node.condition if node.collection is None else
                               AnyItem(node.collection, "charge", node.condition), fact)

@@ -217,7 +217,7 @@ class Answer(NamedTuple):
     which hold the referral-level comparisons.
     """
 
-    cell: Hashable | None
+    cell: tuple[Hashable, ...] | None
     signature: Hashable | None
     folded: Truths
     top: list[Truths]
@@ -229,7 +229,7 @@ class Answer(NamedTuple):
     def items(self) -> Hashable | None:
         """What the record's items (and sums) add to its cell: the missing facts of an
         undecided record name its items, so what is built from them is told apart by this."""
-        return None if self.cell is None else self.cell[1:]  # type: ignore[index]
+        return None if self.cell is None else self.cell[1:]
 
 
 class _Traits(NamedTuple):

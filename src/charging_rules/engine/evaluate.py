@@ -199,13 +199,14 @@ class Evaluator:
         self.reuses_cells = reuse
         # Without a trace, a manual is asked scope first (engine/scoped.py); one ruleset
         # answers a small set faster, and a trace shows every guideline's rules.
-        guarded = {f"g{g}.r{r}": f"g{g}.scope" for g, guideline in enumerate(self.guidelines)
-                   if guideline.scope for r in range(len(guideline.rules))}
         if scope_first is None:
             scope_first = len(scopes) >= SCOPE_FIRST_FROM
         self._ruleset: _Rulesets = (
-            ScopedRuleset(roots, guarded, self.kind.counts, where, reuse)
-            if scope_first and guarded and not trace else
+            ScopedRuleset(roots, {f"g{g}.r{r}": f"g{g}.scope"
+                                  for g, guideline in enumerate(self.guidelines)
+                                  if guideline.scope for r in range(len(guideline.rules))},
+                          self.kind.counts, where, reuse)
+            if scope_first and scopes and not trace else
             CompiledRuleset(roots, scopes, self.kind.counts, where, reuse, item_truths=trace))
         self._refs = [GuidelineRef(id=g.id, version=g.version, sha256=g.sha256)
                       for g in self.guidelines]

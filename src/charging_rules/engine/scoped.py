@@ -95,7 +95,7 @@ class ScopedRuleset:
                 answers[i][group] = answer
         out = []
         for scope, compare, parts in zip(scopes, compared, answers, strict=True):
-            asked = tuple(sorted(parts.items()))
+            asked = tuple(parts.items())  # filled group by group: in the groups' order
             out.append(ScopedAnswer(
                 (scope.cell, *[(g, a.cell) for g, a in asked]) if self.reuse else None,
                 (scope.signature, *[(g, a.signature) for g, a in asked])
