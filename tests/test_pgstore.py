@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import time
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from typer.testing import CliRunner, Result
 
 from charging_rules.audit import log
 from charging_rules.audit.pgstore import APPEND_LOCK, PgStore
+from charging_rules.screening.batch import CHUNK
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screener
 from tests.helpers import EXAMPLES, RULES, Accepting, referral, rehash_from
@@ -209,13 +209,22 @@ def test_copy_moves_a_file_log_in_with_its_chain_and_archive(office: Office,
     assert len(office.lines()) == 12
 
 
-def _batch(office: Office, login: str, source: Path) -> subprocess.Popen[str]:
+def _batch(office: Office, login: str, source: Path,
+           **env: str) -> subprocess.Popen[str]:
     """A prosecutor's workstation: libpq's environment names the login and the database."""
     return subprocess.Popen(
         [sys.executable, "-m", "charging_rules", "batch", str(source), "--json",
          "--guidelines", str(RULES), "--audit-db", "postgresql://"],
-        env=office.server.env(office.database, login), cwd=source.parent,
+        env={**office.server.env(office.database, login), **env}, cwd=source.parent,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_lock_waiters(office: Office, count: int, within: float = 120.0) -> None:
+    deadline = time.monotonic() + within
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    while office.sql(query)[0][0] < count:
+        assert time.monotonic() < deadline, f"{count} writers never queued for the lock"
+        time.sleep(0.05)
 
 
 def test_four_concurrent_batches_from_two_logins_share_one_chain(office: Office,
@@ -223,7 +232,14 @@ def test_four_concurrent_batches_from_two_logins_share_one_chain(office: Office,
     per_batch = 600
     sources = [write_referrals(tmp_path / f"in-{n}.jsonl", f"KC-{n}", per_batch)
                for n in range(4)]
-    batches = [_batch(office, PROSECUTORS[n % 2], source) for n, source in enumerate(sources)]
+    # The chain is held until all four writers wait on it with their first group, so they
+    # really are concurrent however fast or slow each one starts.
+    with psycopg.connect(office.url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))  # in a transaction
+        batches = [_batch(office, PROSECUTORS[n % 2], source,
+                          CHARGING_RULES_LOCK_TIMEOUT="300")
+                   for n, source in enumerate(sources)]
+        _wait_for_lock_waiters(office, len(batches))
     for process in batches:
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
@@ -237,9 +253,10 @@ def test_four_concurrent_batches_from_two_logins_share_one_chain(office: Office,
                                "GROUP BY actor"))
     assert by_login == dict.fromkeys(PROSECUTORS, 2 * per_batch)
     assert {r["actor"] for r in records} == set(PROSECUTORS)
-    # Several groups of each login interleave in the one chain (the writers were concurrent).
-    switches = sum(a["actor"] != b["actor"] for a, b in pairwise(records))
-    assert switches > 2
+    # The four queued writers each wrote their first group before any wrote a second one:
+    # the groups of the two logins interleave in the one chain.
+    first_groups = {r["record_id"].rsplit("-", 1)[0] for r in records[:4 * CHUNK]}
+    assert first_groups == {f"KC-{n}" for n in range(4)}
     # A prosecutor's login cannot change or remove what is logged.
     for statement in ("UPDATE charging_rules.records SET kind = 'x' WHERE seq = 1",
                       "DELETE FROM charging_rules.records WHERE seq = 1",
