@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from batch_throughput import generate  # noqa: E402  (the same varied referrals)
 from tests.pg_server import _start_server  # noqa: E402
+
+from referrals import generate  # noqa: E402  (the same varied referrals)
 
 
 def _run(args: list[str]) -> float:

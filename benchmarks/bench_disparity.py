@@ -3,9 +3,9 @@
     python benchmarks/bench_disparity.py [--records 1000000] [--dir /tmp/cr-bench]
 
 Builds the log once through `audit.log.append_many` (real recommendation records from the
-engine on synthetic referrals, replicated with fresh ids, plus a decision or override
-record per recommendation; group commits of 20,000), then
-times `charging-rules disparity --audit-dir DIR --json` as a user runs it (a subprocess).
+engine on synthetic referrals, replicated with fresh referral and decision ids, plus a
+decision or override record per recommendation; group commits of 20,000), then times
+`charging-rules disparity --audit-dir DIR --json` as a user runs it (a subprocess).
 Target: under 30 s.
 """
 
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from charging_rules.analysis.synth import prosecutor_decision, synthetic_year
 from charging_rules.audit.entries import decision_entry, recommendation_entry
@@ -42,10 +43,15 @@ def build(directory: Path, records: int) -> None:
     rng = random.Random(7)
     written = 0
     while written < records:
-        group = []  # group commits of ~20k records: one write and fsync each
+        group: list[dict[str, Any]] = []  # commits of ~20k records: one write, one fsync
         while len(group) < 20_000 and written + len(group) < records:
-            template = templates[(written + len(group)) % len(templates)]
-            entry = {**template, "decision_id": f"{written + len(group):032x}"}
+            n = written + len(group)
+            template = templates[n % len(templates)]
+            # A fresh referral as well as a fresh decision: the analysis counts one case per
+            # referral (its latest decision), so replicated ids would shrink 1M records to
+            # the templates' 2,000 cases.
+            entry = {**template, "decision_id": f"{n:032x}",
+                     "record_id": f"{template['record_id']}-{n:07d}"}
             group.append(entry)
             decided = prosecutor_decision(rng, entry["result"]["outcome"])
             if decided is not None and written + len(group) < records:

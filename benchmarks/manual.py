@@ -4,7 +4,7 @@
 
 writes OUT_DIR/set.yaml, OUT_DIR/statute-NNN.yaml (N of them) and OUT_DIR/tests/manual.yaml
 (four worked cases per guideline, for `charging-rules rules test`). With --referrals it also
-writes varied referrals (benchmarks/batch_throughput.py's generator) whose charges carry the
+writes varied referrals (benchmarks/referrals.py) whose charges carry the
 manual's statutes, so `charging-rules batch` exercises every guideline.
 
 Guideline i covers statute M{i:03d} (scope: some charge is under it) with four rules, first
@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_throughput import _referral
+import referrals
 
 MAX_GUIDELINES = 100
 
@@ -156,10 +156,10 @@ def write_referrals(path: Path, n: int, statutes: int = MAX_GUIDELINES) -> Path:
     rnd = random.Random(20230315)
     with path.open("w") as out:
         for i in range(n):
-            referral = _referral(i, rnd)
-            for charge in referral["charges"]:
+            one = referrals.referral(i, rnd)
+            for charge in one["charges"]:
                 charge["statute"] = statute(rnd.randrange(statutes))
-            out.write(json.dumps(referral) + "\n")
+            out.write(json.dumps(one) + "\n")
     return path
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import load_guidelines
 from charging_rules.ingest.readers import RowSource
-from charging_rules.ingest.records import referral_rows
+from charging_rules.ingest.records import Skipped, referral_rows
 from charging_rules.model.facts import engine_fact
+from charging_rules.model.referral import Referral
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import manual
@@ -41,9 +42,10 @@ def main() -> None:
             Path(work) / "manual", args.guidelines))
         source = args.referrals or manual.write_referrals(Path(work) / "r.jsonl", args.n)
         with RowSource(source) as rows:
-            records = [record for _, (record, _) in referral_rows(rows, None)]
+            records = [row[0] for _, row in referral_rows(rows, None)
+                       if not isinstance(row, Skipped) and isinstance(row[0], Referral)]
     facts = [engine_fact(record) for record in records]
-    ids = [str(record.referral_id) for record in records]  # type: ignore[attr-defined]
+    ids = [record.referral_id for record in records]
     gc.freeze()
     gc.set_threshold(100_000, 50, 10)
     best: dict[bool, float] = {}

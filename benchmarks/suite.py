@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import manual  # noqa: E402
-from batch_throughput import generate  # noqa: E402  (the shared referral generator)
+from referrals import generate  # noqa: E402  (the shared referral generator)
 
 THROUGHPUT = ("durable-engine", "durable-lang", "zen", "batch-nolog", "batch-nolog-1",
               "batch-nolog-kc", "batch-log", "batch-log-1", "batch-pg")
@@ -156,6 +156,23 @@ class Row:
     @property
     def rate(self) -> float | None:
         return self.n / self.median if self.median and self.n else None
+
+
+def always(argv: list[str]) -> Callable[[int], list[str]]:
+    """The same command on every repeat."""
+    return lambda _: argv
+
+
+def fresh_audit_dirs(prefix: Path, argv: list[str], extra: Sequence[str] = ()
+                     ) -> tuple[Callable[[int], list[str]], Callable[[int], None]]:
+    """A command writing a new audit log each repeat, and the cleanup removing it after."""
+    def logged(i: int) -> list[str]:
+        return [*argv, "--audit-dir", f"{prefix}-{i}", *extra]
+
+    def remove(i: int) -> None:
+        shutil.rmtree(f"{prefix}-{i}", ignore_errors=True)
+
+    return logged, remove
 
 
 def measure(row: Row, make: Callable[[int], list[str]], repeat: int, timeout: float,
@@ -280,18 +297,14 @@ def throughput(args: argparse.Namespace, referrals: Path, env: dict[str, str],
                                 lambda _: [*batch, "--no-log", "--guidelines", str(KC_FILE)],
                                 args.repeat, timeout, env))
         elif name == "batch-log":
-            dirs = [work / f"audit-{i}" for i in range(args.repeat)]
+            logged, remove = fresh_audit_dirs(work / "audit", [*batch, *shipped])
             rows.append(measure(Row(name, "charging-rules batch, file audit log", args.n),
-                                lambda i, d=dirs: [*batch, *shipped, "--audit-dir", str(d[i])],
-                                args.repeat, timeout, env,
-                                after=lambda i, d=dirs: shutil.rmtree(d[i], ignore_errors=True)))
+                                logged, args.repeat, timeout, env, after=remove))
         elif name == "batch-log-1":
-            dirs = [work / f"audit1-{i}" for i in range(args.repeat)]
+            logged, remove = fresh_audit_dirs(work / "audit1", [*batch, *shipped],
+                                              ["--jobs", "1"])
             rows.append(measure(Row(name, "batch, file audit log, one process", args.n),
-                                lambda i, d=dirs: [*batch, *shipped, "--audit-dir", str(d[i]),
-                                                   "--jobs", "1"],
-                                args.repeat, timeout, env,
-                                after=lambda i, d=dirs: shutil.rmtree(d[i], ignore_errors=True)))
+                                logged, args.repeat, timeout, env, after=remove))
         elif name == "batch-pg":
             rows.append(batch_pg(args, batch + shipped, env, timeout))
     return rows
@@ -372,7 +385,7 @@ def manuals(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
         directory = manual.write_manual(work / f"manual-{size}", size)
         entry: dict[str, Any] = {"guidelines": size}
         row = measure(Row(f"manual-{size}", f"batch --no-log, {size}-guideline manual",
-                          args.n), lambda _, d=directory: [*batch, "--guidelines", str(d)],
+                          args.n), always([*batch, "--guidelines", str(directory)]),
                       args.repeat, args.timeout, env)
         entry["batch"] = asdict(row) | {"rate": row.rate, "median_s": row.median}
         if row.rate and shipped.rate:
@@ -381,7 +394,7 @@ def manuals(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
             entry["batch"]["vs_one"] = row.rate / single.rate
         for command in ("validate", "lint", "test"):
             check = measure(Row(f"  rules {command}", f"rules {command}", 0),
-                            lambda _, c=command, d=directory: [*cli(), "rules", c, str(d)],
+                            always([*cli(), "rules", command, str(directory)]),
                             args.repeat, args.timeout, env, keep_failed=True)
             entry[command] = asdict(check) | {"median_s": check.median}
         sizes.append(entry)
@@ -435,19 +448,23 @@ def checks(rows: list[Row]) -> tuple[list[str], bool]:
 
 # --- output ---------------------------------------------------------------------------------
 
+def _rate_of(rows: list[Row], name: str) -> float | None:
+    return next((r.rate for r in rows if r.name == name and r.rate), None)
+
+
 def table(rows: list[Row]) -> list[str]:
     """Each rate against the C-API baseline and against the `durable.lang` one (the issue's
     "parse, flatten, post" ruleset)."""
-    base = next((r for r in rows if r.name == BASELINE and r.rate), None)
-    lang = next((r for r in rows if r.name == "durable-lang" and r.rate), None)
+    base = _rate_of(rows, BASELINE)
+    lang = _rate_of(rows, "durable-lang")
     lines = [f"{'row':16} {'what':42} {'rate/s':>9} {'vs base':>8} {'vs lang':>8} "
              f"{'median s':>9} {'peak RSS':>9}", "-" * 107]
     for row in rows:
         if row.rate is None or row.status != "ok":
             lines.append(f"{row.name:16} {row.what:42} {row.status}")
             continue
-        ratio = f"{row.rate / base.rate:.2f}x" if base else "-"
-        to_lang = f"{row.rate / lang.rate:.2f}x" if lang else "-"
+        ratio = f"{row.rate / base:.2f}x" if base else "-"
+        to_lang = f"{row.rate / lang:.2f}x" if lang else "-"
         lines.append(f"{row.name:16} {row.what:42} {row.rate:9,.0f} {ratio:>8} {to_lang:>8} "
                      f"{row.median:9.2f} {max(row.maxrss_kib) / 1024:6.0f} MiB")
     return lines
@@ -534,13 +551,13 @@ def main() -> None:
         body += ["", *manual_lines(manual_result)]
     print("\n".join(body))
     if args.json_out:
-        base = next((r for r in rows if r.name == BASELINE and r.rate), None)
+        base = _rate_of(rows, BASELINE)
         payload = {
             "started": started.isoformat(), "command": sys.argv, "n": args.n,
             "repeat": args.repeat, "cpus": os.cpu_count(), "load": os.getloadavg(),
             "python": platform.python_version(), "baseline": BASELINE,
             "rows": [asdict(r) | {"rate": r.rate, "median_s": r.median,
-                                  "vs_baseline": r.rate / base.rate if base and r.rate
+                                  "vs_baseline": r.rate / base if base and r.rate
                                   else None} for r in rows],
             "outcome_check": {"lines": check_lines, "unexplained_mismatch": bad},
             "startup": start_result, "manual": manual_result, "table": body,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -87,7 +87,8 @@ def test_no_suppressed_count_is_recoverable(cells: list[list[int]], threshold: i
 
 def test_lone_small_cell_gets_a_complement() -> None:
     values, equations = _table([[500, 300], [40, 5], [200, 150]])
-    hidden = suppress(values, equations, 11)
+    # _table's keys are all tuples; mypy only sees Hashable
+    hidden = cast("set[tuple[Hashable, ...]]", suppress(values, equations, 11))
     assert ("cell", 1, 1) in hidden
     assert len([k for k in hidden if k[0] == "cell" and k[1] == 1]) == 2  # its row partner
     assert ("cell", 0, 0) not in hidden  # large unrelated cells stay published
@@ -164,17 +165,17 @@ class Reader:
                 if (name, ALL_ROW, column) in self.cells:
                     self.eq.append({(name, ALL_ROW, column): 1.0,
                                     **{(name, r, column): -1.0 for r in rows}})
-        for row in [r["group"] for r in tables["decision_points.csv"]]:
-            dp = {c: ("decision_points.csv", row, c) for c in COUNTS["decision_points.csv"][1]}
+        for group in [r["group"] for r in tables["decision_points.csv"]]:
+            dp = {c: ("decision_points.csv", group, c) for c in COUNTS["decision_points.csv"][1]}
             self._le(dp["recommended"], dp["referred"])
             self._le(dp["decided"], dp["recommended"])
             self._le(dp["filed"], dp["decided"])
-            ovr = ("overrides.csv", row, "decided")
-            self._le(("overrides.csv", row, "overridden"), ovr)
+            ovr = ("overrides.csv", group, "decided")
+            self._le(("overrides.csv", group, "overridden"), ovr)
             self._le(dp["decided"], ovr)
             self._le(ovr, dp["referred"])
             if "impact.csv" in tables:
-                imp = {c: ("impact.csv", row, c) for c in COUNTS["impact.csv"][1]}
+                imp = {c: ("impact.csv", group, c) for c in COUNTS["impact.csv"][1]}
                 self.eq.append({imp["referrals"]: 1.0, dp["referred"]: -1.0})
                 for c in ("changed", "baseline_file", "proposed_file"):
                     self._le(imp[c], imp["referrals"])
@@ -186,8 +187,8 @@ class Reader:
             part = next(iter(tables[name][0])) if tables.get(name) else None
             sums: dict[tuple[str, str], dict[tuple[str, ...], float]] = {}
             for row in tables.get(name, []):
-                cells = {c: (name, row[part], row["group"], c) for c in ("referred",
-                                                                          "recommended")}
+                cells: dict[str, tuple[str, ...]] = {
+                    c: (name, row[part], row["group"], c) for c in ("referred", "recommended")}
                 for c, cell in cells.items():
                     self._cell(cell, row[c])
                     sums.setdefault((row["group"], c), {})[cell] = -1.0
@@ -250,9 +251,9 @@ class Reader:
         upper = np.array([self.fixed.get(k, np.inf) for k in unknown], dtype=float)
         ends = []
         for sign in (1.0, -1.0):
-            c = np.zeros(len(unknown))
-            c[index[target]] = sign
-            result = milp(c, constraints=constraints, integrality=np.ones(len(unknown)),
+            objective = np.zeros(len(unknown))
+            objective[index[target]] = sign
+            result = milp(objective, constraints=constraints, integrality=np.ones(len(unknown)),
                           bounds=Bounds(lower, upper))
             assert result.status in (0, 3), f"the true table must be feasible: {result.message}"
             ends.append(np.inf if result.status == 3 else sign * result.fun)

@@ -50,10 +50,12 @@ def imported_units(path: Path) -> list[tuple[int, str]]:
     """(line, unit) for every import of charging_rules.<unit>, at any depth in the module."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif node.module:
             names = [node.module] if node.module != "charging_rules" else \
                 [f"charging_rules.{alias.name}" for alias in node.names]
         for name in names:

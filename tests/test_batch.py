@@ -87,6 +87,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
                    "charges[0].category",
                    "charges[0].drug", "firearm_recovered", "violence.victim_injured",
                    "demographics.race"]
+        firearm: dict[bool | None, str] = {True: "true", False: "false"}
         with path.open("w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(columns)
@@ -96,8 +97,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
                         "defendant.age": r.get("defendant", {}).get("age", ""),
                         "charges[0].category": r["charges"][0]["category"],
                         "charges[0].drug": r["charges"][0].get("drug", ""),
-                        "firearm_recovered": {True: "true", False: "false"}.get(
-                            r.get("firearm_recovered"), ""),
+                        "firearm_recovered": firearm.get(r.get("firearm_recovered"), ""),
                         "violence.victim_injured": {True: "yes", False: "no"}.get(
                             r.get("violence", {}).get("victim_injured"), ""),
                         "demographics.race": r.get("demographics", {}).get("race", "")}

@@ -49,7 +49,7 @@ def _input(path: Path, n: int) -> Path:
     return path
 
 
-def _batch(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _batch(*args: str | Path | int, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "charging_rules", "batch", *map(str, args),
                            "--guidelines", str(RULES)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)

@@ -20,7 +20,7 @@ from charging_rules.engine.evaluate import Evaluator, _worlds, choose
 from charging_rules.guidelines import conditions
 from charging_rules.guidelines.conditions import AnyItem, Compare, Condition, Truth, kleene
 from charging_rules.guidelines.loader import load_guidelines
-from charging_rules.guidelines.schema import Guideline, Rule
+from charging_rules.guidelines.schema import Guideline, HitPolicy, Rule
 from charging_rules.model.facts import engine_fact, vocabulary
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.referral import Referral
@@ -293,7 +293,9 @@ def test_unique_hit_policy_conflict_falls_back_to_review(tmp_path: Path) -> None
 def _many_unknown_rules(tmp_path: Path, policy_name: str, unknown: int) -> Evaluator:
     """`unknown` rules on the defendant's age (unknown when it is missing), alternating
     decline/divert, then a rule that holds for every Kansas City referral: file."""
-    priority = (lambda p: f", priority: {p}") if policy_name == "priority" else (lambda p: "")
+    def priority(p: int) -> str:
+        return f", priority: {p}" if policy_name == "priority" else ""
+
     lines = [POLICY.split("rules:")[0].format(policy=policy_name) + "rules:"]
     lines += [f"  - {{id: u{i}, when: {{field: defendant.age, lt: {i + 1}}}, "
               f"outcome: {('decline', 'divert')[i % 2]}, reason: r{priority(50 + i)}}}"
@@ -359,7 +361,7 @@ def _brute_force_outcomes(guideline: Guideline, truths: dict[str, Truth]) -> set
                                                                            "divert"]),
                           st.integers(0, 3)), min_size=1, max_size=7))
 def test_the_worlds_considered_reach_every_outcome_of_every_assignment(
-        policy_name: str, spec: list[tuple[Truth, str, int]]) -> None:
+        policy_name: HitPolicy, spec: list[tuple[Truth, str, int]]) -> None:
     rules = tuple(Rule(f"r{i}", Compare("firearm_recovered", "eq", True), outcome, "reason",
                        None, priority) for i, (_, outcome, priority) in enumerate(spec))
     guideline = dataclasses.replace(KC.guidelines[0], hit_policy=policy_name, rules=rules)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class Prosecutor:
         if self.on_show is not None and len(self.shown) == 1:
             self.on_show(path)
 
-    def ask_request(self, missing: list[str]) -> bool:
+    def ask_request(self, missing: Sequence[str]) -> bool:
         return True
 
     def ask_action(self) -> str:

@@ -53,7 +53,8 @@ def row(week: str, incident: str, victim: str, day: str, fatal: str = "false",
 def imported(tmp: Path, *paths: Path) -> dict[str, Any]:
     result = outreach(tmp, "import", *paths, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
 
 
 def outcomes_by_record(tmp: Path) -> dict[str, str]:
