@@ -95,3 +95,40 @@ def test_the_cook_county_mapping_reads_only_columns_the_export_has() -> None:
     assert "participant_status" in COOK.ignored
     with pytest.raises(InputError, match="race"):
         COOK.check_header([c for c in header if c != "race"], "cook.csv")
+
+
+NUMBERS = """\
+mapping: numbers
+referral:
+  referral_id: {value: R-1}
+  received: {value: "2023-02-01"}
+  jurisdiction: {value: Kansas City}
+  charges[0].category: {value: drug_sale}
+  charges[0].quantity_grams: {column: grams, type: number}
+  defendant.age: {column: age, type: integer}
+"""
+
+
+@pytest.mark.parametrize(("column", "cell", "kind"), [
+    ("grams", "1_000", "a number"), ("grams", "\uff18", "a number"), ("grams", "nan", "a number"),
+    ("grams", "infinity", "a number"), ("grams", "1,5", "a number"), ("grams", "½", "a number"),
+    ("age", "2_5", "an integer"), ("age", "\uff12\uff15", "an integer"),
+    ("age", "25.0", "an integer"), ("age", "\u0662\u0665", "an integer")])
+def test_numbers_are_ascii_digits_as_a_spreadsheet_writes_them(
+        tmp_path: Path, column: str, cell: str, kind: str) -> None:
+    """Python's int() and float() read "1_000", full-width and Arabic-Indic digits and "nan":
+    an officer's cell holding them is refused, not read as a weight or an age."""
+    (tmp_path / "m.yaml").write_text(NUMBERS)
+    mapping = load_mapping(tmp_path / "m.yaml")
+    row = {"grams": "2.5", "age": "25", column: cell}
+    with pytest.raises(MappingError, match=f"{column} value .* is not {kind}"):
+        mapping.apply(row)
+
+
+def test_plain_numbers_in_cells_are_read(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(NUMBERS)
+    mapping = load_mapping(tmp_path / "m.yaml")
+    for grams, expected in (("2.5", 2.5), ("3", 3), ("-0", 0), (".5", 0.5), ("1e2", 100.0)):
+        mapped = mapping.apply({"grams": grams, "age": "25"})
+        assert mapped["charges"][0]["quantity_grams"] == expected
+        assert mapped["defendant"]["age"] == 25

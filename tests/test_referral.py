@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from charging_rules.errors import InputError
-from charging_rules.model.kinds import load_record_file, parse_record
+from charging_rules.model.facts import vocabulary
+from charging_rules.model.kinds import KINDS, load_record_file, parse_record
 from charging_rules.model.referral import Referral
 from tests.helpers import EXAMPLES, MALFORMED, referral
 
@@ -63,3 +67,43 @@ def test_a_json_array_is_not_a_referral(tmp_path: Path) -> None:
     file.write_text(json.dumps([referral()]))
     with pytest.raises(InputError, match="expected a JSON object, got an array"):
         load_record_file(file)
+
+
+# Every number the contracts hold, where it sits in a record of each kind.
+_NUMBER_FIELDS = [("referral", ("charges", 0, "quantity_grams")),
+                  ("referral", ("defendant", "age")),
+                  *[("victim", (name,)) for name in ("victim_age", "days_since_last_referral",
+                                                     "days_since_family_referral")]]
+_VICTIM = {"incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001",
+           "incident_date": "2023-03-01", "victim_age": 30, "fatal": False}
+
+
+def test_the_property_test_covers_every_number_field() -> None:
+    listed = {(kind, ".".join(p for p in path if isinstance(p, str)).replace(
+        "charges.", "")) for kind, path in _NUMBER_FIELDS}
+    for name, kind in KINDS.items():
+        words = vocabulary(kind.model)
+        numbers = {p for p, s in words.fields.items() if s.kind == "number"}
+        numbers |= {p for fields in words.collections.values()
+                    for p, s in fields.items() if s.kind == "number"}
+        assert numbers == {path for listed_kind, path in listed if listed_kind == name}
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(_NUMBER_FIELDS),
+       value=st.one_of(st.integers(), st.integers(min_value=10**300, max_value=10**400),
+                       st.integers(max_value=-(10**300), min_value=-(10**400)), st.floats()))
+def test_any_number_in_a_number_field_is_accepted_or_refused_naming_it(
+        field: tuple[str, tuple[str | int, ...]], value: float) -> None:
+    """A 400-digit integer where a weight is expected is bad input (exit 2, the field
+    named), never an overflow inside the validator."""
+    kind, path = field
+    data: dict[str, Any] = referral() if kind == "referral" else dict(_VICTIM)
+    target: Any = data
+    for step in path[:-1]:
+        target = target.setdefault(step, {}) if isinstance(step, str) else target[step]
+    target[path[-1]] = value
+    try:
+        parse_record(data, kind)
+    except InputError as error:
+        assert str(path[-1]) in str(error)

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from charging_rules.audit.lock import FILE_MODE, ensure_dir, exclusive, fsync_dir
+from charging_rules.audit.lock import FILE_MODE, LOCK_NAME, ensure_dir, exclusive, fsync_dir
 from charging_rules.errors import ChargingRulesError, InputError
 from charging_rules.files import DuplicateKey, NotRegular, finite, kind_of_mode, open_regular
 from charging_rules.files import loads as strict_loads
@@ -85,6 +85,21 @@ def encode(body: dict[str, Any]) -> tuple[bytes, str]:
 def stored_body(line: bytes) -> bytes:
     """The canonical body a stored line's hash covers (inverse of `encode`'s layout)."""
     return line[:-HASH_TAIL] + b"}"
+
+
+def owns(audit_dir: Path, path: Path) -> bool:
+    """Whether `path` is one of the log's own files (a segment, whether it exists yet or
+    not, the lock, anything in the quarantine or the guideline archive): what no export or
+    report may write. Other files beside the log are not read by it."""
+    from charging_rules.audit.archive import ARCHIVE_DIR  # archive imports this module
+
+    home, target = audit_dir.resolve(), path.resolve()
+    if any(folder == target or folder in target.parents
+           for folder in (home / QUARANTINE_DIR, home / ARCHIVE_DIR)):
+        return True
+    name = target.name
+    return target.parent == home and (name == LOCK_NAME or (
+        name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX)))
 
 
 def segment_name(first_seq: int) -> str:

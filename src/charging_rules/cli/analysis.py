@@ -14,6 +14,7 @@ from charging_rules.cli.options import (
     GuidelinesOpt,
     JsonOpt,
     audit_store,
+    check_writes,
 )
 from charging_rules.cli.output import emit
 from charging_rules.errors import InputError
@@ -169,6 +170,7 @@ def report(
                        OFFENSE if by_offense else None, period, band)
     from charging_rules.outreach.status import outreach_status
 
+    check_writes(output, "--output", audit_dir, (baseline, proposed))
     store = audit_store(audit_dir, audit_db, existing=True)
     result = run.report_of(store, output, options, threshold=threshold, baseline=baseline,
                            proposed=proposed, title=title, ignore_integrity=ignore_integrity,

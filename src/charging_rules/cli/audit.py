@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from charging_rules import config
-from charging_rules.cli.options import AuditDbOpt, AuditDirOpt, JsonOpt, UserOpt, audit_store
+from charging_rules.cli.options import (
+    AuditDbOpt,
+    AuditDirOpt,
+    JsonOpt,
+    UserOpt,
+    audit_store,
+    check_writes,
+)
 from charging_rules.cli.output import emit
 
 # The library (and rich) are imported inside each command: every command's start-up pays
@@ -174,6 +181,7 @@ def export(audit_dir: AuditDirOpt = None, audit_db: AuditDbOpt = None,
     """
     from charging_rules.audit import query
 
+    check_writes(out, "--out", audit_dir)
     filters = _filters(since, until, actor, outcome, overrides, guideline_version, referral)
     selected = query.rows(audit_store(audit_dir, audit_db, existing=True), filters)
     if limit is not None:
@@ -198,6 +206,7 @@ def checkpoint_(out: Annotated[Path, typer.Option(
     from charging_rules.audit import checkpoint as checkpoints
     from charging_rules.audit import views
 
+    check_writes(out, "--out", audit_dir, (key_file,))
     report, sealed = checkpoints.seal_head(audit_store(audit_dir, audit_db, existing=True),
                                            out, checkpoints.load_key(key_file))
     if sealed is None:

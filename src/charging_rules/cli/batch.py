@@ -17,6 +17,7 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
     audit_store,
+    check_writes,
 )
 from charging_rules.cli.output import emit
 
@@ -83,6 +84,7 @@ def batch(
     from charging_rules.screening.workers import available_cores
     from charging_rules.text import literal, printable
 
+    check_writes(out, "--out", audit_dir, (source, mapping, config.guidelines(guidelines)))
     loaded = None if mapping is None else load_mapping(mapping)
     store = None if no_log else audit_store(audit_dir, audit_db)
     actor = (user or config.actor()) if store is None else store.actor(user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -48,6 +49,17 @@ def audit_store(audit_dir: Path | None, audit_db: str | None, *,
     if existing:
         store.require()
     return store
+
+
+def check_writes(out: Path | None, option: str, audit_dir: Path | None,
+                 reads: Iterable[Path | None] = ()) -> None:
+    """Refuse an output that is one of the command's input files or one of the audit log's
+    own files (`audit.outputs.check_output`)."""
+    from charging_rules.audit.outputs import check_output
+
+    if out is not None:
+        check_output(out, option, audit_dir=config.audit_dir(audit_dir),
+                     reads=[path for path in reads if path is not None and path.is_file()])
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]

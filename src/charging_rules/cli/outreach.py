@@ -19,6 +19,7 @@ from charging_rules.cli.options import (
     JsonOpt,
     UserOpt,
     audit_store,
+    check_writes,
 )
 from charging_rules.cli.output import emit
 
@@ -49,6 +50,7 @@ def import_(
     from charging_rules.outreach.importer import import_summary, import_weeks
     from charging_rules.outreach.render import import_view
 
+    check_writes(out, "--out", audit_dir, (*lists, config.guidelines(guidelines)))
     store = audit_store(audit_dir, audit_db)
     reports = import_weeks(lists, config.guidelines(guidelines), store, out, store.actor(user))
     emit(as_json, import_summary(reports), import_view(reports))

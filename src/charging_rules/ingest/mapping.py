@@ -32,7 +32,12 @@ Kind = Literal["string", "integer", "number", "boolean", "date"]
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 _PATH = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?$")
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+)?$")
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+)?$", re.ASCII)
+# Numbers as a spreadsheet writes them: ASCII digits only. Python's int() and float() also
+# take "1_000", full-width and other Unicode digits, "nan" and "infinity": none is a count
+# or a weight an officer wrote.
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 class MappingError(Exception):
@@ -117,10 +122,13 @@ def _convert(cell: Any, kind: Kind, column: str, target: str) -> Any:
     if not isinstance(cell, str):
         return cell  # JSON input: already typed; the referral model checks the type
     try:
+        if kind in ("integer", "number") and not (_INTEGER if kind == "integer"
+                                                  else _NUMBER).fullmatch(cell):
+            raise ValueError
         if kind == "integer":
             return int(cell)
         if kind == "number":
-            return int(cell) if cell.lstrip("-").isdigit() else float(cell)
+            return int(cell) if _INTEGER.fullmatch(cell) else float(cell)
         if kind == "boolean":
             if cell.casefold() in _TRUE | _FALSE:
                 return cell.casefold() in _TRUE
@@ -131,7 +139,9 @@ def _convert(cell: Any, kind: Kind, column: str, target: str) -> Any:
                 raise ValueError
             return date.fromisoformat(match.group(1)).isoformat()
     except ValueError:
-        raise MappingError(target, f"{clip(column)} value {clip(cell)!r} is not a {kind}") from None
+        article = "an" if kind == "integer" else "a"
+        raise MappingError(target, f"{clip(column)} value {clip(cell)!r} is not {article} "
+                           f"{kind}") from None
     return cell
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from charging_rules.model.facts import FieldSpec
 from charging_rules.model.places import resolve
@@ -66,6 +67,9 @@ def asked(question: str, ask: str) -> dict[str, Any]:
     return {"question": question, "ask": ask}
 
 
+QUANTITY_LIMIT = 1_000_000  # grams: a tonne; anything more is a typing error
+
+
 class Charge(Fact):
     statute: Text | None = Field(default=None, json_schema_extra=asked(
         "Which statute is count {count} charged under?", "the reporting officer"))
@@ -73,7 +77,7 @@ class Charge(Fact):
     category: ChargeCategory
     drug: Drug | None = Field(default=None, json_schema_extra=asked(
         "Which drug does count {count} involve?", "the crime lab or the case detective"))
-    quantity_grams: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+    quantity_grams: Annotated[float, Field(ge=0, le=QUANTITY_LIMIT)] | None = Field(
         default=None, json_schema_extra=asked("How many grams does count {count} involve?",
                                       "the crime lab or the case detective"))
     level: Level | None = Field(default=None, json_schema_extra=asked(
@@ -83,7 +87,17 @@ class Charge(Fact):
     @classmethod
     def _int_is_a_number(cls, value: object) -> object:
         # JSON has one number type; strict mode would refuse 2 where 2.0 is fine.
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
+        # float() of a 400-digit integer overflows: out of range before it is converted
+        if value > QUANTITY_LIMIT:
+            raise PydanticCustomError("less_than_equal",
+                                      "Input should be less than or equal to {le}",
+                                      {"le": QUANTITY_LIMIT})
+        if value < 0:
+            raise PydanticCustomError("greater_than_equal",
+                                      "Input should be greater than or equal to {ge}", {"ge": 0})
+        return float(value)
 
 
 class Violence(Fact):
