@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -19,7 +22,7 @@ from charging_rules.cli.app import app
 from charging_rules.cli.intake_ui import TerminalUI
 from charging_rules.screening.intake import IntakeQueue
 from charging_rules.screening.screener import Screener
-from charging_rules.text import csv_cell, literal, printable
+from charging_rules.text import FORMULA_START, csv_cell, literal, printable
 from tests.helpers import RULES, guideline, referral, write_json, write_set
 
 MARKUP_CLOSE = "[/x] petition"
@@ -64,10 +67,19 @@ def test_plain_text_and_newlines_kept_where_asked() -> None:
 
 
 @pytest.mark.parametrize(("value", "cell"), [
-    (FORMULA, "'" + FORMULA), ("+1", "'+1"), ("-2", "'-2"), ("@x", "'@x"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("Black", "Black"), (3, 3), (None, None), (0.5, 0.5)])
+    (FORMULA, "'" + FORMULA), ("+1", "'+1"), ("-2", "'-2"), ("@x", "'@x"),
+    ("\tx", "\\x09x"), ("\rx", "\\x0dx"), ("a\x1b[31mb\r\n", "a\\x1b[31mb\\x0d\\x0a"),
+    ("Black", "Black"), (3, 3), (None, None), (0.5, 0.5)])
 def test_csv_cells_that_start_a_formula_are_quoted(value: object, cell: object) -> None:
     assert csv_cell(value) == cell
+
+
+@given(st.text())
+def test_a_csv_cell_neither_drives_a_terminal_nor_runs_as_a_formula(value: str) -> None:
+    cell = csv_cell(value)
+    assert not {unicodedata.category(char) for char in cell} & {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    assert cell in (printable(value), "'" + printable(value))
+    assert not cell.startswith(FORMULA_START)
 
 
 # --- screen, audit show, audit list ----------------------------------------------------

@@ -169,6 +169,52 @@ def test_explain_in_the_terminal(shipped: Path) -> None:
     assert code == 0 and "Rule 2: FILE" in out and "**" not in out
 
 
+def test_explain_wraps_the_legal_text_to_a_narrow_terminal_never_cuts_it(shipped: Path
+                                                                         ) -> None:
+    from charging_rules.guidelines.loader import load_guidelines
+
+    shown = runner.invoke(app, ["rules", "explain", str(shipped)], env={"COLUMNS": "50"})
+    assert shown.exit_code == 0
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 50
+    flat = " ".join(shown.stdout.replace("\u258c", " ").split())
+    for g in load_guidelines(shipped).guidelines:
+        assert " ".join(g.source_text.split()) in flat, g.id
+
+
+HOSTILE = ("a firearm was recovered <!-- east of Troost --> <img src=x> "
+           "[see memo](http://evil.example) **x**\n# Injected heading")
+
+
+def test_explain_shows_guideline_text_as_written_never_as_markup(shipped: Path,
+                                                                tmp_path: Path) -> None:
+    """A label, title or reason holding Markdown (an HTML comment, an image, a link, bold, a
+    heading after a newline) is policy text the supervisor must see as written: escaped in
+    --markdown, so the memo renders it literally, and shown literally in the terminal."""
+    from markdown_it import MarkdownIt
+
+    root = shutil.copytree(shipped, tmp_path / "rules")
+    policy = root / "kc-drug-policy.yaml"
+    text = policy.read_text().replace("label: a firearm was recovered",
+                                      f"label: {json.dumps(HOSTILE)}")
+    policy.write_text(text.replace("title: ", "title: <script>alert(1)</script> [x](http://e) ",
+                                   1))
+    code, memo, _ = invoke("explain", str(root), "--markdown")
+    assert code == 0
+    html = MarkdownIt("commonmark").render(memo)
+    for markup in ("<img", "<a ", "<script", "<!--", "<h1>Injected", "<strong>x</strong>"):
+        assert markup not in html, markup
+    for shown in ("&lt;img src=x&gt;", "**x**", "[see memo](http://evil.example)",
+                  "&lt;script&gt;alert(1)&lt;/script&gt;", "\\x0a# Injected heading"):
+        assert shown in html, shown
+    shown_wide = runner.invoke(app, ["rules", "explain", str(root)], env={"COLUMNS": "300"})
+    out = shown_wide.stdout
+    flat = " ".join(out.split())
+    assert shown_wide.exit_code == 0 and "\x1b" not in out
+    for shown in ("<!-- east of Troost --> <img src=x> [see memo](http://evil.example) **x**",
+                  "<script>alert(1)</script> [x](http://e)"):
+        assert shown in flat, shown
+
+
 # --- several guidelines, several record kinds ------------------------------------------
 
 

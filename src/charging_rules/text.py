@@ -6,13 +6,16 @@ goes to rich as a `Text`, never as a str. And a terminal obeys control character
 agency name holding an OSC sequence retitled the window: control and format characters (C0,
 DEL, C1, bidirectional overrides, line separators) are shown as visible escapes (`\\x1b`).
 In a spreadsheet, a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is run
-as a formula: such cells are quoted with `'`. (HTML is escaped with `html.escape`.)
+as a formula: such cells are quoted with `'`. In Markdown (`rules explain`), `**`, `[x](url)`,
+`<img>` or a leading `#` would be read as markup: they are backslash-escaped. (HTML is
+escaped with `html.escape`.)
 
 This module sits below every other: `errors` uses it to keep each message on one line.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +54,25 @@ def literal(value: object, style: str = "", *, keep_newlines: bool = False) -> T
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a str that would start a formula gets a
-    leading `'`; numbers and empty cells pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV cell a spreadsheet shows as text: control characters escaped visibly (a
+    terminal running `cat` on the export obeys them), and a str that would start a formula
+    gets a leading `'`; numbers and empty cells pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+# Characters that open Markdown markup anywhere in a line (CommonMark lets a backslash
+# escape any ASCII punctuation), and what opens it only at a line's start.
+_MARKDOWN = re.compile(r"[\\`*\[\]<>#|~!&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LINE_START = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)])(?=\s|$))")
+
+
+def markdown_text(value: object) -> str:
+    """`value` as one line of Markdown read literally: control characters escaped visibly
+    (a newline included, so a label cannot start a heading), markup characters escaped
+    with a backslash (an underscore only outside a word: `firearm_recovered` stays)."""
+    text = _MARKDOWN.sub(lambda m: "\\" + m.group(0), printable(value))
+    return _LINE_START.sub(lambda m: m.group(1) + (
+        "\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), text)

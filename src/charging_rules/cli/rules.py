@@ -133,7 +133,7 @@ def explain(
     else:
         from rich.markdown import Markdown  # markdown-it: only this command pays for it
 
-        show([Markdown(text)], soft_wrap=True)
+        show([Markdown(text)])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,8 @@
 """A guideline set as the policy text a supervisor reads and signs (`rules explain`).
 
-Markdown, so the same text prints in the terminal (through rich) and goes into a memo. The
+Markdown, so the same text prints in the terminal (through rich) and goes into a memo. Text
+from the guideline files (titles, labels, reasons, the legal text) is escaped (`md`): a label
+holding `**`, a link or `# heading` is shown as written, never as markup. The
 set's SHA-256 is printed beside the signature line: the signature binds to exactly the
 version the engine will run and the audit log will name.
 """
@@ -20,6 +22,7 @@ from charging_rules.guidelines.conditions import (
     headline,
 )
 from charging_rules.guidelines.schema import Guideline, GuidelineSet, Rule
+from charging_rules.text import markdown_text as md
 
 HIT_POLICY_TEXT = {
     "first": "The rules are tried in order; the first rule that applies decides.",
@@ -49,7 +52,7 @@ def unlabelled(cond: Condition) -> Condition:
 
 def condition_lines(cond: Condition, depth: int = 0) -> list[str]:
     """A nested bullet list: composite conditions list their parts underneath."""
-    lines = [f"{'  ' * depth}- {headline(cond)}"]
+    lines = [f"{'  ' * depth}- {md(headline(cond))}"]
     if not cond.label:
         for child in children(cond):
             lines += condition_lines(child, depth + 1)
@@ -60,17 +63,19 @@ def _rule(number: int, rule: Rule, policy: str) -> list[str]:
     priority = f", priority {rule.priority}" if policy == "priority" else ""
     lines = [f"**Rule {number}: {rule.outcome.upper().replace('_', ' ')}** "
              f"(`{rule.id}`{priority}) when:", "", *condition_lines(rule.condition), "",
-             f"Reason given: {rule.reason}"]
+             f"Reason given: {md(rule.reason)}"]
     if rule.cite:
-        lines += ["", f"Authority: {rule.cite}"]
+        lines += ["", f"Authority: {md(rule.cite)}"]
     return [*lines, ""]
 
 
 def _guideline(number: int, g: Guideline) -> list[str]:
-    lines = [f"## {number}. {g.title}", "",
-             f"`{g.id}` version {g.version}, in force {g.window()} (on the record's as-of "
-             f"date), for {g.applies_to} records.", "",
-             f"Source: {g.citation}", "", f"> {g.source_text}", ""]
+    quoted = [f"> {md(line)}" if line.strip() else ">"
+              for line in g.source_text.strip().splitlines()]
+    lines = [f"## {number}. {md(g.title)}", "",
+             f"`{g.id}` version {md(g.version)}, in force {g.window()} (on the record's "
+             f"as-of date), for {g.applies_to} records.", "",
+             f"Source: {md(g.citation)}", "", *quoted, ""]
     if g.scope is not None:
         lines += ["This guideline applies only when:", "", *condition_lines(g.scope), ""]
     else:
@@ -82,7 +87,7 @@ def _guideline(number: int, g: Guideline) -> list[str]:
 
 
 def explain_markdown(gs: GuidelineSet) -> str:
-    lines = [f"# {gs.title}", "", f"Guideline set `{gs.id}`, SHA-256 `{gs.sha256}`.", "",
+    lines = [f"# {md(gs.title)}", "", f"Guideline set `{gs.id}`, SHA-256 `{gs.sha256}`.", "",
              "The guidelines below are considered in the order listed. The first guideline "
              "that applies to a record and decides it gives the recommendation.", "",
              MISSING_TEXT, ""]
@@ -91,7 +96,7 @@ def explain_markdown(gs: GuidelineSet) -> str:
     lines += ["## Otherwise", ""]
     for kind, fallback in sorted(gs.otherwise.items()):
         lines.append(f"- A {kind} record no guideline decides: "
-                     f"**{fallback.outcome.replace('_', ' ')}**. {fallback.reason}")
+                     f"**{fallback.outcome.replace('_', ' ')}**. {md(fallback.reason)}")
     lines += ["", "---", "", f"Approved (set `{gs.id}`, SHA-256 `{gs.sha256[:16]}…`):", "",
               "Name: ______________________  Title: ______________________  "
               "Date: ____________", ""]
