@@ -59,6 +59,9 @@ def test_human_view_shows_outcome_reasons_guideline_text_and_missing_facts() -> 
     for expected in ("NEEDS INFORMATION", "firearm_recovered", "Guideline text",
                      "We now file drug-related cases only", "kc-drug-policy v1.0"):
         assert expected in text
+    # The view's own line breaks are line breaks: only text from outside is escaped.
+    assert "\\x" not in result.stdout
+    assert "(ask the case detective; fact firearm_recovered) true -> file" in text
 
 
 def test_accept_and_override_append_records_that_point_to_the_recommendation(
@@ -119,6 +122,16 @@ def test_a_bad_referral_exits_2_with_one_line_and_logs_nothing(
     assert result.stderr.count("\n") == 1 and str(file) in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "audit").exists()
+
+
+def test_every_problem_of_a_referral_is_on_its_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps(referral(**{"firearm_recovered": "yes",
+                                           "defendant.age": -3, "community_concern.x": 1})))
+    result = screen(file, audit=tmp_path / "audit")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    for field in ("firearm_recovered", "defendant.age", "community_concern.x"):
+        assert field in result.stderr, field
 
 
 @pytest.mark.parametrize(("text", "line", "message"), [(t, ln, m) for _, t, ln, m in BAD],

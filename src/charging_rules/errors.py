@@ -31,8 +31,13 @@ class ChargingRulesError(Exception):
     exit_code = 2
 
     def lines(self) -> list[str]:
-        """Every problem, one line each (the CLI's error boundary prints them all)."""
+        """Every problem, one line each (`rules validate` and a rejected file's .error.txt
+        list them all)."""
         return [printable(self)]
+
+    def one_line(self) -> str:
+        """What the CLI's error boundary prints: one line, however many problems."""
+        return printable(self)
 
 
 class InputError(ChargingRulesError):
@@ -65,6 +70,10 @@ class InputError(ChargingRulesError):
 
     def lines(self) -> list[str]:
         return [self._located(detail) for detail in self.details] or [str(self)]
+
+    def one_line(self) -> str:
+        """Every problem of one record, on one line (`; ` between them)."""
+        return self._located("; ".join(self.details)) if self.details else str(self)
 
 
 class EngineError(ChargingRulesError):

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from charging_rules.analysis.disparity import Comparison, check_reference, compare
 from charging_rules.analysis.sources import Grouping, charging_recommendation
 from charging_rules.config import SMALL_CELL
+from charging_rules.errors import InputError
 from charging_rules.guidelines.schema import GuidelineSet
 from charging_rules.ingest.readers import RowSource
 from charging_rules.ingest.records import Skipped, mapping_for, referral_rows
@@ -47,8 +48,11 @@ def logged_referrals(records: Iterable[dict[str, Any]]) -> Iterator[Labelled]:
             latest.pop(key, None)
             latest[key] = record
     for record in latest.values():
+        where = f"audit record {record.get('seq')}"
+        if record.get("referral") is None:  # shapes.check: a mapping or nothing
+            raise InputError("holds no referral snapshot to screen again", source=where)
         yield parse_record({**record["referral"], "demographics": record.get("demographics")},
-                           "referral", f"audit record {record.get('seq')}")
+                           "referral", where)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 
 from charging_rules.analysis.disparity import CROSS, Case, period_of
 from charging_rules.analysis.groups import GroupMap
+from charging_rules.audit import shapes
 from charging_rules.audit.log import AuditLogError, parse_line
 from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
@@ -138,9 +139,10 @@ def checked_log(store: AuditStore, ignore_integrity: bool = False
 
 
 def _records(store: AuditStore, skip_bad: bool) -> Iterator[dict[str, Any]]:
+    """Each record parsed and checked to hold what the analysis reads (`shapes`)."""
     for where, line in store.read_lines():
         try:
-            yield parse_line(where, line)
+            yield shapes.check(where, parse_line(where, line))
         except AuditLogError:
             if not skip_bad:
                 raise

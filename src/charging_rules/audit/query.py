@@ -16,22 +16,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NotRequired, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from typing_extensions import TypedDict
-
-from charging_rules.audit import log
+from charging_rules.audit import log, shapes
 from charging_rules.audit.lock import owner_only_file
-from charging_rules.audit.log import AuditLogError, parse_line
+from charging_rules.audit.log import parse_line
 from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
 from charging_rules.text import csv_cell
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
+    pass
 
 DECISION_KINDS = ("decision", "override")
 MASK = "[masked]"
@@ -184,76 +181,14 @@ class Filters:
                 or (len(wanted) >= 6 and str(gset["sha256"]).startswith(wanted)))
 
 
-class _Logged(TypedDict):
-    seq: int
-    hash: str
-    decision_id: str
-    timestamp: str
-
-
-class _Result(TypedDict):
-    outcome: str
-    rules: NotRequired[list[str]]
-    missing: NotRequired[list[str]]
-
-
-class _GuidelineRef(TypedDict):
-    id: str
-    version: str
-
-
-class _GuidelineSet(TypedDict):
-    id: str
-    sha256: str
-    guidelines: NotRequired[list[_GuidelineRef]]
-
-
-class _Referral(TypedDict):
-    charges: NotRequired[list[dict[str, Any]]]
-
-
-class _RecommendationShape(_Logged):
-    result: _Result
-    guideline_set: _GuidelineSet
-    referral: NotRequired[_Referral | None]
-    demographics: NotRequired[dict[str, Any] | None]
-
-
-class _DecisionShape(_Logged):
-    outcome: str
-
-
-@cache
-def _shapes() -> dict[str, TypeAdapter[Any]]:
-    from pydantic import TypeAdapter  # only when the log is read back
-
-    decision = TypeAdapter(_DecisionShape)
-    return {"recommendation": TypeAdapter(_RecommendationShape), "decision": decision,
-            "override": decision}
-
-
 def _records(store: AuditStore, since: str | None, *markers: bytes
              ) -> Iterator[dict[str, Any]]:
     """Records whose canonical line contains one of `markers` (cheap test before parsing),
     checked to have the members Row reads: an edited record is a failed check naming its
     line, not a crash."""
-    from pydantic import ValidationError
-
-    shapes = _shapes()
     for where, line in store.read_lines(since):
         if any(marker in line for marker in markers):
-            record = parse_line(where, line, strict=True)
-            shape = shapes.get(str(record.get("kind")))
-            try:
-                if shape is not None:
-                    shape.validate_python(record)
-            except ValidationError as error:
-                problem = error.errors(include_url=False)[0]
-                field = ".".join(map(str, problem["loc"]))
-                raise AuditLogError(f"{where}: malformed {record['kind']} record ({field}: "
-                                    f"{problem['msg']}); run 'charging-rules audit verify'"
-                                    ) from None
-            yield record
+            yield shapes.check(where, parse_line(where, line, strict=True))
 
 
 _RELATIVE = re.compile(r"^(\d{1,5})([dw])$")

@@ -1,8 +1,10 @@
 """The `charging-rules` command: one Typer app, a module per command group.
 
-Errors the user can cause become one line per problem on stderr and their exit status (2 for
-bad input); no traceback. The handling sits in the root group, so every subcommand and sub-app
-gets it and tests driving `app` with CliRunner see exactly what a user sees.
+Errors the user can cause become one line on stderr (every problem of a record on it; one
+line per problem from the `rules` commands, which check guidelines as a linter does) and
+their exit status (2 for bad input); no traceback. The handling sits in the root group, so
+every subcommand and sub-app gets it and tests driving `app` with CliRunner see exactly what
+a user sees.
 
 Typer turns every registered command into a click command before parsing anything, which
 costs start-up time per command; `main` therefore builds an app holding only the command
@@ -44,7 +46,10 @@ class _Root(TyperGroup):
         except ChargingRulesError as error:
             if isinstance(error, InputError) and error.concept:  # the option that sets it
                 error.concept = f"--{error.concept}"
-            for line in error.lines():  # each already escaped: one line, no control codes
+            # One line, already escaped (no control codes). The `rules` commands check
+            # guidelines as a linter does: one line per problem, each naming its file:line.
+            lines = error.lines() if ctx.invoked_subcommand == "rules" else [error.one_line()]
+            for line in lines:
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None
         except OSError as error:  # disk full, a size limit, a vanished volume: not a traceback

@@ -77,7 +77,8 @@ def questions_text(questions: Sequence[Question]) -> Text:
         if index:
             text.append("\n")
         text.append_text(literal(f"• {q.question}", "bold magenta"))
-        text.append_text(literal(f"  (ask {q.ask}; fact {q.fact})\n", "magenta"))
+        text.append_text(literal(f"  (ask {q.ask}; fact {q.fact})", "magenta"))
+        text.append("\n")
         text.append_text(literal("  " + "; ".join(
             f"{answer_label(answer)} -> {outcome.replace('_', ' ')}"
             for answer, outcome in q.answers.items())))

@@ -90,7 +90,7 @@ def format_validation_error(error: ValidationError, root: str = "") -> str:
 
 def validation_input_error(error: ValidationError, source: str, root: str = "") -> InputError:
     """An InputError naming the first problem, with every problem in its details (a rejected
-    file's .error.txt and the CLI list them all)."""
+    file's .error.txt lists them all, the CLI's one line joins them)."""
     problems = tuple(text for _, text in validation_problems(error, root))
     return InputError(format_validation_error(error, root), source=source,
                       details=problems if len(problems) > 1 else ())
