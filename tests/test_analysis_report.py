@@ -241,3 +241,31 @@ def test_the_tolerance_band_is_an_option(demo: tuple[Path, dict[str, Any]],
     bad = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
                                    "--output", str(tmp_path), "--band", "2-3"])
     assert bad.exit_code == 2 and "--band: must be LOW-HIGH around 1" in bad.output
+
+
+def test_text_from_the_log_reaches_the_report_literally(tmp_path: Path) -> None:
+    """Race labels and a title holding an ESC sequence, a BEL and HTML: shown as text in the
+    page, the charts and every CSV, never as markup and never as control characters."""
+    from tests.helpers import RULES, referral
+
+    labels = ("Black\x1b[31m", "<script>alert(1)</script>", "White")
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(
+        json.dumps(referral(referral_id=f"KC-{n}", demographics={"race": labels[n % 3]}))
+        + "\n" for n in range(60)))
+    audit = tmp_path / "log"
+    logged = CliRunner().invoke(app, ["batch", str(source), "--guidelines", str(RULES),
+                                      "--audit-dir", str(audit)])
+    assert logged.exit_code == 0, logged.output
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(audit), "--threshold", "1",
+                                      "--output", str(tmp_path / "report"), "--title",
+                                      "T\x1b]0;pwn\x07 <b>bold</b>"])
+    assert result.exit_code == 0, result.output
+    written = {path.name: path.read_text() for path in (tmp_path / "report").iterdir()}
+    assert "report.html" in written and len(written) > 1
+    for name, text in written.items():
+        assert "\x1b" not in text and "\x07" not in text, name
+    page = written["report.html"]
+    assert "<script>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "Black\\x1b[31m" in page
+    assert "T\\x1b]0;pwn\\x07 &lt;b&gt;bold&lt;/b&gt;" in page

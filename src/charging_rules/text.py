@@ -7,14 +7,15 @@ agency name holding an OSC sequence retitled the window: control and format char
 DEL, C1, bidirectional overrides, line separators) are shown as visible escapes (`\\x1b`).
 In a spreadsheet, a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is run
 as a formula: such cells are quoted with `'`. In Markdown (`rules explain`), `**`, `[x](url)`,
-`<img>` or a leading `#` would be read as markup: they are backslash-escaped. (HTML is
-escaped with `html.escape`.)
+`<img>` or a leading `#` would be read as markup: they are backslash-escaped. In HTML (the
+public report) text is escaped with `html.escape`, its control characters first.
 
 This module sits below every other: `errors` uses it to keep each message on one line.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,12 @@ def literal(value: object, style: str = "", *, keep_newlines: bool = False) -> T
     from rich.text import Text  # rich loads only when something is drawn
 
     return Text(printable(value, keep_newlines=keep_newlines), style=style)
+
+
+def html_text(value: object) -> str:
+    """`value` for an HTML page or an SVG: control characters escaped visibly, then `<`, `&`
+    and quotes escaped as HTML entities."""
+    return html.escape(printable(value))
 
 
 def csv_cell(value: Any) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from html import escape
 
 from charging_rules.analysis.disparity import BAND
+from charging_rules.text import html_text
 
 PALETTE = ["#1b6ca8", "#d1495b", "#2e8b57", "#edae49", "#6a4c93", "#00798c", "#8d6e63",
            "#555555"]
@@ -19,9 +19,9 @@ def _label_width(labels: list[str], least: int) -> int:
 
 
 def _svg(width: int, height: int, body: list[str], label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(label)}" '
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{html_text(label)}" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {FONT}>'
-            f'<title>{escape(label)}</title>{"".join(body)}</svg>')
+            f'<title>{html_text(label)}</title>{"".join(body)}</svg>')
 
 
 def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: str,
@@ -34,7 +34,7 @@ def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: s
     y = 20
     for r, (group, values) in enumerate(rows):
         body.append(f'<text x="{left - 8}" y="{y + bar * len(series) / 2 + 4}" '
-                    f'text-anchor="end">{escape(group)}</text>')
+                    f'text-anchor="end">{html_text(group)}</text>')
         for s, value in enumerate(values):
             colour = PALETTE[s % len(PALETTE)]
             top = y + s * bar
@@ -45,12 +45,12 @@ def bars(rows: list[tuple[str, list[float | None]]], series: list[str], label: s
                 note = notes[r * len(series) + s] if notes else ""
                 body.append(f'<rect x="{left}" y="{top}" width="{w:.1f}" height="{bar - 2}" '
                             f'fill="{colour}"/><text x="{left + w + 4:.1f}" y="{top + 11}">'
-                            f'{100 * value:.1f}%{escape(note)}</text>')
+                            f'{100 * value:.1f}%{html_text(note)}</text>')
         y += bar * len(series) + gap
     for s, name in enumerate(series):
         body.append(f'<rect x="{left}" y="{y + 20 * s}" width="12" height="12" '
                     f'fill="{PALETTE[s % len(PALETTE)]}"/><text x="{left + 18}" '
-                    f'y="{y + 20 * s + 10}">{escape(name)}</text>')
+                    f'y="{y + 20 * s + 10}">{html_text(name)}</text>')
     return _svg(left + width + 120, height + 10, body, label)
 
 
@@ -74,7 +74,7 @@ def forest(rows: list[tuple[str, float | None, float | None, float | None]], lab
                     f'{tick:g}</text>')
     for i, (name, rri, ci_low, ci_high) in enumerate(rows):
         y = 22 + i * step
-        body.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{escape(name)}</text>')
+        body.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{html_text(name)}</text>')
         if rri is None:
             body.append(f'<text x="{left + 4}" y="{y + 4}" fill="#777">not compared (the '
                         f'reference group, or small or suppressed counts)</text>')
@@ -105,10 +105,10 @@ def lines(periods: list[str], series: dict[str, list[float | None]], label: str,
         mx = left + position * step
         body.append(f'<line x1="{mx:.1f}" y1="{top - 4}" x2="{mx:.1f}" y2="{top + height}" '
                     f'stroke="#b35c00" stroke-width="2" stroke-dasharray="6,4"/>'
-                    f'<text x="{mx + 4:.1f}" y="{top - 8}" fill="#b35c00">{escape(text)}</text>')
+                    f'<text x="{mx + 4:.1f}" y="{top - 8}" fill="#b35c00">{html_text(text)}</text>')
     for i, period in enumerate(periods):
         body.append(f'<text x="{left + i * step:.1f}" y="{top + height + 16}" '
-                    f'text-anchor="middle" font-size="10">{escape(period)}</text>')
+                    f'text-anchor="middle" font-size="10">{html_text(period)}</text>')
     for s, (group, values) in enumerate(series.items()):
         colour = PALETTE[s % len(PALETTE)]
         segment: list[str] = []
@@ -124,5 +124,5 @@ def lines(periods: list[str], series: dict[str, list[float | None]], label: str,
         legend_y = top + 14 * s
         body.append(f'<rect x="{left + width + 12}" y="{legend_y}" width="10" height="10" '
                     f'fill="{colour}"/><text x="{left + width + 26}" y="{legend_y + 9}">'
-                    f'{escape(group)}</text>')
+                    f'{html_text(group)}</text>')
     return _svg(left + width + 140, top + height + 30, body, label)

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from charging_rules.analysis.suppression import (
     suppress,
 )
 from charging_rules.errors import ChargingRulesError, InputError
-from charging_rules.text import csv_cell, literal
+from charging_rules.text import csv_cell, html_text, literal
 
 SUPPRESSED = "suppressed"
 NA = ""  # not computed (a zero denominator, the reference against itself): not a hidden value
@@ -666,34 +665,34 @@ class Page:
     def html(self, system: System, charts_out: list[Chart], findings: list[str]) -> str:
         period = f"{self.period[0]} to {self.period[1]}" if self.period else "no dated referrals"
         parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-                 f"<title>{escape(self.title)}</title><style>{STYLE}</style></head><body>",
-                 f"<h1>{escape(self.title)}</h1>"]
+                 f"<title>{html_text(self.title)}</title><style>{STYLE}</style></head><body>",
+                 f"<h1>{html_text(self.title)}</h1>"]
         if self.banner:
-            parts.append(f"<div class='banner'>{escape(self.banner)}</div>")
+            parts.append(f"<div class='banner'>{html_text(self.banner)}</div>")
         if self.integrity is not None and not self.integrity.ok:
-            parts.append(f"<div class='banner warn'>{escape(self.integrity.warning() or '')}"
+            parts.append(f"<div class='banner warn'>{html_text(self.integrity.warning() or '')}"
                          "</div>")
         office = self.office.get("name") or "the prosecutor's office"
         parts.append(
             f"<section id='summary'><h2>Summary</h2><p><strong>Period covered: {period}."
-            f"</strong> Published by {escape(office)}.</p><ul>"
-            + "".join(f"<li>{escape(f)}</li>" for f in findings if f)
+            f"</strong> Published by {html_text(office)}.</p><ul>"
+            + "".join(f"<li>{html_text(f)}</li>" for f in findings if f)
             + "</ul><p>These figures describe what happened; they do not by themselves show "
             "why (see the caveats below).</p></section>")
         for chart in charts_out:
-            header = "".join(f"<th>{escape(words(h))}</th>" for h in chart.header)
+            header = "".join(f"<th>{html_text(words(h))}</th>" for h in chart.header)
             # offense categories and periods are the tool's vocabulary: read as words
             vocabulary = chart.name in ("trend", "by_offense")
             body = "".join("<tr>" + "".join(
-                f"<td>{escape(words(v) if vocabulary and i == 0 else _cell(v))}</td>"
+                f"<td>{html_text(words(v) if vocabulary and i == 0 else _cell(v))}</td>"
                 for i, v in enumerate(row)) + "</tr>" for row in chart.rows)
-            note = f"<p class='muted'>{escape(chart.note)}</p>" if chart.note else ""
-            parts.append(f"<section id='{chart.name}'><h2>{escape(chart.title)}</h2>"
+            note = f"<p class='muted'>{html_text(chart.note)}</p>" if chart.note else ""
+            parts.append(f"<section id='{chart.name}'><h2>{html_text(chart.title)}</h2>"
                          f"{chart.svg}{note}<details><summary>Data ({chart.name}.csv)</summary>"
                          f"<table><tr>{header}</tr>{body}</table></details></section>")
         if self.outreach is not None:
             parts.append(f"<section id='outreach'><h2>Victim outreach</h2><p>"
-                         f"{escape(_outreach_sentence(self.outreach))}</p></section>")
+                         f"{html_text(_outreach_sentence(self.outreach))}</p></section>")
         parts += [self._hidden(system), self._methods(), self._caveats(), self._glossary(),
                   self._about(), "</body></html>"]
         return "".join(parts)
@@ -706,7 +705,7 @@ class Page:
             by_table.setdefault(TABLE_NAMES[str(key[0])], []).append(where)
         big = {str(k[1]) for k in system.hidden if k[0] == "dp" and k[1] not in (ALL, UNKNOWN_ROW)
                and system.values["dp", k[1], "referred"] >= BIG_GROUP}
-        items = "".join(f"<li>{escape(t)}: {escape('; '.join(cells))}</li>"
+        items = "".join(f"<li>{html_text(t)}: {html_text('; '.join(cells))}</li>"
                         for t, cells in by_table.items())
         return (f"<section id='suppression'><h2>What is hidden and why</h2><p>"
                 f"{len(primary)} counts below {self.threshold} are hidden to protect the "
@@ -716,7 +715,7 @@ class Page:
                 "recommended &le; referred; a trend adds up to the year). The further counts "
                 "were chosen to hide as little as possible: "
                 + ("no group with 100 or more referrals has a decision-point count hidden."
-                   if not big else escape(f"groups with 100 or more referrals still hidden "
+                   if not big else html_text(f"groups with 100 or more referrals still hidden "
                                           f"in part: {', '.join(sorted(big))} (no smaller "
                                           "choice protected the small counts).")) + "</p>"
                 + (f"<ul>{items}</ul>" if items else "<p>Nothing is hidden.</p>")
@@ -737,7 +736,7 @@ class Page:
             "recommended for filing that have a final decision), and overrides (rate on "
             "decided).</li>"
             f"<li>Relative rate index: a group's rate divided by the reference group's "
-            f"({escape(self.reference or 'none')}). 95% confidence interval by the Katz log "
+            f"({html_text(self.reference or 'none')}). 95% confidence interval by the Katz log "
             "method, p-value by Fisher's exact test, adjusted for the number of comparisons "
             f"by Holm's method. Tolerance band {lo:g} to {hi:g} (Aequitas).</li>"
             f"<li>A group (or reference group) with fewer than {self.threshold} referrals at a "
@@ -749,8 +748,8 @@ class Page:
             "counts are hidden where needed, chosen by an integer program that hides the "
             "fewest referrals, so that each hidden count has at least two values consistent "
             "with everything published. Zeros are shown.</li>"
-            f"<li>Groups (group map {escape(self.grouping.group_map.name)}): "
-            f"{escape(labels)}.</li></ul></section>")
+            f"<li>Groups (group map {html_text(self.grouping.group_map.name)}): "
+            f"{html_text(labels)}.</li></ul></section>")
 
     def _caveats(self) -> str:
         return (
@@ -767,15 +766,15 @@ class Page:
 
     def _glossary(self) -> str:
         return ("<section id='glossary'><h2>Glossary</h2><dl>"
-                + "".join(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in GLOSSARY)
+                + "".join(f"<dt>{html_text(t)}</dt><dd>{html_text(d)}</dd>" for t, d in GLOSSARY)
                 + "</dl></section>")
 
     def _about(self) -> str:
         contact = self.office.get("contact") or "not configured"
         schedule = self.office.get("update_schedule") or "not configured"
         return (f"<section id='about'><h2>About this report</h2><p>Published by "
-                f"{escape(self.office.get('name') or 'not configured')}. Contact: "
-                f"{escape(contact)}. Updated: {escape(schedule)}.</p><p class='muted'>"
+                f"{html_text(self.office.get('name') or 'not configured')}. Contact: "
+                f"{html_text(contact)}. Updated: {html_text(schedule)}.</p><p class='muted'>"
                 f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by charging-rules from the "
                 "office's audit log; the CSV files beside this page hold every figure shown."
                 "</p></section>")
