@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,30 @@ def test_plain_numbers_in_cells_are_read(tmp_path: Path) -> None:
         mapped = mapping.apply({"grams": grams, "age": "25"})
         assert mapped["charges"][0]["quantity_grams"] == expected
         assert mapped["defendant"]["age"] == 25
+
+
+@pytest.mark.parametrize(("rule", "message", "line"), [
+    ("firearm_recovered: {column: gun, type: boolean, default: false}",
+     "firearm_recovered: a blank cell is unknown, never a default", 8),
+    ("defendant.age: {column: age, type: integer, default: 30}",
+     "defendant.age: a blank cell is unknown, never a default", 8),
+    ('firearm_recovered: {value: "yes"}',
+     "firearm_recovered: value -> 'yes' is not true or false", 8),
+    ('defendant.age: {value: "2 g"}', "defendant.age: value -> '2 g' is not a number", 8),
+    ('offense_date: {value: "2023-02-30"}', "offense_date: value -> '2023-02-30' is not a date",
+     8),
+    ("agency: {value: 7}", "agency: value -> 7 is not text", 8),
+    ("violence.victim_injured: {column: hurt, values: yesno}",
+     "violence.victim_injured: M -> 'maybe' is not true or false", 10),
+])
+def test_what_a_mapping_itself_says_is_checked_when_it_loads(tmp_path: Path, rule: str,
+                                                             message: str, line: int) -> None:
+    """A constant, default or value-map entry of the wrong type would skip every row: it is
+    a load error naming its line. A blank is never given a fact's value: missing is not
+    false."""
+    text = NUMBERS.replace("  defendant.age: {column: age, type: integer}\n",
+                           f"  {rule}\nvalues:\n  yesno: {{Y: true, N: false, M: maybe}}\n")
+    (tmp_path / "m.yaml").write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)) as refused:
+        load_mapping(tmp_path / "m.yaml")
+    assert refused.value.line == line

@@ -107,3 +107,11 @@ def test_any_number_in_a_number_field_is_accepted_or_refused_naming_it(
         parse_record(data, kind)
     except InputError as error:
         assert str(path[-1]) in str(error)
+
+
+def test_a_byte_order_mark_is_read_past_as_batch_reads_it(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(referral()), encoding="utf-8")
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert load_record_file(marked) == load_record_file(plain)

@@ -11,6 +11,7 @@ cell with no default is left out of the referral (unknown), never filled in.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,6 +295,10 @@ class _Loader:
                 self.check_value(("values", spec.values, str(key)), path, field, mapped, key)
         if spec.template is not None and spec.template.count("{}") != 1:
             self.error((*at, "template"), f"{path}: a template holds one '{{}}' for the value")
+        if spec.default is not None and field.kind in ("bool", "number"):
+            # Missing is not false: a blank is unknown, and the guideline asks for the fact.
+            self.error((*at, "default"), f"{path}: a blank cell is unknown, never a default "
+                       "(a default would decide this fact for every blank row); drop it")
         for name in ("value", "default"):
             if getattr(spec, name) is not None:
                 self.check_value((*at, name), path, field, getattr(spec, name), name)
@@ -302,9 +307,35 @@ class _Loader:
 
     def check_value(self, at: tuple[str | int, ...], path: str, field: FieldSpec, value: Any,
                     what: str) -> None:
-        if value is not None and field.kind == "enum" and value not in field.choices:
+        """A value the mapping itself gives (a constant, a default, a value map's entry) is
+        checked against the field's type now, not found wrong on every row."""
+        if value is None:
+            return
+        if field.kind == "enum" and value not in field.choices:
             self.error(at, f"{path}: {what} -> {value!r} is not one of "
                        f"{', '.join(field.choices)}")
+        elif not _fits(field.kind, value):
+            self.error(at, f"{path}: {what} -> {clip(repr(value))} is not "
+                       f"{_VALUE_NAMES[field.kind]}")
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value)
+    if kind == "date":
+        try:
+            return isinstance(value, str) and bool(_DATE.match(value)) \
+                and date.fromisoformat(value[:10]) is not None
+        except ValueError:
+            return False
+    return kind != "string" or isinstance(value, str)
+
+
+_VALUE_NAMES = {"bool": "true or false", "number": "a number", "string": "text",
+                "date": "a date (YYYY-MM-DD)", "enum": "one of its values"}
 
 
 def load_mapping(path: Path) -> Mapping:

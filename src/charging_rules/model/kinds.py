@@ -135,8 +135,9 @@ def load_record_file(
 def parse_record_bytes(
     raw: bytes, source: str, kind: RecordKind | str = "referral"
 ) -> tuple[BaseModel, Demographics | None]:
-    """One JSON record from a file's bytes (intake decides exactly the bytes it showed)."""
-    text = decode(raw, source)
+    """One JSON record from a file's bytes (intake decides exactly the bytes it showed).
+    A UTF-8 byte order mark (Notepad writes one) is read past, as `batch` reads it."""
+    text = decode(raw, source, "utf-8-sig")
     try:
         data = strict_loads(text)
     except json.JSONDecodeError as error:
