@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from scipy.stats import fisher_exact
 from scipy.stats.contingency import relative_risk
 from typer.testing import CliRunner
 
+from charging_rules.analysis.groups import load_group_map
 from charging_rules.cli.app import app
+from charging_rules.errors import InputError
 from tests.helpers import COOK_COUNTY
 
 # Independent race grouping for the test (same choices as the shipped cook-county map).
@@ -183,3 +186,38 @@ def test_by_stratum_summarises_across_strata_first() -> None:
     black = next(m for m in out["by"]["mantel_haenszel"] if m["group"] == "Black")
     assert black["strata"] >= 2 and 0 < black["rri_mh"] < 5
     assert black["homogeneity_p"] is not None
+
+
+@pytest.mark.parametrize("text", [
+    "groups: {White: [White], Black: [Black]}\nunknown: [Unknown]\nunmapped: keep\n",
+    "groups: {White: [White]}\nunmapped: keep\n",
+    "groups: {White: [White]}\nunknown: []\nunmapped: unknown\n"])
+def test_a_blank_label_is_never_a_group_whatever_the_map_lists(tmp_path: Path,
+                                                                text: str) -> None:
+    (tmp_path / "map.yaml").write_text(text)
+    mapping = load_group_map(tmp_path / "map.yaml")
+    for blank in ("", "  ", None):
+        assert mapping.group(blank) is None
+    assert mapping.group("White") == "White"
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("map.yaml", "groups: {White: [5]}\n", "groups.White: a label must be text"),
+    ("map.yaml", "groups: {White: [null]}\n", "groups.White: a label must be text"),
+    ("map.yaml", "groups: {White: [[x]]}\n", "groups.White: a label must be text"),
+    ("map.yaml", "groups: {null: [White]}\n", "a group's name must be text"),
+    ("map.yaml", "groups: {White: [White]}\nunknown: [White]\n",
+     "'white' is both unknown and in group White"),
+    ("map.yaml", "groups: {White: [White]}\nbogus: 1\n", "bogus: unknown key"),
+    ("map.yaml", "groups: {White: ['']}\n", "a blank label cannot join group White"),
+    ("map.csv", "label,group\nWhite,White\nBlack\n", "map.csv:3: a row needs exactly"),
+    ("map.csv", "label,group\nWhite,White,x\n", "map.csv:2: a row needs exactly"),
+])
+def test_a_group_map_that_says_something_odd_is_refused(tmp_path: Path, name: str,
+                                                        text: str, message: str) -> None:
+    """A map is a methodological choice printed beside the figures: a short CSV row (it
+    silently dropped every Black row), a null label (counted blanks as White) or a label both
+    unknown and grouped is refused, naming it."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_group_map(tmp_path / name)

@@ -48,7 +48,7 @@ class GroupMap:
         result: str | None
         if key in self.groups:
             result = self.groups[key]
-        elif key in self.unknown:
+        elif key in self.unknown or not key:  # a blank is never a group
             result = UNKNOWN
         elif self.unmapped == "keep":
             result = raw
@@ -85,25 +85,45 @@ def load_group_map(spec: str | Path | None) -> GroupMap:
     return _from_yaml(load_yaml(text, str(path))[0], str(path))
 
 
+_YAML_KEYS = {"name", "description", "groups", "unknown", "unmapped"}
+
+
 def _from_yaml(data: Any, source: str) -> GroupMap:
     if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
         raise InputError("a group map needs a `groups:` mapping of group -> [labels]",
                          source=source)
+    extra = sorted(str(key) for key in data if key not in _YAML_KEYS)
+    if extra:
+        raise InputError(f"{extra[0]}: unknown key (a group map has "
+                         f"{', '.join(sorted(_YAML_KEYS))})", source=source)
     unmapped = data.get("unmapped", "error")
     if unmapped not in ("error", "keep", "unknown"):
         raise InputError("unmapped: must be error, keep or unknown", source=source)
     groups: dict[str, str] = {}
     for group, labels in data["groups"].items():
-        if not isinstance(labels, list):
-            raise InputError(f"groups.{group}: expected a list of labels", source=source)
-        for label in labels:
-            _add(groups, _key(label), str(group), source)
-    unknown = data.get("unknown", [""])
-    if not isinstance(unknown, list):
-        raise InputError("unknown: expected a list of labels", source=source)
+        if not isinstance(group, str) or not group.strip():
+            raise InputError(f"groups: a group's name must be text, got {group!r}",
+                             source=source)
+        for label in _labels(labels, f"groups.{group}", source):
+            _add(groups, label, group.strip(), source)
+    unknown = _labels(data.get("unknown", []), "unknown", source)
+    both = sorted(set(unknown) & set(groups))
+    if both:
+        raise InputError(f"label {both[0]!r} is both unknown and in group {groups[both[0]]}",
+                         source=source)
     return GroupMap(name=str(data.get("name", source)), groups=groups,
-                    unknown=frozenset(_key(u) for u in unknown), unmapped=unmapped,
-                    source=source)
+                    unknown=frozenset(unknown), unmapped=unmapped, source=source)
+
+
+def _labels(labels: Any, where: str, source: str) -> list[str]:
+    """The labels listed under `where`: text, each one (a blank is always unknown)."""
+    if not isinstance(labels, list):
+        raise InputError(f"{where}: expected a list of labels", source=source)
+    for label in labels:
+        if not isinstance(label, str):
+            raise InputError(f"{where}: a label must be text (quote it), got {label!r}",
+                             source=source)
+    return [_key(label) for label in labels]
 
 
 def _from_csv(text: str, source: str) -> GroupMap:
@@ -114,7 +134,10 @@ def _from_csv(text: str, source: str) -> GroupMap:
     groups: dict[str, str] = {}
     unknown: set[str] = set()
     for row in reader:
-        label, group = _key(row["label"]), (row["group"] or "").strip()
+        if row["group"] is None or None in row:  # DictReader's marks of a short, long row
+            raise InputError(f"a row needs exactly the columns {', '.join(reader.fieldnames)}",
+                             source=f"{source}:{reader.line_num}")
+        label, group = _key(row["label"]), row["group"].strip()
         if group:
             _add(groups, label, group, f"{source}:{reader.line_num}")
         else:
@@ -124,6 +147,9 @@ def _from_csv(text: str, source: str) -> GroupMap:
 
 
 def _add(groups: dict[str, str], key: str, group: str, source: str) -> None:
+    if not key:
+        raise InputError(f"a blank label cannot join group {group}: a blank is unknown",
+                         source=source)
     if key in groups and groups[key] != group:
         raise InputError(f"label {key!r} is mapped to both {groups[key]} and {group}",
                          source=source)
