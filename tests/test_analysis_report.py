@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import struct
@@ -269,3 +270,23 @@ def test_text_from_the_log_reaches_the_report_literally(tmp_path: Path) -> None:
     assert "<script>" not in page and "<b>bold</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "Black\\x1b[31m" in page
     assert "T\\x1b]0;pwn\\x07 &lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_a_symlink_planted_in_the_output_folder_is_replaced_not_written_through(
+        demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    out, _ = demo
+    folder, victim = tmp_path / "report", tmp_path / "victim.txt"
+    folder.mkdir()
+    victim.write_text("not the report's to change")
+    for name in ("rri.csv", "report.html"):
+        (folder / name).symlink_to(victim)
+    result = CliRunner().invoke(app, ["report", "--audit-dir", str(out / "audit_logs"),
+                                      "--output", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "not the report's to change"
+    for name in ("rri.csv", "report.html"):
+        assert not (folder / name).is_symlink() and (folder / name).stat().st_size > 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (folder / "report.html").stat().st_mode & 0o777 == 0o644 & ~umask  # to publish
+    assert not list(folder.glob(".*.tmp"))

@@ -39,10 +39,12 @@ from charging_rules.analysis.suppression import (
     sum_at_most,
     suppress,
 )
+from charging_rules.audit.lock import written_file
 from charging_rules.errors import ChargingRulesError, InputError
 from charging_rules.text import csv_cell, html_text, literal
 
 SUPPRESSED = "suppressed"
+PUBLISHED = 0o644  # the report's files: a page and tables to publish, not the audit log
 NA = ""  # not computed (a zero denominator, the reference against itself): not a hidden value
 ALL = "All referrals"
 UNKNOWN_ROW = "Race not recorded"
@@ -345,20 +347,23 @@ def guideline_changes(cases: Sequence[AuditCase]) -> list[tuple[str, str, str]]:
 
 
 def _write(out_dir: Path, charts_out: list[Chart], page: str) -> tuple[Path, list[Path]]:
-    """report.html and one CSV per chart; an unwritable --output is an input error."""
+    """report.html and one CSV per chart, each a new file renamed into place (a symlink
+    planted in the folder is replaced, not written through); readable by all, as published
+    pages are. An unwritable --output is an input error."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         csvs = []
         for chart in charts_out:
             path = out_dir / f"{chart.name}.csv"
-            with path.open("w", newline="", encoding="utf-8") as handle:
+            with written_file(path, PUBLISHED) as handle:
                 writer = csv.writer(handle)
                 writer.writerow(chart.header)
                 # group labels come from the log: a "=HYPERLINK(...)" must not run
                 writer.writerows([csv_cell(_cell(v)) for v in row] for row in chart.rows)
             csvs.append(path)
         html = out_dir / "report.html"
-        html.write_text(page, encoding="utf-8")
+        with written_file(html, PUBLISHED) as handle:
+            handle.write(page)
     except OSError as error:
         raise InputError(f"cannot write the report: {error.strerror or error}",
                          source=str(out_dir)) from None

@@ -46,13 +46,14 @@ def ensure_dir(directory: Path) -> None:
 
 
 @contextmanager
-def owner_only_file(path: Path) -> Iterator[TextIO]:
-    """Text written to a new owner-only file beside `path`, renamed over it when the block
-    completes: an existing file's wider mode is not kept, and on any failure (disk full, file
+def written_file(path: Path, mode: int = FILE_MODE) -> Iterator[TextIO]:
+    """Text written to a new file beside `path` (owner-only unless `mode` says otherwise),
+    renamed over it when the block completes: an existing file's wider mode is not kept, a
+    symlink at `path` is replaced, never written through, and on any failure (disk full, file
     size limit) the new file is removed and `path` left as it was (exit 2, one line)."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except OSError as error:
         raise InputError(f"cannot write: {error.strerror or error}", source=str(path)) from None
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from charging_rules.audit import log, shapes
-from charging_rules.audit.lock import owner_only_file
+from charging_rules.audit.lock import written_file
 from charging_rules.audit.log import parse_line
 from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
@@ -303,7 +303,7 @@ def export_file(selected: Iterable[Row], path: Path, fmt: ExportFormat,
     """`export` into a new owner-only file renamed over `path` once complete: an existing
     file's wider mode is not kept (an export can hold demographics), and a failed export
     (disk full) leaves `path` as it was."""
-    with owner_only_file(path) as handle:
+    with written_file(path) as handle:
         return export(selected, handle, fmt, mask_demographics)
 
 

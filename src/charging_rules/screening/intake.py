@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from charging_rules.audit.lock import FILE_MODE, ensure_dir, fsync_dir, owner_only_file
+from charging_rules.audit.lock import FILE_MODE, ensure_dir, fsync_dir, written_file
 from charging_rules.audit.query import content_key, decided_in_log
 from charging_rules.audit.store import AuditStore
 from charging_rules.errors import InputError
@@ -241,7 +241,7 @@ class IntakeQueue:
         """The error text first, then the file: a crash between leaves the file waiting."""
         target = _destination(claim.path, self.directory / REJECTED, uuid.uuid4().hex[:12])
         reason = target.with_name(f"{target.name}.error.txt")
-        with owner_only_file(reason) as out:
+        with written_file(reason) as out:
             out.write("".join(f"{line}\n" for line in error.lines()))
         try:
             moved = _move(claim, target)
@@ -266,7 +266,7 @@ class IntakeQueue:
         folder = self.directory / REQUESTS
         ensure_dir(folder)
         target = folder / f"{path.stem}.request.txt"
-        with owner_only_file(target) as out:
+        with written_file(target) as out:
             out.write(request_text(screened, self.labels))
         return target
 
