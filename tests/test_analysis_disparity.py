@@ -221,3 +221,23 @@ def test_a_group_map_that_says_something_odd_is_refused(tmp_path: Path, name: st
     (tmp_path / name).write_text(text)
     with pytest.raises(InputError, match=re.escape(message)):
         load_group_map(tmp_path / name)
+
+
+def test_a_positive_value_no_row_holds_is_refused_naming_the_values() -> None:
+    """A mistyped --positive gave every group a rate of 0 and exit 0."""
+    result = CliRunner().invoke(app, ["disparity", str(COOK_COUNTY), "--group", "race",
+                                 "--group-map", "cook-county", "--outcome",
+                                 "participant_status", "--positive", "Aproved"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "--positive: no row of participant_status holds Aproved" in result.stderr
+    assert "Approved" in result.stderr
+
+
+def test_a_date_that_is_not_one_stops_the_trend_naming_its_line(tmp_path: Path) -> None:
+    """Rows with an unreadable date were left out of the trend without a word."""
+    table = tmp_path / "t.csv"
+    table.write_text("race,o,day\nBlack,y,2019-01-05\nWhite,n,2019-13-45\nWhite,y,\n")
+    result = CliRunner().invoke(app, ["disparity", str(table), "--group", "race", "--outcome",
+                                 "o", "--positive", "y", "--date", "day", "--period", "month"])
+    assert result.exit_code == 2, result.output
+    assert f"{table}:3: day: '2019-13-45' is not a date" in result.stderr

@@ -163,7 +163,12 @@ def disparity_table(path: Path, spec: TableSpec, options: Options,
                     benchmark: str | None = None) -> DisparityResult:
     """Rates and RRIs by group in any CSV/JSONL table."""
     grouping = options.grouping()
-    tally = Tally().add_all(table_cases(path, spec, grouping))
+    outcomes: set[str] = set()
+    tally = Tally().add_all(table_cases(path, spec, grouping, outcomes))
+    if outcomes and not outcomes & spec.positive:
+        seen = ", ".join(sorted(outcomes)[:12]) + (", ..." if len(outcomes) > 12 else "")
+        raise InputError(f"no row of {spec.outcome} holds {', '.join(sorted(spec.positive))} "
+                         f"(its values: {seen})", concept="positive")
     check_reference(tally.observed(), options.reference)
     comparison = tally.compare(options.reference, options.min_n)
     positive = "|".join(sorted(spec.positive))

@@ -19,7 +19,7 @@ from charging_rules.analysis.groups import GroupMap
 from charging_rules.audit import shapes
 from charging_rules.audit.log import AuditLogError, parse_line
 from charging_rules.audit.store import AuditStore
-from charging_rules.errors import InputError
+from charging_rules.errors import InputError, clip
 from charging_rules.ingest.readers import RowSource, Unreadable
 from charging_rules.model.facts import MISSING, lookup
 
@@ -69,12 +69,16 @@ class TableSpec:
     period: str | None = None
 
 
-def table_cases(path: Path, spec: TableSpec, grouping: Grouping) -> Iterator[Case]:
+def table_cases(path: Path, spec: TableSpec, grouping: Grouping,
+                outcomes: set[str]) -> Iterator[Case]:
+    """Each row as a case; `outcomes` collects the outcome values met (to tell a mistyped
+    positive value from a table where nothing is positive)."""
     with RowSource(path) as source:  # the reader every input goes through
-        yield from _table_cases(source, spec, grouping)
+        yield from _table_cases(source, spec, grouping, outcomes)
 
 
-def _table_cases(source: RowSource, spec: TableSpec, grouping: Grouping) -> Iterator[Case]:
+def _table_cases(source: RowSource, spec: TableSpec, grouping: Grouping,
+                 outcomes: set[str]) -> Iterator[Case]:
     path = source.path
     checked = False
     for number, row in source:
@@ -89,12 +93,17 @@ def _table_cases(source: RowSource, spec: TableSpec, grouping: Grouping) -> Iter
                     raise InputError(f"no column {column!r} (columns: {', '.join(row)})",
                                      source=str(path))
         outcome = _text(lookup(row, spec.outcome))
+        if outcome is not None:
+            outcomes.add(outcome)
         group = grouping.group(_text(lookup(row, spec.group)),
                                _text(lookup(row, spec.intersect)) if spec.intersect else None)
         day = _text(lookup(row, spec.date)) if spec.date else None
+        period = period_of(day, spec.period) if day and spec.period else None
+        if day and spec.period and period is None:  # left out, it would bend the trend
+            raise InputError(f"{spec.date}: {clip(day)!r} is not a date (YYYY-MM-DD)",
+                             source=str(path), line=number)
         yield (group, None if outcome is None else outcome in spec.positive,
-               _text(lookup(row, spec.by)) if spec.by else None,
-               period_of(day, spec.period) if day and spec.period else None)
+               _text(lookup(row, spec.by)) if spec.by else None, period)
 
 
 @dataclass(frozen=True)
