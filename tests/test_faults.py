@@ -414,6 +414,21 @@ def test_yaml_aliases_are_refused_within_a_budget(tmp_path: Path, text: str,
     assert time.monotonic() - started < 30
 
 
+def test_a_large_file_without_aliases_is_not_taken_for_a_bomb() -> None:
+    """Only an alias's copies count against the budget: a long value map (an export's
+    150,000 codes) is not an alias bomb."""
+    from charging_rules.guidelines.yamlsource import MAX_NODES, load_yaml
+
+    text = "codes:\n" + "".join(f"  L{i}: drug_sale\n" for i in range(MAX_NODES + 50_000))
+    data, _ = load_yaml(text, "long.yaml")
+    assert len(data["codes"]) == MAX_NODES + 50_000
+    shared = "a: &a [x, y]\n" + "".join(f"k{i}: *a\n" for i in range(1000))
+    assert load_yaml(shared, "shared.yaml")[0]["k999"] == ["x", "y"]
+    with pytest.raises(InputError) as refused:  # Python's advice is not the user's to take
+        load_yaml("a: " + "9" * 5000, "digits.yaml")
+    assert "digits.yaml:1:" in str(refused.value) and "sys." not in str(refused.value)
+
+
 # --- 10 and 12: a FIFO (or directory) where a file belongs never blocks -------------------
 
 

@@ -22,11 +22,14 @@ MAX_NODES = 100_000
 
 
 class _Budget:
-    """Nodes converted so far, and the nodes being converted (an alias to one is a cycle)."""
+    """Nodes converted again through an alias so far, and the nodes being converted (an
+    alias to one is a cycle). A file's own nodes are bounded by its size; only aliases can
+    multiply them, so only their copies count."""
 
     def __init__(self, source: str):
         self.source = source
-        self.used = 0
+        self.copies = 0
+        self.seen: set[int] = set()
         self.open: set[int] = set()
 
     def enter(self, node: yaml.Node) -> None:
@@ -34,8 +37,11 @@ class _Budget:
         if id(node) in self.open:
             raise InputError("an alias refers to the anchor that contains it (a cycle)",
                              source=self.source, line=line)
-        self.used += 1
-        if self.used > MAX_NODES:
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+            return
+        self.copies += 1
+        if self.copies > MAX_NODES:
             raise InputError(f"aliases expand to more than {MAX_NODES} values (an alias "
                              "bomb?); write the values out or use fewer aliases",
                              source=self.source, line=line)
@@ -101,7 +107,8 @@ def _construct(node: yaml.Node, source: str, scalars: yaml.constructor.SafeConst
     try:
         return scalars.construct_object(node)
     except (ValueError, yaml.YAMLError) as error:
-        problem = getattr(error, "problem", None) or str(error)
+        # Python's own words for a 5,000-digit number advise a setting of the interpreter
+        problem = getattr(error, "problem", None) or str(error).split(": value has")[0]
         raise InputError(f"invalid value {str(node.value)[:40]!r}: {problem}", source=source,
                          line=node.start_mark.line + 1) from None
 
