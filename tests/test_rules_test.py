@@ -147,6 +147,26 @@ cases:
     assert "Traceback" not in err
 
 
+def test_an_expectation_no_run_could_meet_is_a_bad_case_file(tmp_path: Path) -> None:
+    """An outcome the kind does not have, a fact the contract does not name or a rule the
+    set does not hold would only ever FAIL (exit 1): it is a bad case file (exit 2), named."""
+    root = charging_part(tmp_path / "rules")
+    cases = root / "tests" / "impossible.yaml"
+    case = "  - id: {id}\n    referral: {{firearm_recovered: true}}\n    expect: {expect}\n"
+    cases.write_text("cases:\n" + case.format(id="a", expect="{outcome: dismiss, rules: []}")
+                     + case.format(id="b", expect="{outcome: file, rules: [], "
+                                                  "missing: [firearm_recoverd]}"))
+    code, out, err = rules_test(str(root))
+    assert code == 2 and out == ""
+    assert "impossible.yaml:4: case 'a': expect.outcome 'dismiss' is not an outcome" in err
+    assert "impossible.yaml:7: case 'b': expect.missing 'firearm_recoverd' is not a fact" in err
+    cases.write_text("cases:\n" + case.format(id="c", expect="{outcome: file, "
+                                                              "rules: [kc-no-such-rule]}"))
+    code, out, err = rules_test(str(root))
+    assert code == 2 and out == ""
+    assert "impossible.yaml:2: case 'c': expect.rules names 'kc-no-such-rule'" in err
+
+
 def test_no_cases_is_a_usage_error(tmp_path: Path) -> None:
     root = write_set(tmp_path / "set", guideline("g", """
         - {id: armed, when: {field: firearm_recovered, eq: true}, outcome: file, reason: r}

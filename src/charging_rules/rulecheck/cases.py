@@ -23,7 +23,7 @@ from charging_rules.guidelines.conditions import fields_of, headline, walk
 from charging_rules.guidelines.loader import GuidelineErrors, Problems, parse_yaml, validate_spec
 from charging_rules.guidelines.schema import GuidelineSet, Identifier, Prose, Spec
 from charging_rules.guidelines.yamlsource import line_of
-from charging_rules.model.facts import generic_path
+from charging_rules.model.facts import generic_path, vocabulary
 from charging_rules.model.kinds import KINDS, parse_record
 from charging_rules.model.recommendation import Recommendation
 from charging_rules.rulecheck.factspace import may_be_missing
@@ -174,9 +174,50 @@ def _load_file(path: Path, problems: Problems) -> list[Case]:
             problems.add(str(path), line_of(lines, (*at, kind)),
                          f"case '{case.id}': {error.message}")
             continue
+        _check_expect(case, kind, (*at, "expect"), str(path), lines, problems)
         expect = Result.of(case.expect.outcome, case.expect.rules, case.expect.missing)
         out.append(Case(str(path), line, case.id, case.description, kind, full, expect))
     return out
+
+
+def _check_expect(case: CaseSpec, kind: str, at: tuple[str | int, ...], path: str,
+                  lines: dict[Any, int], problems: Problems) -> None:
+    """An expectation no run could meet (an outcome the kind does not have, a fact the
+    contract does not name) is a bad case file, not a failing case."""
+    outcomes = KINDS[kind].outcomes
+    if case.expect.outcome not in outcomes:
+        problems.add(path, line_of(lines, (*at, "outcome")),
+                     f"case '{case.id}': expect.outcome '{case.expect.outcome}' is not an "
+                     f"outcome of a {kind} record ({', '.join(outcomes)})")
+    facts = known_facts(kind)
+    for fact in case.expect.missing:
+        if generic_path(fact) not in facts:
+            problems.add(path, line_of(lines, (*at, "missing")),
+                         f"case '{case.id}': expect.missing '{fact}' is not a fact of a "
+                         f"{kind} record")
+
+
+def known_facts(kind: str) -> set[str]:
+    """The facts a recommendation may name as missing, as generic paths."""
+    words = vocabulary(KINDS[kind].model)
+    return {*words.fields, *(f"{name}[].{item}" for name, items in words.collections.items()
+                             for item in items)}
+
+
+def _check_rules(guidelines: GuidelineSet, cases: list[Case]) -> None:
+    """Every rule a case expects is a rule of the set for its kind: a mistyped id would
+    only ever fail."""
+    problems = Problems()
+    for case in cases:
+        ids = {rule.id for g in guidelines.guidelines if g.applies_to == case.kind
+               for rule in g.rules}
+        for rule in case.expect.rules:
+            if rule not in ids:
+                problems.add(case.file, case.line, f"case '{case.id}': expect.rules names "
+                             f"'{rule}', which is no rule of a {case.kind} guideline in "
+                             f"'{guidelines.id}'")
+    if problems.items:
+        raise GuidelineErrors(problems.items)
 
 
 def _case_spec(raw: Any, at: tuple[str, int], path: Path, lines: dict[Any, int],
@@ -319,5 +360,7 @@ class CaseReport:
 
 def run_tests(guidelines: GuidelineSet, files: Iterable[Path]) -> CaseReport:
     """Load the cases, run them through the engine and measure coverage."""
-    runs = run_cases(guidelines, load_cases(files))
+    cases = load_cases(files)
+    _check_rules(guidelines, cases)
+    runs = run_cases(guidelines, cases)
     return CaseReport(runs, coverage(guidelines, runs))
