@@ -241,3 +241,19 @@ def test_a_date_that_is_not_one_stops_the_trend_naming_its_line(tmp_path: Path) 
                                  "o", "--positive", "y", "--date", "day", "--period", "month"])
     assert result.exit_code == 2, result.output
     assert f"{table}:3: day: '2019-13-45' is not a date" in result.stderr
+
+
+@pytest.mark.parametrize(("shares", "message"), [
+    ("{Black: 2.5, White: -1}", "shares.White: -1 is not a percent 0-100"),
+    ("{Black: true}", "shares.Black: True is not a percent 0-100"),
+    ("{Black: '40'}", "shares.Black: '40' is not a percent 0-100"),
+    ("[40]", "a benchmark needs `shares: {group: percent 0-100}`")])
+def test_a_benchmark_share_out_of_range_is_named(tmp_path: Path, shares: str,
+                                                 message: str) -> None:
+    (tmp_path / "b.yaml").write_text(f"shares: {shares}\n")
+    result = CliRunner().invoke(app, ["disparity", str(COOK_COUNTY), "--group", "race",
+                                      "--group-map", "cook-county", "--outcome",
+                                      "participant_status", "--positive", "Approved",
+                                      "--benchmark", str(tmp_path / "b.yaml")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert message in result.stderr

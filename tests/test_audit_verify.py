@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from charging_rules.audit import checkpoint, log
 from charging_rules.audit.verify import verify
+from charging_rules.errors import InputError
 from tests.helpers import found, rehash_from, reseal, rewrite, stored_lines, synthetic_log
 
 KEY = b"supervisor-held-key-0123456789"
@@ -207,6 +208,16 @@ def test_a_forged_or_foreign_checkpoint_is_refused(tmp_path: Path) -> None:
     assert ":2:" in report.problems[0].detail
     other = checkpoint.verify_against(audit_dir, pins, b"another-key-of-some-length")
     assert found(other) == [(0, "checkpoint_invalid")] * 2
+
+
+def test_a_checkpoint_file_that_is_not_text_is_refused_naming_the_line(tmp_path: Path
+                                                                         ) -> None:
+    audit_dir, pins = tmp_path / "audit_logs", tmp_path / "checkpoints.jsonl"
+    synthetic_log(audit_dir, 3)
+    checkpoint.seal_head(audit_dir, pins, KEY)
+    pins.write_bytes(pins.read_bytes() + b"\xff\xfe\n")
+    with pytest.raises(InputError, match=re.escape(f"{pins}:2: not UTF-8 text")):
+        checkpoint.verify_against(audit_dir, pins, KEY)
 
 
 def test_a_tampered_log_is_never_sealed(tmp_path: Path) -> None:

@@ -49,9 +49,13 @@ def load_benchmark(spec: str | Path) -> Benchmark:
 
 def _benchmark(name: str, data: Any, source: str) -> Benchmark:
     shares = data.get("shares") if isinstance(data, dict) else None
-    if not isinstance(shares, dict) or not all(
-            isinstance(v, int | float) and 0 <= v <= 100 for v in shares.values()):
+    if not isinstance(shares, dict):
         raise InputError("a benchmark needs `shares: {group: percent 0-100}`", source=source)
+    for group, share in shares.items():
+        if isinstance(share, bool) or not isinstance(share, int | float) \
+                or not 0 <= share <= 100:
+            raise InputError(f"shares.{group}: {share!r} is not a percent 0-100",
+                             source=source)
     return Benchmark(name, str(data.get("description", "")).strip(),
                      str(data.get("source", "")).strip(),
                      {str(k): float(v) for k, v in shares.items()})

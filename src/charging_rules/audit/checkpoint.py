@@ -23,7 +23,7 @@ from charging_rules.audit.store import StoreLike, as_store
 from charging_rules.audit.verify import Checkpoint, Problem, VerifyReport
 from charging_rules.config import AUDIT_KEY_ENV
 from charging_rules.errors import InputError
-from charging_rules.files import read_bytes
+from charging_rules.files import decode, read_bytes
 
 KEY_ENV = AUDIT_KEY_ENV
 
@@ -98,11 +98,7 @@ def repair(path: Path) -> dict[str, Any] | None:
 
 def read(path: Path, key: bytes, required: bool = True) -> tuple[list[Checkpoint], list[str]]:
     """Checkpoints whose seal holds, and one message per line whose seal does not."""
-    raw = _raw(path, required)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"cannot read checkpoints: {error}", source=str(path)) from None
+    text = decode(_raw(path, required), str(path))  # a bad byte: named by its line
     good: list[Checkpoint] = []
     bad: list[str] = []
     lines = text.split("\n")
