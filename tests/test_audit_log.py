@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from charging_rules.audit import log
 from charging_rules.audit.verify import verify
-from tests.helpers import found
+from charging_rules.errors import InputError
+from tests.helpers import RULES, found
 
 WRITER = Path(__file__).with_name("audit_writer.py")
 
@@ -164,6 +165,28 @@ def test_killed_writers_lose_no_acknowledged_record_and_tails_are_repaired(
     quarantine = audit_dir / log.QUARANTINE_DIR
     assert sorted(p.read_bytes() for p in quarantine.iterdir()) == sorted(repaired)
     assert acknowledged(acks) <= set(decision_ids(audit_dir))
+
+
+@pytest.mark.parametrize("folder", [log.QUARANTINE_DIR, "guidelines"])
+def test_the_logs_own_folders_are_never_followed_out_of_it(tmp_path: Path,
+                                                           folder: str) -> None:
+    """A quarantine or archive folder that is a symlink would carry torn records or
+    archived policy out of the log: refused, nothing written outside, the tail kept."""
+    from charging_rules.audit import archive
+    from charging_rules.guidelines.loader import load_guidelines
+
+    audit_dir, outside = tmp_path / "log", tmp_path / "outside"
+    outside.mkdir()
+    log.append(audit_dir, {"kind": "recommendation", "decision_id": "a", "actor": "x"})
+    (audit_dir / folder).symlink_to(outside)
+    with pytest.raises(InputError, match="a symbolic link"):
+        if folder == log.QUARANTINE_DIR:
+            with log.segments(audit_dir)[0].open("ab") as handle:
+                handle.write(b'{"torn')
+            log.repair(audit_dir, "supervisor")
+        else:
+            archive.store(audit_dir, load_guidelines(RULES))
+    assert list(outside.iterdir()) == []
 
 
 def test_next_writer_repairs_a_torn_tail_itself(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from charging_rules.audit.lock import ensure_dir, fsync_dir
+from charging_rules.audit.lock import ensure_dir, fsync_dir, own_dir
 from charging_rules.audit.log import AuditLogError, writable, write_all
 from charging_rules.errors import InputError
 from charging_rules.files import open_regular, read_fd
@@ -38,7 +38,7 @@ def _store(audit_dir: Path, guidelines: GuidelineSet) -> Path:
     target = archived_path(audit_dir, guidelines.sha256)
     if target.is_dir():
         return target
-    ensure_dir(target.parent)
+    own_dir(target.parent)
     staging = target.parent / f".tmp-{guidelines.sha256[:16]}-{uuid.uuid4().hex}"
     ensure_dir(staging)
     try:

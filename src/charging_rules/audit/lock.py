@@ -33,6 +33,15 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 NOTICE_AFTER = 2.0
 
 
+def own_dir(directory: Path) -> None:
+    """`ensure_dir` for a folder of the log's own (quarantine, guideline archive): a
+    symbolic link there would carry quarantined bytes or archived policy out of the log."""
+    if directory.is_symlink():
+        raise InputError("a symbolic link: the audit log's own folders are never followed "
+                         "out of it (make it a directory)", source=str(directory))
+    ensure_dir(directory)
+
+
 def ensure_dir(directory: Path) -> None:
     """Create `directory` and missing parents owner-only (mkdir(parents=True) would give the
     parents default permissions); an existing directory is left as it is."""

@@ -31,7 +31,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from charging_rules.audit.lock import FILE_MODE, LOCK_NAME, ensure_dir, exclusive, fsync_dir
+from charging_rules.audit.lock import (
+    FILE_MODE,
+    LOCK_NAME,
+    exclusive,
+    fsync_dir,
+    own_dir,
+)
 from charging_rules.errors import ChargingRulesError, InputError
 from charging_rules.files import DuplicateKey, NotRegular, finite, kind_of_mode, open_regular
 from charging_rules.files import loads as strict_loads
@@ -284,7 +290,7 @@ def quarantine(source: Path, offset: int, data: bytes, target: Path,
 def _quarantine(audit_dir: Path, torn: Torn, actor: str) -> dict[str, Any]:
     """Move torn bytes aside into quarantine/."""
     directory = audit_dir / QUARANTINE_DIR
-    ensure_dir(directory)
+    own_dir(directory)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = directory / f"{torn.segment.stem}-{torn.offset}-{stamp}-{os.getpid()}.torn"
     quarantine(torn.segment, torn.offset, torn.data, target)
