@@ -429,6 +429,16 @@ def test_a_large_file_without_aliases_is_not_taken_for_a_bomb() -> None:
     assert "digits.yaml:1:" in str(refused.value) and "sys." not in str(refused.value)
 
 
+@pytest.mark.parametrize("key", ["on", "off", "yes", "No", "TRUE"])
+def test_a_key_yaml_reads_as_true_or_false_is_named_on_its_own_line(key: str) -> None:
+    from charging_rules.guidelines.yamlsource import load_yaml
+
+    with pytest.raises(InputError, match=f"g.yaml:3: the key '{key}' reads as "):
+        load_yaml(f"id: x\nrules:\n  - {key}: 1\n", "g.yaml")
+    assert load_yaml(f"values: {{'{key}': a, 7: b}}\n", "g.yaml")[0] == {
+        "values": {key: "a", 7: "b"}}
+
+
 # --- 10 and 12: a FIFO (or directory) where a file belongs never blocks -------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from charging_rules.errors import InputError
+from charging_rules.errors import InputError, clip
 
 NodePath = tuple[str | int, ...]
 # Nodes a file may expand to, aliases counted at every use: far above any real guideline,
@@ -92,6 +92,10 @@ def _collection(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], bud
                 raise InputError("a key must be a plain value, not a list or mapping",
                                  source=source, line=key_node.start_mark.line + 1)
             key = _construct(key_node, source, scalars)
+            if isinstance(key, bool):  # YAML 1.1 reads on/off/yes/no as true/false
+                raise InputError(f"the key {clip(key_node.value)!r} reads as {str(key).lower()} "
+                                 "in YAML: quote it", source=source,
+                                 line=key_node.start_mark.line + 1)
             if key in out:
                 raise InputError(f"duplicate key '{key}'", source=source,
                                  line=key_node.start_mark.line + 1)
