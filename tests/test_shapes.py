@@ -77,3 +77,29 @@ def test_a_rehashed_record_of_the_wrong_shape_is_a_failed_check_not_a_crash(
         if result.exit_code:
             assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), (
                 reader, changes, result.stderr)
+
+
+DELETE = object()  # a member left out
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(index=st.integers(0, 5), changes=st.lists(st.tuples(
+    st.sampled_from(MEMBERS), st.one_of(values, st.just(DELETE))), max_size=3))
+def test_the_quick_test_and_the_member_walk_agree_on_every_record(
+        office: Path, index: int, changes: list[tuple[str | tuple[str, str], Any]]) -> None:
+    """Well-formed records pass direct type tests; only the others are walked to name the
+    member at fault. The two must agree, or a bad record would pass unchecked."""
+    from charging_rules.audit.shapes import _FITS, SHAPES, _problem
+
+    record = json.loads(log.segments(office)[0].read_bytes().splitlines()[index])
+    for member, value in changes:
+        if value is DELETE:
+            outer, inner = member if isinstance(member, tuple) else (member, None)
+            target = record if inner is None else record.get(outer)
+            if isinstance(target, dict):
+                target.pop(inner if inner is not None else outer, None)
+        else:
+            record.update(_rewritten(record, member, value))
+    kind = record["kind"]
+    assert _FITS[kind](record) == (_problem(record, SHAPES[kind], "") is None), record
