@@ -41,6 +41,7 @@ TAMPERING: dict[str, tuple[Mutation, int, str]] = {
     "insert a copy of a record": (lambda ls: [*ls[:4], ls[8], *ls[4:]], 5, "inserted"),
     "insert a forged record": (lambda ls: [*ls[:4], forged_after(ls, 4), *ls[4:]],
                                5, "inserted"),
+    "insert a run of copies": (lambda ls: [*ls[:8], *ls[2:5], *ls[8:]], 9, "inserted"),
     "swap two records": (lambda ls: [*ls[:4], ls[5], ls[4], *ls[6:]], 5, "reordered"),
     "move a record later": (lambda ls: [*ls[:4], *ls[5:9], ls[4], *ls[9:]], 5, "reordered"),
     "move a record earlier": (lambda ls: [*ls[:4], ls[9], *ls[4:9], *ls[10:]], 5,

@@ -237,7 +237,34 @@ def _diagnose(located: Located, suspects: list[int]) -> list[Problem]:
         if problem is not None and problem.line not in found:
             found[problem.line] = problem
         handled.update(covers)
+    _not_deleted(located, found, lines)
     return [p.public() for p in _merge_moves(list(found.values()))]
+
+
+def _not_deleted(located: Located, found: dict[int, _Problem], lines: dict[int, _Line]
+                 ) -> None:
+    """A record after a gap in the seqs may still be chained to an earlier line: then
+    nothing was deleted, the lines between were put in (a run of copied records)."""
+    gaps = {p.line: lines[p.line].prev for p in found.values() if p.kind == "deleted"}
+    if not gaps:
+        return
+    wanted = set(gaps.values())
+    at: dict[str, int] = {}
+    for number, (_, raw) in enumerate(located(), 1):
+        line = _describe(number, "", raw)
+        if line.good and line.stored in wanted:
+            at.setdefault(line.stored, number)
+    for number, prev in gaps.items():
+        chained = at.get(prev)
+        # chained to a record itself out of place: a move, which _merge_moves names
+        if chained is None or chained >= number - 1 or chained in found:
+            continue
+        del found[number]
+        if not any(chained < line < number for line in found):
+            found[chained + 1] = _Problem(
+                chained + 1, "inserted", f"line {chained + 1}: lines {chained + 1} to "
+                f"{number - 1} are not part of the chain (line {number} is chained to line "
+                f"{chained})")
 
 
 @dataclass
