@@ -52,6 +52,15 @@ KC_DRUG_SALE: dict[str, Any] = {
 UNKNOWN_BASE = {"violence": None, "community_concern": None}
 
 
+# An adult surviving, reachable, never-referred shooting victim no listing reports killed.
+SURVIVOR: dict[str, Any] = {
+    "incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001", "incident_date": "2023-03-01",
+    "victim_age": 30, "fatal": False, "victim_contact_available": True,
+    "previously_referred": False, "family_previously_referred": False,
+    "previously_listed_fatal": False,
+}
+
+
 def referral(**changes: Any) -> dict[str, Any]:
     """A complete KC drug-sale referral with no violence and no concern, then `changes`.
 

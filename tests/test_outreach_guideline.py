@@ -15,7 +15,15 @@ from charging_rules.engine.evaluate import Evaluator
 from charging_rules.guidelines.loader import check_guidelines, load_guidelines
 from charging_rules.model.kinds import parse_record
 from charging_rules.model.victim import REFERRAL_OUTCOMES, Victim, reach_out_to
-from tests.helpers import EXAMPLES, RULES, UNKNOWN_BASE, charging_part, facts, referral
+from tests.helpers import (
+    EXAMPLES,
+    RULES,
+    SURVIVOR,
+    UNKNOWN_BASE,
+    charging_part,
+    facts,
+    referral,
+)
 
 SHIPPED = load_guidelines(RULES)
 OUTREACH = Evaluator(SHIPPED, "victim")
@@ -23,14 +31,6 @@ OUTREACH = Evaluator(SHIPPED, "victim")
 # needs_information listing again per answer, hundreds of times.
 OUTCOMES = Evaluator(SHIPPED, "victim", questions=False)
 CHARGING = Evaluator(SHIPPED, "referral")
-
-SURVIVOR: dict[str, Any] = {
-    "incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001", "incident_date": "2023-03-01",
-    "victim_age": 30, "fatal": False, "victim_contact_available": True,
-    "previously_referred": False, "family_previously_referred": False,
-    "previously_listed_fatal": False,
-}
-
 
 def victim(**changes: Any) -> Victim:
     """An adult surviving, reachable, never-referred victim no listing reports killed, then

@@ -14,7 +14,7 @@ from charging_rules.errors import InputError
 from charging_rules.model.facts import vocabulary
 from charging_rules.model.kinds import KINDS, load_record_file, parse_record
 from charging_rules.model.referral import Referral
-from tests.helpers import EXAMPLES, MALFORMED, referral
+from tests.helpers import EXAMPLES, MALFORMED, SURVIVOR, referral
 
 
 def test_every_example_referral_is_valid() -> None:
@@ -74,8 +74,6 @@ _NUMBER_FIELDS = [("referral", ("charges", 0, "quantity_grams")),
                   ("referral", ("defendant", "age")),
                   *[("victim", (name,)) for name in ("victim_age", "days_since_last_referral",
                                                      "days_since_family_referral")]]
-_VICTIM = {"incident_id": "SYN-2023-00001", "victim_id": "SYN-V00001",
-           "incident_date": "2023-03-01", "victim_age": 30, "fatal": False}
 
 
 def test_the_property_test_covers_every_number_field() -> None:
@@ -98,7 +96,7 @@ def test_any_number_in_a_number_field_is_accepted_or_refused_naming_it(
     """A 400-digit integer where a weight is expected is bad input (exit 2, the field
     named), never an overflow inside the validator."""
     kind, path = field
-    data: dict[str, Any] = referral() if kind == "referral" else dict(_VICTIM)
+    data: dict[str, Any] = referral() if kind == "referral" else dict(SURVIVOR)
     target: Any = data
     for step in path[:-1]:
         target = target.setdefault(step, {}) if isinstance(step, str) else target[step]

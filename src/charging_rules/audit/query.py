@@ -17,7 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from charging_rules.audit import log, shapes
 from charging_rules.audit.lock import written_file
@@ -26,9 +26,6 @@ from charging_rules.audit.store import AuditStore, StoreLike, as_store
 from charging_rules.config import ExportFormat
 from charging_rules.errors import InputError
 from charging_rules.text import csv_cell
-
-if TYPE_CHECKING:
-    pass
 
 DECISION_KINDS = ("decision", "override")
 MASK = "[masked]"

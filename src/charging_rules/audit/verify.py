@@ -249,11 +249,17 @@ def _not_deleted(located: Located, found: dict[int, _Problem], lines: dict[int, 
     if not gaps:
         return
     wanted = set(gaps.values())
+    digests = [prev.encode() for prev in wanted]
+    last = max(gaps)
     at: dict[str, int] = {}
     for number, (_, raw) in enumerate(located(), 1):
-        line = _describe(number, "", raw)
-        if line.good and line.stored in wanted:
-            at.setdefault(line.stored, number)
+        if number >= last:
+            break
+        # hashed only where a wanted hash appears at all: one substring test a line
+        if any(digest in raw for digest in digests):
+            line = _describe(number, "", raw)
+            if line.good and line.stored in wanted:
+                at.setdefault(line.stored, number)
     for number, prev in gaps.items():
         chained = at.get(prev)
         # chained to a record itself out of place: a move, which _merge_moves names

@@ -119,26 +119,30 @@ class _Source:
         return self.template.replace("{}", str(value)) if self.template else value
 
 
+def _day(text: str) -> str:
+    """The ISO day a date (or date-time) cell names; ValueError when it names none."""
+    match = _DATE.match(text)
+    if not match:
+        raise ValueError
+    return date.fromisoformat(match.group(1)).isoformat()
+
+
 def _convert(cell: Any, kind: Kind, column: str, target: str) -> Any:
     if not isinstance(cell, str):
         return cell  # JSON input: already typed; the referral model checks the type
     try:
-        if kind in ("integer", "number") and not (_INTEGER if kind == "integer"
-                                                  else _NUMBER).fullmatch(cell):
+        if kind in ("integer", "number"):
+            if _INTEGER.fullmatch(cell):
+                return int(cell)
+            if kind == "number" and _NUMBER.fullmatch(cell):
+                return float(cell)
             raise ValueError
-        if kind == "integer":
-            return int(cell)
-        if kind == "number":
-            return int(cell) if _INTEGER.fullmatch(cell) else float(cell)
         if kind == "boolean":
             if cell.casefold() in _TRUE | _FALSE:
                 return cell.casefold() in _TRUE
             raise ValueError
         if kind == "date":
-            match = _DATE.match(cell)
-            if not match:
-                raise ValueError
-            return date.fromisoformat(match.group(1)).isoformat()
+            return _day(cell)
     except ValueError:
         article = "an" if kind == "integer" else "a"
         raise MappingError(target, f"{clip(column)} value {clip(cell)!r} is not {article} "
@@ -327,8 +331,7 @@ def _fits(kind: str, value: Any) -> bool:
             and math.isfinite(value)
     if kind == "date":
         try:
-            return isinstance(value, str) and bool(_DATE.match(value)) \
-                and date.fromisoformat(value[:10]) is not None
+            return isinstance(value, str) and bool(_day(value))
         except ValueError:
             return False
     return kind != "string" or isinstance(value, str)

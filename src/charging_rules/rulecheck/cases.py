@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -189,30 +190,32 @@ def _check_expect(case: CaseSpec, kind: str, at: tuple[str | int, ...], path: st
         problems.add(path, line_of(lines, (*at, "outcome")),
                      f"case '{case.id}': expect.outcome '{case.expect.outcome}' is not an "
                      f"outcome of a {kind} record ({', '.join(outcomes)})")
-    facts = known_facts(kind)
     for fact in case.expect.missing:
-        if generic_path(fact) not in facts:
+        if generic_path(fact) not in _facts(kind):
             problems.add(path, line_of(lines, (*at, "missing")),
                          f"case '{case.id}': expect.missing '{fact}' is not a fact of a "
                          f"{kind} record")
 
 
-def known_facts(kind: str) -> set[str]:
+@cache
+def _facts(kind: str) -> frozenset[str]:
     """The facts a recommendation may name as missing, as generic paths."""
     words = vocabulary(KINDS[kind].model)
-    return {*words.fields, *(f"{name}[].{item}" for name, items in words.collections.items()
-                             for item in items)}
+    return frozenset((*words.fields, *(f"{name}[].{item}"
+                                       for name, items in words.collections.items()
+                                       for item in items)))
 
 
 def _check_rules(guidelines: GuidelineSet, cases: list[Case]) -> None:
     """Every rule a case expects is a rule of the set for its kind: a mistyped id would
     only ever fail."""
     problems = Problems()
+    ids: dict[str, set[str]] = {}
+    for g in guidelines.guidelines:
+        ids.setdefault(g.applies_to, set()).update(rule.id for rule in g.rules)
     for case in cases:
-        ids = {rule.id for g in guidelines.guidelines if g.applies_to == case.kind
-               for rule in g.rules}
         for rule in case.expect.rules:
-            if rule not in ids:
+            if rule not in ids.get(case.kind, ()):
                 problems.add(case.file, case.line, f"case '{case.id}': expect.rules names "
                              f"'{rule}', which is no rule of a {case.kind} guideline in "
                              f"'{guidelines.id}'")
